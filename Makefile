@@ -1,0 +1,138 @@
+# diffpo — plain Makefile.  `make help` lists the targets.
+#
+#   make            CPU library (static + shared) and the diffpo CLI, no CUDA
+#   make run        the main job on its built-in default
+#   make test       the whole test suite (ends with "N passed, M failed")
+#   make CUDA=1     also compiles kernels/ with nvcc
+
+CC      ?= cc
+OPT     ?= -O2
+BUILD   ?= build
+CUDA    ?= 0
+NVCC    ?= nvcc
+PYTHON  ?= python3
+
+CSTD     = -std=c99
+WARN     = -Wall -Wextra -Werror -pedantic
+# Bit-reproducibility: no contraction into FMA, never fast-math, SSE2 on x86-64.
+FPFLAGS  = -ffp-contract=off -fno-fast-math
+ARCH    := $(shell uname -m)
+ifeq ($(ARCH),x86_64)
+FPFLAGS += -msse2 -mfpmath=sse
+endif
+CPPFLAGS += -Iinclude -D_POSIX_C_SOURCE=200809L
+CFLAGS  ?=
+ALLCFLAGS = $(CSTD) $(WARN) $(FPFLAGS) $(OPT) -g -fPIC $(CPPFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS   = -lxxhash -lpthread -lm
+LDFLAGS ?=
+
+LIB_SRC  := $(sort $(wildcard src/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC:= $(sort $(wildcard tests/bench_*.c))
+HDRS     := $(wildcard include/*.h src/core/*.h src/*.h src/cli/*.h tests/*.h)
+
+LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+CLI_OBJ  := $(patsubst src/cli/%.c,$(BUILD)/obj/cli/%.o,$(CLI_SRC))
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+BENCH_BIN:= $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
+
+CU_SRC   := $(sort $(wildcard kernels/*.cu))
+CU_OBJ   := $(patsubst kernels/%.cu,$(BUILD)/cuda/%.o,$(CU_SRC))
+NVFLAGS  = -std=c++17 -O3 -fmad=false -prec-div=true -prec-sqrt=true -Xcompiler -fPIC \
+           -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
+           -Iinclude -Werror all-warnings
+
+LIBA  = $(BUILD)/libdiffpo.a
+LIBSO = $(BUILD)/libdiffpo.so
+CLI   = $(BUILD)/diffpo
+
+ifeq ($(CUDA),1)
+CUDA_HOME ?= /usr/local/cuda
+ALLCFLAGS += -DDPO_WITH_CUDA=1
+LDLIBS += -L$(CUDA_HOME)/lib64 -lcublasLt -lcudart
+LIB_OBJ += $(CU_OBJ)
+endif
+
+.PHONY: all run test deps help clean cuda-check asan valgrind fuzz bench lint repro
+
+all: $(LIBA) $(LIBSO) $(CLI)
+
+help:
+	@echo "make              build libdiffpo.a, libdiffpo.so and the diffpo CLI (CPU)"
+	@echo "make run          the main job on its built-in default"
+	@echo "make test         the whole test suite"
+	@echo "make deps         install missing system/Python dependencies"
+	@echo "make CUDA=1       also build kernels/ with nvcc"
+	@echo "make cuda-check   compile the shared element math and kernels/ with nvcc"
+	@echo "make asan         the unit tests under ASan+UBSan (clang or gcc)"
+	@echo "make valgrind     the unit tests under valgrind memcheck"
+	@echo "make fuzz         build and briefly run the libFuzzer harnesses (clang)"
+	@echo "make repro        fingerprints across gcc/clang, -O0/-O3, threads, splits"
+	@echo "make bench        CPU benchmarks (with NumPy ratios when available)"
+	@echo "make vectors      regenerate vectors/ with the independent generator"
+
+$(BUILD)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c $< -o $@
+
+$(BUILD)/cuda/%.o: kernels/%.cu $(HDRS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIBSO): $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(CLI): $(CLI_OBJ) $(LIBA)
+	$(CC) $(ALLCFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIBA) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
+
+tests-bin: $(TEST_BIN)
+
+deps:
+	@sh tests/deps.sh
+
+run: deps all
+	$(CLI) run
+
+test: deps all $(TEST_BIN)
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) CC=$(CC) sh tests/run_tests.sh
+
+repro: deps
+	@sh tests/repro_builds.sh
+
+cuda-check:
+	@mkdir -p $(BUILD)/cuda
+	$(NVCC) $(NVFLAGS) -x cu -c tests/cuda_compile_check.cu -o $(BUILD)/cuda/compile_check.o
+	@for f in $(CU_SRC); do echo "$(NVCC) -c $$f"; $(NVCC) $(NVFLAGS) -c $$f -o $(BUILD)/cuda/$$(basename $$f .cu).o || exit 1; done
+	@echo "cuda-check: OK"
+
+asan:
+	$(MAKE) BUILD=build/asan CC=$${ASAN_CC:-clang} OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  LDFLAGS="-fsanitize=address,undefined" all tests-bin
+	@BUILD=build/asan SKIP_SLOW=1 SKIP_PY=1 SKIP_REPRO=1 sh tests/run_tests.sh
+
+valgrind:
+	$(MAKE) BUILD=build/vg OPT=-O1 all tests-bin
+	@BUILD=build/vg VALGRIND=1 SKIP_SLOW=1 SKIP_PY=1 SKIP_REPRO=1 sh tests/run_tests.sh
+
+fuzz:
+	@sh fuzz/run_fuzz.sh
+
+bench: all $(BENCH_BIN)
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run_bench.sh
+
+vectors:
+	$(PYTHON) vectors/gen/generate.py
+
+clean:
+	rm -rf build

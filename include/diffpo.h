@@ -1,0 +1,313 @@
+/* diffpo: bit-reproducible DDIM rollouts and DPO-style preference updates.
+ *
+ * C99 public API.  Conventions (see docs/api.md):
+ *   - every fallible function returns dpo_status (0 = OK, negative = error);
+ *   - outputs first, then const inputs; pointer + count;
+ *   - inputs are validated before anything is written: on error the outputs
+ *     are left untouched;
+ *   - the library never allocates in the step, log-prob, noise and rollout
+ *     paths: callers pass buffers and ask *_workspace_size() for scratch;
+ *   - the library never prints and never exits. */
+#ifndef DIFFPO_H
+#define DIFFPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DPO_VERSION_MAJOR 0
+#define DPO_VERSION_MINOR 1
+#define DPO_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------ status */
+typedef enum dpo_status {
+    DPO_OK = 0,
+    DPO_ERR_NULL = -1,          /* a required pointer is NULL */
+    DPO_ERR_SIZE = -2,          /* a size or shape is zero, too large or inconsistent */
+    DPO_ERR_RANGE = -3,         /* a parameter is out of its documented range */
+    DPO_ERR_NONFINITE = -4,     /* an input holds NaN or infinity */
+    DPO_ERR_SIGMA_ZERO = -5,    /* a log-density was asked where sigma_t = 0 */
+    DPO_ERR_WORKSPACE = -6,     /* the workspace is missing or too small */
+    DPO_ERR_ALIAS = -7,         /* buffers overlap where they may not */
+    DPO_ERR_FORMAT = -8,        /* malformed serialized input (.npy, vectors) */
+    DPO_ERR_UNSUPPORTED = -9,   /* valid request this build or model cannot serve */
+    DPO_ERR_MODEL = -10,        /* a user callback reported failure */
+    DPO_ERR_CUDA = -11,         /* a CUDA runtime or library call failed */
+    DPO_ERR_IO = -12            /* reading or writing a file failed (tools only) */
+} dpo_status;
+
+const char *dpo_status_str(dpo_status s);
+const char *dpo_version(void);
+
+/* ------------------------------------------------------------------ Philox */
+/* out = Philox4x32-10(ctr, key).  Pure function, never fails. */
+void dpo_philox4x32_10_block(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]);
+
+/* Random-number streams (the high half of counter word 3). */
+#define DPO_STREAM_INIT 0u
+#define DPO_STREAM_STEP 1u
+#define DPO_STREAM_RESAMPLE 2u
+#define DPO_STREAM_TIMESTEP 3u
+#define DPO_STREAM_TRAIN 4u
+#define DPO_STREAM_DATA 5u
+#define DPO_STREAM_USER 256u
+
+/* Coordinates of a noise tensor: element e of it is a pure function of
+ * (seed, stream, sample, step, candidate, e).  docs/reproducibility.md. */
+typedef struct dpo_noise_coord {
+    uint64_t seed;
+    uint32_t stream;    /* < 65536 */
+    uint32_t sample;    /* global sample index (independent of batch split) */
+    uint32_t step;
+    uint32_t candidate; /* < 65536 */
+} dpo_noise_coord;
+
+/* Standard normals for elements [e0, e0 + n) of one (seed, stream, sample,
+ * step, candidate) tensor.  Generating in pieces gives the same values as in
+ * one call.  e0 + n <= 2^34. */
+dpo_status dpo_normal_f32(float *out, dpo_noise_coord c, uint64_t e0, size_t n);
+dpo_status dpo_normal_f64(double *out, dpo_noise_coord c, uint64_t e0, size_t n);
+
+/* ---------------------------------------------------------------- schedule */
+#define DPO_MAX_TRAIN_STEPS 4096
+
+typedef enum dpo_beta_schedule {
+    DPO_BETA_LINEAR = 0,
+    DPO_BETA_SCALED_LINEAR = 1,
+    DPO_BETA_SQUAREDCOS_CAP_V2 = 2,
+    DPO_BETA_TABLE = 3 /* caller-given alphas_cumprod */
+} dpo_beta_schedule;
+
+typedef enum dpo_spacing {
+    DPO_SPACING_LEADING = 0,
+    DPO_SPACING_TRAILING = 1,
+    DPO_SPACING_LINSPACE = 2
+} dpo_spacing;
+
+/* How the previous timestep's alpha is found.
+ *  DIFFUSERS: prev = t - N // S; prev < 0 uses final_alpha_cumprod
+ *             (1 if set_alpha_to_one, else alphas_cumprod[0]).
+ *  CLAMPED:   DDPO / D3PO / SPO: prev = clamp(t - N // S, 0, N - 1). */
+typedef enum dpo_prev_rule {
+    DPO_PREV_DIFFUSERS = 0,
+    DPO_PREV_CLAMPED = 1
+} dpo_prev_rule;
+
+/* A noise schedule: alphas_cumprod in float32 (bit-exact with diffusers for
+ * linear and scaled_linear under PyTorch 2.x on the CPU) and float64.
+ * sizeof(dpo_schedule) is about 48 KiB: keep it static or on the heap on
+ * small stacks. */
+typedef struct dpo_schedule {
+    int num_train_steps;
+    int set_alpha_to_one;
+    dpo_beta_schedule kind;
+    float ac32[DPO_MAX_TRAIN_STEPS];
+    double ac64[DPO_MAX_TRAIN_STEPS];
+    float final_ac32;  /* final_alpha_cumprod */
+    double final_ac64;
+} dpo_schedule;
+
+/* Builds the schedule.  beta_start/beta_end are used by LINEAR and
+ * SCALED_LINEAR; 0 < beta_start <= beta_end < 1; 2 <= n <= DPO_MAX_TRAIN_STEPS. */
+dpo_status dpo_schedule_init(dpo_schedule *s, dpo_beta_schedule kind, double beta_start, double beta_end,
+                             int n, int set_alpha_to_one);
+/* Caller-given alphas_cumprod: each in (0, 1], finite.  The float32 table is
+ * table64 rounded to float32 (or table32 when given: either may be NULL but
+ * not both). */
+dpo_status dpo_schedule_from_table(dpo_schedule *s, const float *table32, const double *table64, int n,
+                                   int set_alpha_to_one);
+
+/* Inference timesteps: out[0..S) in the order the sampler visits them
+ * (descending).  1 <= S <= N; steps_offset >= 0; every timestep must lie in
+ * [0, N). */
+dpo_status dpo_timesteps(int32_t *out, int num_inference_steps, int num_train_steps, dpo_spacing spacing,
+                         int steps_offset);
+
+/* ------------------------------------------------------------------- steps */
+typedef enum dpo_pred_type {
+    DPO_PRED_EPSILON = 0,
+    DPO_PRED_V = 1,
+    DPO_PRED_SAMPLE = 2
+} dpo_pred_type;
+
+typedef enum dpo_step_kind {
+    DPO_STEP_DDIM = 0,
+    DPO_STEP_DDPM = 1
+} dpo_step_kind;
+
+typedef enum dpo_logprob_mode {
+    DPO_LOGPROB_SUM = 0, /* sum over elements (the density of the whole tensor) */
+    DPO_LOGPROB_MEAN = 1 /* mean over elements (DDPO / D3PO / SPO public code) */
+} dpo_logprob_mode;
+
+/* Options of one step. */
+typedef struct dpo_step_opts {
+    dpo_step_kind kind;
+    dpo_pred_type pred;
+    double eta;             /* DDIM only; >= 0 */
+    int clip;               /* clip x0 to [-clip_range, clip_range] */
+    double clip_range;
+    int use_clipped_output; /* re-derive eps from the clipped x0 */
+    dpo_prev_rule prev_rule;
+} dpo_step_opts;
+
+/* The default: DDIM, epsilon, eta 1, no clipping, diffusers' prev rule. */
+dpo_step_opts dpo_step_opts_default(void);
+
+/* Per-step scalars, computed once per (timestep, step count). */
+typedef struct dpo_step_coef_f32 {
+    int kind, pred, clip, use_clipped_output;
+    int t, prev_t;
+    float alpha_t, alpha_prev, beta_t, beta_prev;
+    float sqrt_alpha_t, sqrt_beta_t, sqrt_alpha_prev;
+    float sigma, dir_coef; /* DDIM: sqrt(1 - alpha_prev - sigma^2) */
+    float mean_x0, mean_xt; /* DDPM mean coefficients */
+    float clip_range;
+} dpo_step_coef_f32;
+
+typedef struct dpo_step_coef_f64 {
+    int kind, pred, clip, use_clipped_output;
+    int t, prev_t;
+    double alpha_t, alpha_prev, beta_t, beta_prev;
+    double sqrt_alpha_t, sqrt_beta_t, sqrt_alpha_prev;
+    double sigma, dir_coef;
+    double mean_x0, mean_xt;
+    double clip_range;
+} dpo_step_coef_f64;
+
+/* Coefficients of the step from timestep t with S inference steps
+ * (prev = t - N // S under opts.prev_rule). */
+dpo_status dpo_step_coef_f32_init(dpo_step_coef_f32 *c, const dpo_schedule *s, int t, int num_inference_steps,
+                                  const dpo_step_opts *opts);
+dpo_status dpo_step_coef_f64_init(dpo_step_coef_f64 *c, const dpo_schedule *s, int t, int num_inference_steps,
+                                  const dpo_step_opts *opts);
+
+/* One step on n elements: x_prev = mu + sigma z.  Any output may be NULL
+ * (not computed).  x_prev, x0, mu must not overlap the inputs.  noise may be
+ * NULL only when sigma = 0 (then x_prev = mu). */
+dpo_status dpo_step_f32(float *x_prev, float *x0, float *mu, const float *x, const float *model_out,
+                        const float *noise, size_t n, const dpo_step_coef_f32 *c);
+dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x, const double *model_out,
+                        const double *noise, size_t n, const dpo_step_coef_f64 *c);
+
+/* Gaussian log-density log N(x_prev; mu, sigma^2 I) of a given x_prev,
+ * for `batch` rows of `dim` elements: out[b].  Squared deviations are
+ * summed in double in the canonical tree.  sigma = 0 -> DPO_ERR_SIGMA_ZERO. */
+dpo_status dpo_step_logprob_f32(double *out, const float *x_prev, const float *mu, size_t batch, size_t dim,
+                                const dpo_step_coef_f32 *c, dpo_logprob_mode mode);
+dpo_status dpo_step_logprob_f64(double *out, const double *x_prev, const double *mu, size_t batch, size_t dim,
+                                const dpo_step_coef_f64 *c, dpo_logprob_mode mode);
+
+/* The canonical sum (docs/reproducibility.md) of n doubles. */
+double dpo_sum_canonical(const double *x, size_t n);
+
+/* ---------------------------------------------------------------- ε-model */
+/* A noise-prediction model.  forward() must compute each sample's output
+ * from that sample's input alone (no batch statistics) and deterministically:
+ * the reproducibility contract across batch splits rests on it.
+ * cond may be NULL (unconditional); otherwise cond[i] is sample i's class.
+ * Returns DPO_OK or an error, which the caller passes on as DPO_ERR_MODEL. */
+typedef struct dpo_eps_model {
+    void *user;
+    size_t dim;
+    int (*forward)(void *user, float *out, const float *x, size_t n, int timestep, const int32_t *cond);
+} dpo_eps_model;
+
+/* The built-in model: the exact epsilon-predictor of a Gaussian mixture
+ * p0 = sum_k w_k N(m_k, s_k^2 I) under the schedule's forward process.  Its
+ * parameters live in the struct (no allocation). */
+#define DPO_GMM_MAX_K 8
+#define DPO_GMM_MAX_DIM 1024
+
+typedef struct dpo_gmm {
+    int k;
+    size_t dim;
+    double weight[DPO_GMM_MAX_K];
+    double log_weight[DPO_GMM_MAX_K];
+    double sd[DPO_GMM_MAX_K];
+    double mean[DPO_GMM_MAX_K][DPO_GMM_MAX_DIM];
+    const dpo_schedule *sched;
+} dpo_gmm;
+
+/* Deterministic default mixture for a dimension: k = 4 components with
+ * weights (0.1, 0.2, 0.3, 0.4), standard deviations (0.15, 0.2, 0.25, 0.3)
+ * and means drawn from Philox (stream DATA) with scale 1/sqrt(dim) * 2, so
+ * |m_k| is about 2.  model_seed selects the means. */
+dpo_status dpo_gmm_init_default(dpo_gmm *g, size_t dim, uint64_t model_seed, const dpo_schedule *sched);
+/* Exact eps*(x, t) = -sqrt(1 - a_t) grad log p_t(x) for n samples. */
+dpo_status dpo_gmm_eps(const dpo_gmm *g, float *out, const float *x, size_t n, int timestep);
+dpo_status dpo_gmm_eps_f64(const dpo_gmm *g, double *out, const double *x, size_t n, int timestep);
+/* The mixture's mean (dim) and covariance (dim x dim, may be NULL). */
+dpo_status dpo_gmm_moments(const dpo_gmm *g, double *mean, double *cov);
+/* Wraps the mixture as a dpo_eps_model. */
+dpo_eps_model dpo_gmm_model(dpo_gmm *g);
+
+/* ---------------------------------------------------------------- rollout */
+typedef struct dpo_rollout_cfg {
+    uint64_t seed;
+    size_t batch;            /* total samples in the run */
+    size_t dim;
+    int num_steps;           /* S inference steps */
+    const int32_t *timesteps;/* S timesteps, descending (dpo_timesteps) */
+    const dpo_schedule *sched;
+    dpo_step_opts opts;
+    dpo_logprob_mode lp_mode;
+    const int32_t *cond;     /* batch conditions or NULL */
+} dpo_rollout_cfg;
+
+/* Scratch for a rollout over a range of n samples (bytes). */
+size_t dpo_rollout_workspace_size(size_t n, size_t dim);
+
+/* Runs samples [s0, s1) of the rollout.
+ *   traj: (S+1) x batch x dim floats, row k holds x after k steps (row 0 is
+ *         x_T); only this range's samples are written.
+ *   logp: S x batch doubles, logp[k*batch + i] = log pi(x_{k+1} | x_k) of
+ *         sample i (may be NULL).
+ * Any split of [0, batch) into ranges, run in any order or in parallel,
+ * writes the same bits as one call over [0, batch). */
+dpo_status dpo_rollout_f32(float *traj, double *logp, const dpo_rollout_cfg *cfg, const dpo_eps_model *model,
+                           size_t s0, size_t s1, void *work, size_t work_size);
+
+/* Chained XXH3 fingerprint of a finished rollout.
+ *   h_0 = XXH3_64(row 0 bytes, seed 0)
+ *   h_k = XXH3_64(logp row k-1 bytes, seed XXH3_64(traj row k bytes, seed h_{k-1}))
+ * (rows of float32 / float64 little-endian).  step_hash (S+1, may be NULL)
+ * receives h_0..h_S; returns h_S.  logp may be NULL (then only rows). */
+uint64_t dpo_rollout_fingerprint(uint64_t *step_hash, const float *traj, const double *logp, int num_steps,
+                                 size_t batch, size_t dim);
+
+/* XXH3-64 of raw bytes, for users' own fingerprints. */
+uint64_t dpo_hash64(const void *data, size_t len, uint64_t seed);
+
+/* ------------------------------------------------------------------- .npy */
+typedef enum dpo_dtype {
+    DPO_F32 = 0,
+    DPO_F64 = 1
+} dpo_dtype;
+
+#define DPO_NPY_MAX_DIMS 8
+
+typedef struct dpo_npy_info {
+    dpo_dtype dtype;
+    int ndim;
+    uint64_t shape[DPO_NPY_MAX_DIMS];
+    uint64_t count;       /* product of shape (1 for a 0-d array) */
+    size_t data_offset;   /* where the data starts in the buffer */
+} dpo_npy_info;
+
+/* Parses a NumPy .npy v1.0 (or 2.0/3.0) header in buf[0..len): little-endian
+ * '<f4' or '<f8', C order.  Checks that len covers the data.  No allocation. */
+dpo_status dpo_npy_parse(dpo_npy_info *info, const void *buf, size_t len);
+/* Writes a v1.0 header for dtype/shape into out (cap bytes): *written gets
+ * its length (a multiple of 64).  cap >= 128 + 24 * ndim suffices. */
+dpo_status dpo_npy_header(char *out, size_t cap, size_t *written, dpo_dtype dtype, const uint64_t *shape,
+                          int ndim);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,50 @@
+/* diffpo command-line tool: dispatch. */
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+typedef struct cli_cmd {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} cli_cmd;
+
+static const cli_cmd cmds[] = {
+    {"run", cmd_run, "the main job on its built-in default"},
+    {"philox", cmd_philox, "--key K0,K1 --counter C0,C1,C2,C3: one Philox4x32-10 block"},
+    {"schedule", cmd_schedule, "alphas_cumprod table (--out) and inference timesteps"},
+    {"ddim-step", cmd_ddim_step, "one DDIM/DDPM step on .npy tensors, with log-probabilities"},
+    {"rollout", cmd_rollout, "seeded rollout of the built-in model, per-step hashes and fingerprint"},
+    {"loss", cmd_loss, "FILE.vec: evaluate every case of a vector file with the library"},
+    {"verify", cmd_verify, "[DIR]: check all vector files (default vectors/)"},
+};
+
+static void usage(FILE *f)
+{
+    size_t i;
+    fprintf(f, "usage: diffpo <command> [options]   (diffpo <command> --help)\n\ncommands:\n");
+    for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("diffpo %s\n", dpo_version());
+        return 0;
+    }
+    for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "diffpo: unknown command '%s' (diffpo --help lists them)\n", argv[1]);
+    return 2;
+}

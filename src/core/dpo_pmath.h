@@ -1,0 +1,345 @@
+/* Portable transcendental functions for the bit-reproducibility contract.
+ *
+ * Each function is built from IEEE-754 double + - * / and sqrt, in a fixed
+ * order, with no fused multiply-add (the build forbids contraction).  libm
+ * and CUDA's math library round differently from each other; these give the
+ * same bits everywhere.  Accuracy is measured against mpmath by
+ * tests/pmath_accuracy.py over >= 10^6 arguments; the bounds are in
+ * docs/portable-math.md.
+ *
+ * Domain conventions: NaN in -> NaN out; the functions never trap. */
+#ifndef DPO_PMATH_H
+#define DPO_PMATH_H
+
+#include "dpo_hd.h"
+
+/* Reinterpretation of doubles, through a union in C and memcpy-free shifts
+ * so that the same code works under nvcc. */
+typedef union dpo_f64bits_u {
+    double d;
+    uint64_t u;
+} dpo_f64bits;
+
+DPO_HD uint64_t dpo_pm_bits(double x)
+{
+    dpo_f64bits b;
+    b.d = x;
+    return b.u;
+}
+
+DPO_HD double dpo_pm_from_bits(uint64_t u)
+{
+    dpo_f64bits b;
+    b.u = u;
+    return b.d;
+}
+
+/* 2^k for integer k in [-1022, 1023], exactly. */
+DPO_HD double dpo_pm_pow2i(int k)
+{
+    return dpo_pm_from_bits((uint64_t)(k + 1023) << 52);
+}
+
+/* x * 2^k exactly (with correct gradual underflow and overflow to inf),
+ * for |k| <= 2100. */
+DPO_HD double dpo_pm_ldexp(double x, int k)
+{
+    while (k > 1000) {
+        x *= dpo_pm_pow2i(1000);
+        k -= 1000;
+    }
+    while (k < -1000) {
+        /* scale in two halves to round only once at the end */
+        x *= dpo_pm_pow2i(-1000);
+        k += 1000;
+    }
+    return x * dpo_pm_pow2i(k);
+}
+
+DPO_HD int dpo_pm_isnan(double x)
+{
+    return x != x;
+}
+
+DPO_HD int dpo_pm_isfinite(double x)
+{
+    return (dpo_pm_bits(x) & 0x7ff0000000000000ULL) != 0x7ff0000000000000ULL;
+}
+
+DPO_HD int dpo_pm_isfinitef(float x)
+{
+    return dpo_pm_isfinite((double)x);
+}
+
+/* Round to nearest integer, ties away from zero, for |x| < 2^52. */
+DPO_HD double dpo_pm_round(double x)
+{
+    double a = x < 0 ? -x : x;
+    double r;
+    if (!(a < 4503599627370496.0)) /* >= 2^52: already an integer (or NaN) */
+        return x;
+    r = (a + 4503599627370496.0) - 4503599627370496.0; /* nearest, ties even */
+    if (r < a && a - r == 0.5) /* a tie rounded down to even: round away */
+        r += 1.0;
+    return x < 0 ? -r : r;
+}
+
+DPO_HD double dpo_pm_floor(double x)
+{
+    double r;
+    double a = x < 0 ? -x : x;
+    if (!(a < 4503599627370496.0))
+        return x;
+    r = dpo_pm_round(x);
+    if (r > x) r -= 1.0;
+    return r;
+}
+
+/* ln 2 split so that k * LN2_HI is exact for |k| < 2^11. */
+#define DPO_PM_LN2_HI 6.93147180369123816490e-01 /* 0x3fe62e42fee00000 */
+#define DPO_PM_LN2_LO 1.90821492927058770002e-10 /* 0x3dea39ef35793c76 */
+#define DPO_PM_INV_LN2 1.44269504088896338700e+00
+#define DPO_PM_LN2 0.69314718055994530942
+#define DPO_PM_PI 3.14159265358979311600e+00
+#define DPO_PM_2PI_HI 6.28318530717958623200e+00 /* nearest double to 2 pi */
+#define DPO_PM_2PI_LO 2.44929359829470635445e-16 /* 2 pi - 2PI_HI */
+#define DPO_PM_LOG_SQRT_2PI 0.91893853320467274178
+#define DPO_PM_LOG_2PI 1.8378770664093454836
+
+/* exp(x).  x = k ln2 + r, |r| <= ln2/2 (Cody-Waite with a two-part ln 2),
+ * exp(r) by its Taylor series to r^13 in Horner form, then scaled by 2^k. */
+DPO_HD double dpo_exp(double x)
+{
+    double kd, hi, lo, r, p;
+    int k;
+    if (dpo_pm_isnan(x))
+        return x;
+    if (x > 709.782712893384) /* > log(DBL_MAX) */
+        return dpo_pm_from_bits(0x7ff0000000000000ULL);
+    if (x < -745.1332191019412) /* below half the smallest subnormal */
+        return 0.0;
+    kd = dpo_pm_round(x * DPO_PM_INV_LN2);
+    k = (int)kd;
+    hi = x - kd * DPO_PM_LN2_HI; /* exact: kd*LN2_HI has spare low bits */
+    lo = kd * DPO_PM_LN2_LO;
+    r = hi - lo;
+    /* exp(r) - 1 = r + r^2/2! + ... + r^13/13! */
+    p = 1.0 / 6227020800.0;             /* 1/13! */
+    p = 1.0 / 479001600.0 + r * p;      /* 1/12! */
+    p = 1.0 / 39916800.0 + r * p;       /* 1/11! */
+    p = 1.0 / 3628800.0 + r * p;        /* 1/10! */
+    p = 1.0 / 362880.0 + r * p;         /* 1/9!  */
+    p = 1.0 / 40320.0 + r * p;          /* 1/8!  */
+    p = 1.0 / 5040.0 + r * p;           /* 1/7!  */
+    p = 1.0 / 720.0 + r * p;            /* 1/6!  */
+    p = 1.0 / 120.0 + r * p;            /* 1/5!  */
+    p = 1.0 / 24.0 + r * p;             /* 1/4!  */
+    p = 1.0 / 6.0 + r * p;              /* 1/3!  */
+    p = 0.5 + r * p;                    /* 1/2!  */
+    /* e^r = 1 + (hi - (lo - r*r*p)): keeps the small parts together */
+    p = 1.0 + (hi - (lo - (r * r) * p));
+    return dpo_pm_ldexp(p, k);
+}
+
+/* log(1+f) for f in [sqrt(2)/2 - 1, sqrt(2) - 1], through s = f/(2+f):
+ * log(1+f) = 2 atanh(s) = f - (f^2/2 - s (f^2/2 + R)),
+ * R = 2 s^2/3 + 2 s^4/5 + ... (series to s^24). */
+DPO_HD double dpo_pm_log1p_core(double f)
+{
+    double s = f / (2.0 + f);
+    double z = s * s;
+    double hfsq = 0.5 * f * f;
+    double R;
+    R = 2.0 / 25.0;
+    R = 2.0 / 23.0 + z * R;
+    R = 2.0 / 21.0 + z * R;
+    R = 2.0 / 19.0 + z * R;
+    R = 2.0 / 17.0 + z * R;
+    R = 2.0 / 15.0 + z * R;
+    R = 2.0 / 13.0 + z * R;
+    R = 2.0 / 11.0 + z * R;
+    R = 2.0 / 9.0 + z * R;
+    R = 2.0 / 7.0 + z * R;
+    R = 2.0 / 5.0 + z * R;
+    R = 2.0 / 3.0 + z * R;
+    R = z * R;
+    return f - (hfsq - s * (hfsq + R));
+}
+
+/* Split x > 0 (finite) into x = m 2^k with m in [sqrt(2)/2, sqrt(2)). */
+DPO_HD double dpo_pm_frexp_sqrt2(double x, int *k)
+{
+    uint64_t u;
+    int e, adj = 0;
+    if (x < 2.2250738585072014e-308) { /* subnormal: scale into normal range */
+        x *= 18014398509481984.0;      /* 2^54 */
+        adj = -54;
+    }
+    u = dpo_pm_bits(x);
+    e = (int)((u >> 52) & 0x7ff) - 1023;
+    u = (u & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL; /* m in [1,2) */
+    if (u > 0x3ff6a09e667f3bcdULL) {                          /* m > sqrt 2 */
+        u -= 0x0010000000000000ULL;                           /* m /= 2 */
+        e += 1;
+    }
+    *k = e + adj;
+    return dpo_pm_from_bits(u);
+}
+
+/* Natural logarithm. log(0) = -inf, log(x<0) = NaN, log(inf) = inf. */
+DPO_HD double dpo_log(double x)
+{
+    int k;
+    double m, f, hfsq, s, z, R, kd;
+    if (dpo_pm_isnan(x))
+        return x;
+    if (x < 0.0)
+        return dpo_pm_from_bits(0x7ff8000000000000ULL);
+    if (x == 0.0)
+        return -dpo_pm_from_bits(0x7ff0000000000000ULL);
+    if (!dpo_pm_isfinite(x))
+        return x;
+    m = dpo_pm_frexp_sqrt2(x, &k);
+    f = m - 1.0; /* exact */
+    kd = (double)k;
+    if (k == 0)
+        return dpo_pm_log1p_core(f);
+    s = f / (2.0 + f);
+    z = s * s;
+    hfsq = 0.5 * f * f;
+    R = 2.0 / 25.0;
+    R = 2.0 / 23.0 + z * R;
+    R = 2.0 / 21.0 + z * R;
+    R = 2.0 / 19.0 + z * R;
+    R = 2.0 / 17.0 + z * R;
+    R = 2.0 / 15.0 + z * R;
+    R = 2.0 / 13.0 + z * R;
+    R = 2.0 / 11.0 + z * R;
+    R = 2.0 / 9.0 + z * R;
+    R = 2.0 / 7.0 + z * R;
+    R = 2.0 / 5.0 + z * R;
+    R = 2.0 / 3.0 + z * R;
+    R = z * R;
+    return kd * DPO_PM_LN2_HI - ((hfsq - (s * (hfsq + R) + kd * DPO_PM_LN2_LO)) - f);
+}
+
+/* log(1+x).  For 1+x rounding to u, the exact argument is u + c with
+ * c = x - (u - 1) (or 1 - (u - x) when x is large): log(1+x) = log(u) + c/u
+ * to first order, which is enough because |c/u| < ulp(u)/2. */
+DPO_HD double dpo_log1p(double x)
+{
+    double u, c;
+    if (dpo_pm_isnan(x))
+        return x;
+    if (x < -1.0)
+        return dpo_pm_from_bits(0x7ff8000000000000ULL);
+    if (x == -1.0)
+        return -dpo_pm_from_bits(0x7ff0000000000000ULL);
+    if (!dpo_pm_isfinite(x))
+        return x;
+    if ((x < 0 ? -x : x) < 1.1102230246251565e-16) /* 2^-53: log1p(x) = x */
+        return x;
+    if (x > -0.2928932188134524 && x < 0.41421356237309503) /* 1+x in [sqrt2/2, sqrt2) */
+        return dpo_pm_log1p_core(x);
+    u = 1.0 + x;
+    if (u > 2.0)
+        c = 1.0 - (u - x);
+    else
+        c = x - (u - 1.0);
+    return dpo_log(u) + c / u;
+}
+
+/* sin(2 pi r) and cos(2 pi r) for |r| <= 1/8, by Taylor series in
+ * theta = 2 pi r (two-part 2 pi). */
+DPO_HD void dpo_pm_sincos2pi_kernel(double r, double *s, double *c)
+{
+    double th = r * DPO_PM_2PI_HI;
+    double tl = r * DPO_PM_2PI_LO;
+    double z = th * th;
+    double ps, pc;
+    /* sin: th - th^3/3! + ... - th^19/19!  (th + tl) to first order in tl */
+    ps = -1.0 / 121645100408832000.0;    /* -1/19! */
+    ps = 1.0 / 355687428096000.0 + z * ps; /* 1/17! */
+    ps = -1.0 / 1307674368000.0 + z * ps;  /* -1/15! */
+    ps = 1.0 / 6227020800.0 + z * ps;      /* 1/13! */
+    ps = -1.0 / 39916800.0 + z * ps;       /* -1/11! */
+    ps = 1.0 / 362880.0 + z * ps;          /* 1/9! */
+    ps = -1.0 / 5040.0 + z * ps;           /* -1/7! */
+    ps = 1.0 / 120.0 + z * ps;             /* 1/5! */
+    ps = -1.0 / 6.0 + z * ps;              /* -1/3! */
+    *s = th + (tl + th * (z * ps));
+    /* cos: 1 - th^2/2! + ... + th^20/20!;  d/dth cos = -sin, tl term: -th*tl */
+    pc = 1.0 / 2432902008176640000.0;    /* 1/20! */
+    pc = -1.0 / 6402373705728000.0 + z * pc; /* -1/18! */
+    pc = 1.0 / 20922789888000.0 + z * pc;    /* 1/16! */
+    pc = -1.0 / 87178291200.0 + z * pc;      /* -1/14! */
+    pc = 1.0 / 479001600.0 + z * pc;         /* 1/12! */
+    pc = -1.0 / 3628800.0 + z * pc;          /* -1/10! */
+    pc = 1.0 / 40320.0 + z * pc;             /* 1/8! */
+    pc = -1.0 / 720.0 + z * pc;              /* -1/6! */
+    pc = 1.0 / 24.0 + z * pc;                /* 1/4! */
+    {
+        double hz = 0.5 * z;
+        double w = 1.0 - hz;
+        /* 1 - z/2 loses the bits of z/2 below ulp(1); add them back */
+        *c = w + (((1.0 - w) - hz) + (z * (z * pc) - th * tl));
+    }
+}
+
+/* sin(2 pi u) and cos(2 pi u) for any finite u.  The reduction is exact:
+ * u - floor(u) and the quadrant split are exact in binary arithmetic. */
+DPO_HD void dpo_sincos2pi(double u, double *s, double *c)
+{
+    double f, q, r, ss, cc;
+    int qi;
+    if (!dpo_pm_isfinite(u)) {
+        *s = *c = dpo_pm_from_bits(0x7ff8000000000000ULL);
+        return;
+    }
+    if ((u < 0 ? -u : u) >= 4503599627370496.0) { /* integer: angle 0 */
+        *s = 0.0;
+        *c = 1.0;
+        return;
+    }
+    f = u - dpo_pm_floor(u);      /* [0, 1), exact */
+    q = dpo_pm_round(4.0 * f);    /* 0..4 */
+    r = f - 0.25 * q;             /* [-1/8, 1/8], exact */
+    qi = ((int)q) & 3;
+    dpo_pm_sincos2pi_kernel(r, &ss, &cc);
+    switch (qi) {
+    case 0: *s = ss; *c = cc; break;
+    case 1: *s = cc; *c = -ss; break;
+    case 2: *s = -ss; *c = -cc; break;
+    default: *s = -cc; *c = ss; break;
+    }
+}
+
+/* cos(pi x) for finite x. */
+DPO_HD double dpo_cospi(double x)
+{
+    double s, c;
+    dpo_sincos2pi(0.5 * x, &s, &c);
+    return c;
+}
+
+/* Logistic sigmoid 1/(1+e^-x), stable for both signs. */
+DPO_HD double dpo_sigmoid(double x)
+{
+    double e;
+    if (x >= 0) {
+        e = dpo_exp(-x);
+        return 1.0 / (1.0 + e);
+    }
+    e = dpo_exp(x);
+    return e / (1.0 + e);
+}
+
+/* softplus(x) = log(1 + e^x) = max(x,0) + log1p(e^-|x|); -log sigmoid(x) = softplus(-x). */
+DPO_HD double dpo_softplus(double x)
+{
+    double a = x < 0 ? -x : x;
+    double m = x > 0 ? x : 0.0;
+    return m + dpo_log1p(dpo_exp(-a));
+}
+
+#endif

@@ -1,0 +1,81 @@
+#!/bin/sh
+# Runs every test program and sums their closing "N passed, M failed" lines.
+#   unit tests      $BUILD/tests/test_*     (C, tests/test_*.c)
+#   CLI tests       tests/cli_*.sh          (shell, drive $BUILD/diffpo)
+#   cross-checks    tests/py_*.py           (Python + NumPy/mpmath; SKIP_PY=1 skips)
+#   build matrix    tests/repro_builds.sh   (gcc/clang, -O0/-O3; SKIP_REPRO=1 skips)
+# VALGRIND=1 runs the unit tests under valgrind memcheck.
+BUILD=${BUILD:-build}
+PYTHON=${PYTHON:-python3}
+export BUILD PYTHON
+total_p=0
+total_f=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+tally() { # name, then the command's output in $log and status in $2
+    name=$1
+    st=$2
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "FAIL $name: no summary line (exit $st)"
+        total_f=$((total_f + 1))
+        return
+    fi
+    p=$(echo "$line" | sed -E 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/')
+    f=$(echo "$line" | sed -E 's/^([0-9]+) passed, ([0-9]+) failed.*/\2/')
+    if [ "$st" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAIL $name: exit status $st with no failed test"
+        f=1
+    fi
+    total_p=$((total_p + p))
+    total_f=$((total_f + f))
+    echo "== $name: $p passed, $f failed"
+}
+
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    echo "== $name"
+    if [ "${VALGRIND:-0}" = 1 ]; then
+        DPO_UNDER_VALGRIND=1 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "$t" >"$log" 2>&1
+    else
+        "$t" >"$log" 2>&1
+    fi
+    st=$?
+    grep -E '^(FAIL|  FAIL)' "$log"
+    tally "$name" $st
+done
+
+for t in tests/cli_*.sh; do
+    [ -f "$t" ] || continue
+    name=$(basename "$t")
+    echo "== $name"
+    sh "$t" "$BUILD/diffpo" >"$log" 2>&1
+    st=$?
+    grep -E '^FAIL' "$log"
+    tally "$name" $st
+done
+
+if [ "${SKIP_PY:-0}" != 1 ]; then
+    for t in tests/py_*.py; do
+        [ -f "$t" ] || continue
+        name=$(basename "$t")
+        echo "== $name"
+        "$PYTHON" "$t" "$BUILD" >"$log" 2>&1
+        st=$?
+        grep -E '^FAIL' "$log"
+        tally "$name" $st
+    done
+fi
+
+if [ "${SKIP_REPRO:-0}" != 1 ] && [ -f tests/repro_builds.sh ]; then
+    echo "== repro_builds.sh"
+    sh tests/repro_builds.sh >"$log" 2>&1
+    st=$?
+    grep -E '^FAIL' "$log"
+    tally repro_builds.sh $st
+fi
+
+echo "$total_p passed, $total_f failed"
+[ "$total_f" -eq 0 ]
