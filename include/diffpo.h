@@ -310,4 +310,7 @@ dpo_status dpo_npy_header(char *out, size_t cap, size_t *written, dpo_dtype dtyp
 }
 #endif
 
+/* Preference losses and gradients (issue: verified losses). */
+#include "diffpo_loss.h"
+
 #endif
