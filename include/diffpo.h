@@ -217,10 +217,14 @@ typedef struct dpo_eps_model {
 } dpo_eps_model;
 
 /* The built-in model: the exact epsilon-predictor of a Gaussian mixture
- * p0 = sum_k w_k N(m_k, s_k^2 I) under the schedule's forward process.  Its
- * parameters live in the struct (no allocation). */
+ * p0 = sum_k w_k N(m_k, s_k^2 I) under the schedule's forward process
+ * x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps:
+ *   p_t = sum_k w_k N(sqrt(a_t) m_k, v_k I),  v_k = a_t s_k^2 + 1 - a_t,
+ *   eps*(x, t) = -sqrt(1 - a_t) grad log p_t(x)
+ *              = sqrt(1 - a_t) sum_k r_k(x) (x - sqrt(a_t) m_k) / v_k,
+ * r_k the posterior responsibilities.  Computed in double (float64
+ * alphas_cumprod), squared distances in the canonical tree. */
 #define DPO_GMM_MAX_K 8
-#define DPO_GMM_MAX_DIM 1024
 
 typedef struct dpo_gmm {
     int k;
@@ -228,21 +232,26 @@ typedef struct dpo_gmm {
     double weight[DPO_GMM_MAX_K];
     double log_weight[DPO_GMM_MAX_K];
     double sd[DPO_GMM_MAX_K];
-    double mean[DPO_GMM_MAX_K][DPO_GMM_MAX_DIM];
+    const double *mean;          /* k x dim, caller's storage */
     const dpo_schedule *sched;
 } dpo_gmm;
 
-/* Deterministic default mixture for a dimension: k = 4 components with
- * weights (0.1, 0.2, 0.3, 0.4), standard deviations (0.15, 0.2, 0.25, 0.3)
- * and means drawn from Philox (stream DATA) with scale 1/sqrt(dim) * 2, so
- * |m_k| is about 2.  model_seed selects the means. */
-dpo_status dpo_gmm_init_default(dpo_gmm *g, size_t dim, uint64_t model_seed, const dpo_schedule *sched);
-/* Exact eps*(x, t) = -sqrt(1 - a_t) grad log p_t(x) for n samples. */
+/* Deterministic default mixture: k = 4 components with weights
+ * (0.1, 0.2, 0.3, 0.4), standard deviations (0.15, 0.2, 0.25, 0.3) and
+ * means m_k = 2 u_k / ||u_k|| (so |m_k| = 2) with u_k standard normal
+ * from Philox (seed model_seed, stream DATA, sample k).  mean_storage holds
+ * 4 * dim doubles and must outlive g. */
+dpo_status dpo_gmm_init_default(dpo_gmm *g, double *mean_storage, size_t dim, uint64_t model_seed,
+                                const dpo_schedule *sched);
+/* General mixture: k components, weights > 0 (normalised here), sd > 0. */
+dpo_status dpo_gmm_init(dpo_gmm *g, int k, const double *weight, const double *sd, const double *mean, size_t dim,
+                        const dpo_schedule *sched);
+/* Exact eps*(x, t) for n samples of dim elements. */
 dpo_status dpo_gmm_eps(const dpo_gmm *g, float *out, const float *x, size_t n, int timestep);
 dpo_status dpo_gmm_eps_f64(const dpo_gmm *g, double *out, const double *x, size_t n, int timestep);
 /* The mixture's mean (dim) and covariance (dim x dim, may be NULL). */
 dpo_status dpo_gmm_moments(const dpo_gmm *g, double *mean, double *cov);
-/* Wraps the mixture as a dpo_eps_model. */
+/* Wraps the mixture as a dpo_eps_model (user = g). */
 dpo_eps_model dpo_gmm_model(dpo_gmm *g);
 
 /* ---------------------------------------------------------------- rollout */

@@ -1,0 +1,22 @@
+/* Library-internal helpers (not part of the public API). */
+#ifndef DPO_INTERNAL_H
+#define DPO_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest element count of one tensor the library accepts (2^34, the Philox
+ * element-block range times 4); also keeps size arithmetic far from
+ * overflow. */
+#define DPO_MAX_ELEMS ((size_t)1 << 34)
+
+/* Do [a, a+na) and [b, b+nb) overlap? (byte ranges) */
+static inline int dpo_overlap(const void *a, size_t na, const void *b, size_t nb)
+{
+    uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
+    if (!a || !b || !na || !nb)
+        return 0;
+    return pa < pb + nb && pb < pa + na;
+}
+
+#endif

@@ -1,0 +1,279 @@
+/* CPU driver of the DDIM / DDPM step and its log-probability. */
+#include "diffpo.h"
+#include "core/dpo_ddim.h"
+#include "core/dpo_reduce.h"
+#include "internal.h"
+
+dpo_step_opts dpo_step_opts_default(void)
+{
+    dpo_step_opts o;
+    o.kind = DPO_STEP_DDIM;
+    o.pred = DPO_PRED_EPSILON;
+    o.eta = 1.0;
+    o.clip = 0;
+    o.clip_range = 1.0;
+    o.use_clipped_output = 0;
+    o.prev_rule = DPO_PREV_DIFFUSERS;
+    return o;
+}
+
+/* Shared validation; finds t's predecessor index (-1: final alpha). */
+static dpo_status coef_common(int *prev_idx, int *prev_t, const dpo_schedule *s, int t, int S,
+                              const dpo_step_opts *o)
+{
+    int N, prev;
+    if (!s || !o || !prev_idx || !prev_t)
+        return DPO_ERR_NULL;
+    N = s->num_train_steps;
+    if (N < 2 || N > DPO_MAX_TRAIN_STEPS)
+        return DPO_ERR_SIZE;
+    if (S < 1 || S > N || t < 0 || t >= N)
+        return DPO_ERR_RANGE;
+    if ((int)o->kind != DPO_STEP_DDIM && (int)o->kind != DPO_STEP_DDPM)
+        return DPO_ERR_RANGE;
+    if ((int)o->pred != DPO_PRED_EPSILON && (int)o->pred != DPO_PRED_V && (int)o->pred != DPO_PRED_SAMPLE)
+        return DPO_ERR_RANGE;
+    if ((int)o->prev_rule != DPO_PREV_DIFFUSERS && (int)o->prev_rule != DPO_PREV_CLAMPED)
+        return DPO_ERR_RANGE;
+    if (!dpo_pm_isfinite(o->eta) || o->eta < 0)
+        return DPO_ERR_RANGE;
+    if (o->clip && (!dpo_pm_isfinite(o->clip_range) || !(o->clip_range > 0)))
+        return DPO_ERR_RANGE;
+    prev = t - N / S;
+    if (o->prev_rule == DPO_PREV_CLAMPED) {
+        if (prev < 0)
+            prev = 0;
+        if (prev > N - 1)
+            prev = N - 1;
+    }
+    *prev_t = prev;
+    *prev_idx = prev;
+    return DPO_OK;
+}
+
+/* The float32 scalars follow diffusers' DDIMScheduler.step / DDPMScheduler
+ * .step order of operations, all in float32 as 0-d float32 tensors are. */
+dpo_status dpo_step_coef_f32_init(dpo_step_coef_f32 *c, const dpo_schedule *s, int t, int S,
+                                  const dpo_step_opts *o)
+{
+    dpo_step_coef_f32 r;
+    int prev, prev_t;
+    float at, ap, bt, bp;
+    dpo_status st;
+    if (!c)
+        return DPO_ERR_NULL;
+    st = coef_common(&prev, &prev_t, s, t, S, o);
+    if (st)
+        return st;
+    at = s->ac32[t];
+    if (o->kind == DPO_STEP_DDPM)
+        ap = prev >= 0 ? s->ac32[prev] : 1.0f; /* DDPMScheduler always uses one */
+    else
+        ap = prev >= 0 ? s->ac32[prev] : s->final_ac32;
+    if (!(at > 0.0f && at < 1.0f && ap > 0.0f && ap <= 1.0f))
+        return DPO_ERR_RANGE;
+    bt = 1.0f - at;
+    bp = 1.0f - ap;
+    r.kind = (int)o->kind;
+    r.pred = (int)o->pred;
+    r.clip = o->clip ? 1 : 0;
+    r.use_clipped_output = o->use_clipped_output ? 1 : 0;
+    r.clip_range = (float)o->clip_range;
+    r.t = t;
+    r.prev_t = prev_t;
+    r.alpha_t = at;
+    r.alpha_prev = ap;
+    r.beta_t = bt;
+    r.beta_prev = bp;
+    r.sqrt_alpha_t = DPO_SQRTF(at);
+    r.sqrt_beta_t = DPO_SQRTF(bt);
+    r.sqrt_alpha_prev = DPO_SQRTF(ap);
+    if (o->kind == DPO_STEP_DDIM) {
+        float variance = (bp / bt) * (1.0f - at / ap);
+        float d;
+        if (!(variance >= 0.0f)) /* alphas_cumprod must not increase */
+            return DPO_ERR_RANGE;
+        r.sigma = (float)o->eta * DPO_SQRTF(variance);
+        d = 1.0f - ap - r.sigma * r.sigma;
+        if (!(d >= 0.0f)) /* eta too large for this step */
+            return DPO_ERR_RANGE;
+        r.dir_coef = DPO_SQRTF(d);
+        r.mean_x0 = 0.0f;
+        r.mean_xt = 0.0f;
+    } else {
+        float cur_alpha = at / ap;
+        float cur_beta = 1.0f - cur_alpha;
+        float variance = bp / bt * cur_beta;
+        if (!(cur_alpha > 0.0f && cur_alpha <= 1.0f))
+            return DPO_ERR_RANGE;
+        r.mean_x0 = (DPO_SQRTF(ap) * cur_beta) / bt;
+        r.mean_xt = DPO_SQRTF(cur_alpha) * bp / bt;
+        if (variance < 1e-20f)
+            variance = 1e-20f;
+        r.sigma = t > 0 ? DPO_SQRTF(variance) : 0.0f; /* no noise is added at t = 0 */
+        r.dir_coef = 0.0f;
+    }
+    *c = r;
+    return DPO_OK;
+}
+
+dpo_status dpo_step_coef_f64_init(dpo_step_coef_f64 *c, const dpo_schedule *s, int t, int S,
+                                  const dpo_step_opts *o)
+{
+    dpo_step_coef_f64 r;
+    int prev, prev_t;
+    double at, ap, bt, bp;
+    dpo_status st;
+    if (!c)
+        return DPO_ERR_NULL;
+    st = coef_common(&prev, &prev_t, s, t, S, o);
+    if (st)
+        return st;
+    at = s->ac64[t];
+    if (o->kind == DPO_STEP_DDPM)
+        ap = prev >= 0 ? s->ac64[prev] : 1.0;
+    else
+        ap = prev >= 0 ? s->ac64[prev] : s->final_ac64;
+    if (!(at > 0.0 && at < 1.0 && ap > 0.0 && ap <= 1.0))
+        return DPO_ERR_RANGE;
+    bt = 1.0 - at;
+    bp = 1.0 - ap;
+    r.kind = (int)o->kind;
+    r.pred = (int)o->pred;
+    r.clip = o->clip ? 1 : 0;
+    r.use_clipped_output = o->use_clipped_output ? 1 : 0;
+    r.clip_range = o->clip_range;
+    r.t = t;
+    r.prev_t = prev_t;
+    r.alpha_t = at;
+    r.alpha_prev = ap;
+    r.beta_t = bt;
+    r.beta_prev = bp;
+    r.sqrt_alpha_t = DPO_SQRT(at);
+    r.sqrt_beta_t = DPO_SQRT(bt);
+    r.sqrt_alpha_prev = DPO_SQRT(ap);
+    if (o->kind == DPO_STEP_DDIM) {
+        double variance = (bp / bt) * (1.0 - at / ap);
+        double d;
+        if (!(variance >= 0.0))
+            return DPO_ERR_RANGE;
+        r.sigma = o->eta * DPO_SQRT(variance);
+        d = 1.0 - ap - r.sigma * r.sigma;
+        if (!(d >= 0.0))
+            return DPO_ERR_RANGE;
+        r.dir_coef = DPO_SQRT(d);
+        r.mean_x0 = 0.0;
+        r.mean_xt = 0.0;
+    } else {
+        double cur_alpha = at / ap;
+        double cur_beta = 1.0 - cur_alpha;
+        double variance = bp / bt * cur_beta;
+        if (!(cur_alpha > 0.0 && cur_alpha <= 1.0))
+            return DPO_ERR_RANGE;
+        r.mean_x0 = (DPO_SQRT(ap) * cur_beta) / bt;
+        r.mean_xt = DPO_SQRT(cur_alpha) * bp / bt;
+        if (variance < 1e-20)
+            variance = 1e-20;
+        r.sigma = t > 0 ? DPO_SQRT(variance) : 0.0;
+        r.dir_coef = 0.0;
+    }
+    *c = r;
+    return DPO_OK;
+}
+
+/* Each output must either be exactly one of the inputs (element-wise
+ * in-place use is safe) or overlap none of them; outputs must not overlap
+ * each other. */
+static dpo_status check_step_alias(const void *const *outs, int nout, const void *const *ins, int nin, size_t bytes)
+{
+    int i, j;
+    for (i = 0; i < nout; i++) {
+        if (!outs[i])
+            continue;
+        for (j = 0; j < nin; j++)
+            if (ins[j] && outs[i] != ins[j] && dpo_overlap(outs[i], bytes, ins[j], bytes))
+                return DPO_ERR_ALIAS;
+        for (j = i + 1; j < nout; j++)
+            if (outs[j] && dpo_overlap(outs[i], bytes, outs[j], bytes))
+                return DPO_ERR_ALIAS;
+    }
+    return DPO_OK;
+}
+
+#define DPO_STEP_BODY(T, SUFFIX, FIN)                                                           \
+    const void *outs[3];                                                                        \
+    const void *ins[3];                                                                         \
+    size_t i;                                                                                   \
+    dpo_status st;                                                                              \
+    if (!x || !model_out || !c)                                                                 \
+        return DPO_ERR_NULL;                                                                    \
+    if (n == 0 || n > DPO_MAX_ELEMS)                                                            \
+        return DPO_ERR_SIZE;                                                                    \
+    if (!noise && c->sigma != 0)                                                                \
+        return DPO_ERR_NULL;                                                                    \
+    outs[0] = x_prev; outs[1] = x0; outs[2] = mu;                                               \
+    ins[0] = x; ins[1] = model_out; ins[2] = noise;                                             \
+    st = check_step_alias(outs, 3, ins, 3, n * sizeof(T));                                      \
+    if (st)                                                                                     \
+        return st;                                                                              \
+    for (i = 0; i < n; i++)                                                                     \
+        if (!FIN(x[i]) || !FIN(model_out[i]) || (noise && !FIN(noise[i])))                      \
+            return DPO_ERR_NONFINITE;                                                           \
+    for (i = 0; i < n; i++) {                                                                   \
+        T a, m, p;                                                                              \
+        p = dpo_step_elem_##SUFFIX(&a, &m, x[i], model_out[i], noise ? noise[i] : (T)0, c);     \
+        if (x0) x0[i] = a;                                                                      \
+        if (mu) mu[i] = m;                                                                      \
+        if (x_prev) x_prev[i] = p;                                                              \
+    }                                                                                           \
+    return DPO_OK;
+
+dpo_status dpo_step_f32(float *x_prev, float *x0, float *mu, const float *x, const float *model_out,
+                        const float *noise, size_t n, const dpo_step_coef_f32 *c)
+{
+    DPO_STEP_BODY(float, f32, dpo_pm_isfinitef)
+}
+
+dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x, const double *model_out,
+                        const double *noise, size_t n, const dpo_step_coef_f64 *c)
+{
+    DPO_STEP_BODY(double, f64, dpo_pm_isfinite)
+}
+
+#define DPO_LOGPROB_BODY(T, FIN)                                                                \
+    size_t b, j;                                                                                \
+    double sigma, log_sigma;                                                                    \
+    if (!out || !x_prev || !mu || !c)                                                           \
+        return DPO_ERR_NULL;                                                                    \
+    if (batch == 0 || dim == 0 || dim > DPO_MAX_ELEMS || batch > DPO_MAX_ELEMS / dim)           \
+        return DPO_ERR_SIZE;                                                                    \
+    if ((int)mode != DPO_LOGPROB_SUM && (int)mode != DPO_LOGPROB_MEAN)                          \
+        return DPO_ERR_RANGE;                                                                   \
+    sigma = (double)c->sigma;                                                                   \
+    if (!(sigma > 0))                                                                           \
+        return DPO_ERR_SIGMA_ZERO;                                                              \
+    for (j = 0; j < batch * dim; j++)                                                           \
+        if (!FIN(x_prev[j]) || !FIN(mu[j]))                                                     \
+            return DPO_ERR_NONFINITE;                                                           \
+    log_sigma = dpo_log(sigma);                                                                 \
+    for (b = 0; b < batch; b++) {                                                               \
+        dpo_sum s;                                                                              \
+        const T *xp = x_prev + b * dim, *m = mu + b * dim;                                      \
+        dpo_sum_init(&s);                                                                       \
+        for (j = 0; j < dim; j++)                                                               \
+            dpo_sum_add(&s, dpo_lp_term((double)xp[j], (double)m[j]));                          \
+        out[b] = dpo_lp_finish(dpo_sum_result(&s), (double)dim, sigma, log_sigma, (int)mode);   \
+    }                                                                                           \
+    return DPO_OK;
+
+dpo_status dpo_step_logprob_f32(double *out, const float *x_prev, const float *mu, size_t batch, size_t dim,
+                                const dpo_step_coef_f32 *c, dpo_logprob_mode mode)
+{
+    DPO_LOGPROB_BODY(float, dpo_pm_isfinitef)
+}
+
+dpo_status dpo_step_logprob_f64(double *out, const double *x_prev, const double *mu, size_t batch, size_t dim,
+                                const dpo_step_coef_f64 *c, dpo_logprob_mode mode)
+{
+    DPO_LOGPROB_BODY(double, dpo_pm_isfinite)
+}
