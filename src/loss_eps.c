@@ -1,0 +1,219 @@
+/* CPU drivers of the epsilon-error losses: Diffusion-DPO (DSPO eq. 7,
+ * Wallace et al.) and DSPO (eq. 11, 13, 14, appendix B; public code form).
+ * Element math: src/core/dpo_loss.h. */
+#include "diffpo.h"
+#include "core/dpo_loss.h"
+#include "internal.h"
+
+static int finite_arr(const void *p, int f32, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!dpo_pm_isfinite(dpo_ld(p, f32, i)))
+            return 0;
+    return 1;
+}
+
+/* 6 inputs (eps_w, eps_l, eth_w, eref_w, eth_l, eref_l), 2 optional outputs. */
+static dpo_status check6(const void *const *in, void *gw, void *gl, size_t n, int f32)
+{
+    int i;
+    size_t bytes = n * (f32 ? sizeof(float) : sizeof(double));
+    if (n == 0 || n > DPO_MAX_ELEMS)
+        return DPO_ERR_SIZE;
+    for (i = 0; i < 6; i++)
+        if (!in[i])
+            return DPO_ERR_NULL;
+    for (i = 0; i < 6; i++)
+        if (dpo_overlap(gw, bytes, in[i], bytes) || dpo_overlap(gl, bytes, in[i], bytes))
+            return DPO_ERR_ALIAS;
+    if (dpo_overlap(gw, bytes, gl, bytes))
+        return DPO_ERR_ALIAS;
+    for (i = 0; i < 6; i++)
+        if (!finite_arr(in[i], f32, n))
+            return DPO_ERR_NONFINITE;
+    return DPO_OK;
+}
+
+/* N(sum_i (eth - eref)((eth - eps) + (eref - eps))) */
+static double err_diff(const void *eps, const void *eth, const void *eref, size_t n, int mean, int f32)
+{
+    dpo_sum s;
+    size_t i;
+    double S;
+    dpo_sum_init(&s);
+    for (i = 0; i < n; i++)
+        dpo_sum_add(&s, dpo_err_diff_term(dpo_ld(eps, f32, i), dpo_ld(eth, f32, i), dpo_ld(eref, f32, i)));
+    S = dpo_sum_result(&s);
+    return mean ? S / (double)n : S;
+}
+
+/* g[i] = coef * (eth[i] - eps[i]) */
+static void grad_err(void *g, const void *eth, const void *eps, size_t n, double coef, int f32)
+{
+    size_t i;
+    if (!g)
+        return;
+    for (i = 0; i < n; i++)
+        dpo_st(g, f32, i, coef * (dpo_ld(eth, f32, i) - dpo_ld(eps, f32, i)));
+}
+
+static int good_mode(dpo_logprob_mode m)
+{
+    return (int)m == DPO_LOGPROB_SUM || (int)m == DPO_LOGPROB_MEAN;
+}
+
+/* ---------------------------------------------------------- Diffusion-DPO */
+
+static dpo_status diffdpo(dpo_pair_result *res, void *gw, void *gl, const void *const *in, size_t n,
+                          dpo_eps_params p, int f32)
+{
+    dpo_status st;
+    dpo_pair_result r;
+    int mean = p.mode == DPO_LOGPROB_MEAN;
+    double u;
+    if (!res)
+        return DPO_ERR_NULL;
+    if (!good_mode(p.mode) || !dpo_pm_isfinite(p.beta) || !(p.beta > 0))
+        return DPO_ERR_RANGE;
+    if ((st = check6(in, gw, gl, n, f32)) != DPO_OK)
+        return st;
+    r.lr_w = err_diff(in[0], in[2], in[3], n, mean, f32);
+    r.lr_l = err_diff(in[1], in[4], in[5], n, mean, f32);
+    u = -(0.5 * p.beta) * (r.lr_w - r.lr_l);
+    r.z = u;
+    r.loss = dpo_nls(u);
+    r.sig_neg = dpo_sigmoid(-u);
+    r.dl_dlr_w = r.sig_neg * (0.5 * p.beta);
+    r.dl_dlr_l = -r.dl_dlr_w;
+    {
+        /* dD/de_th = 2 (e_th - eps) [/ n]:  coefficient beta sigma(-u) [/ n] */
+        double c = p.beta * r.sig_neg;
+        if (mean)
+            c = c / (double)n;
+        grad_err(gw, in[2], in[0], n, c, f32);
+        grad_err(gl, in[4], in[1], n, -c, f32);
+    }
+    *res = r;
+    return DPO_OK;
+}
+
+dpo_status dpo_diffdpo_f32(dpo_pair_result *res, float *g_w, float *g_l, const float *eps_w, const float *eps_l,
+                           const float *eth_w, const float *eref_w, const float *eth_l, const float *eref_l,
+                           size_t n, dpo_eps_params p)
+{
+    const void *in[6];
+    in[0] = eps_w, in[1] = eps_l, in[2] = eth_w, in[3] = eref_w, in[4] = eth_l, in[5] = eref_l;
+    return diffdpo(res, g_w, g_l, in, n, p, 1);
+}
+
+dpo_status dpo_diffdpo_f64(dpo_pair_result *res, double *g_w, double *g_l, const double *eps_w,
+                           const double *eps_l, const double *eth_w, const double *eref_w, const double *eth_l,
+                           const double *eref_l, size_t n, dpo_eps_params p)
+{
+    const void *in[6];
+    in[0] = eps_w, in[1] = eps_l, in[2] = eth_w, in[3] = eref_w, in[4] = eth_l, in[5] = eref_l;
+    return diffdpo(res, g_w, g_l, in, n, p, 0);
+}
+
+/* ------------------------------------------------------------------- DSPO */
+
+dpo_dspo_params dpo_dspo_params_paper(double lambda, double c_t, int stopgrad)
+{
+    dpo_dspo_params p;
+    p.weight = lambda;
+    p.beta_u = lambda * c_t;
+    p.mode = DPO_LOGPROB_SUM;
+    p.stopgrad = stopgrad;
+    return p;
+}
+
+dpo_dspo_params dpo_dspo_params_code(double beta, int stopgrad)
+{
+    dpo_dspo_params p;
+    p.weight = beta;
+    p.beta_u = beta;
+    p.mode = DPO_LOGPROB_MEAN;
+    p.stopgrad = stopgrad;
+    return p;
+}
+
+static dpo_status dspo(dpo_pair_result *res, void *gw, void *gl, const void *const *in, size_t n,
+                       dpo_dspo_params p, int f32)
+{
+    dpo_status st;
+    dpo_pair_result r;
+    int mean = p.mode == DPO_LOGPROB_MEAN;
+    double u, sn, sp, c, Svv, Svp, dldD;
+    dpo_sum s1, s2;
+    size_t i;
+    if (!res)
+        return DPO_ERR_NULL;
+    if (!good_mode(p.mode) || !dpo_pm_isfinite(p.beta_u) || !(p.beta_u > 0) || !dpo_pm_isfinite(p.weight) ||
+        p.weight < 0 || (p.stopgrad != 0 && p.stopgrad != 1))
+        return DPO_ERR_RANGE;
+    if ((st = check6(in, gw, gl, n, f32)) != DPO_OK)
+        return st;
+    r.lr_w = err_diff(in[0], in[2], in[3], n, mean, f32);
+    r.lr_l = err_diff(in[1], in[4], in[5], n, mean, f32);
+    u = -(0.5 * p.beta_u) * (r.lr_w - r.lr_l);
+    sn = dpo_sigmoid(-u); /* 1 - sigma(u) */
+    sp = dpo_sigmoid(u);
+    c = p.weight * sn;
+    /* v_i = (e_th - eps) - c (e_th - e_ref);  L = N(sum v^2) */
+    dpo_sum_init(&s1);
+    dpo_sum_init(&s2);
+    for (i = 0; i < n; i++) {
+        double e = dpo_ld(in[0], f32, i), th = dpo_ld(in[2], f32, i), rf = dpo_ld(in[3], f32, i);
+        double pp = th - rf;
+        double v = (th - e) - c * pp;
+        dpo_sum_add(&s1, v * v);
+        dpo_sum_add(&s2, v * pp);
+    }
+    Svv = dpo_sum_result(&s1);
+    Svp = dpo_sum_result(&s2);
+    r.z = u;
+    r.sig_neg = sn;
+    r.loss = mean ? Svv / (double)n : Svv;
+    /* dL/dc = -2 N(sum v p); dc/du = -w sigma(u) sigma(-u); du/dD_w = -beta_u/2 */
+    if (p.stopgrad)
+        dldD = 0.0;
+    else {
+        double dldc = -2.0 * (mean ? Svp / (double)n : Svp);
+        dldD = dldc * (p.weight * (sp * sn)) * (0.5 * p.beta_u);
+    }
+    r.dl_dlr_w = dldD;
+    r.dl_dlr_l = -dldD;
+    {
+        double k2 = mean ? 2.0 / (double)n : 2.0; /* dN(.)/d(elem) factor */
+        double cd = k2 * (1.0 - c);               /* direct term: 2 v (1 - c) [/ n] */
+        double cw = k2 * dldD;                    /* through D_w: 2 (e_th - eps) [/ n] */
+        if (gw)
+            for (i = 0; i < n; i++) {
+                double e = dpo_ld(in[0], f32, i), th = dpo_ld(in[2], f32, i), rf = dpo_ld(in[3], f32, i);
+                double v = (th - e) - c * (th - rf);
+                dpo_st(gw, f32, i, cd * v + cw * (th - e));
+            }
+        grad_err(gl, in[4], in[1], n, -cw, f32);
+    }
+    *res = r;
+    return DPO_OK;
+}
+
+dpo_status dpo_dspo_f32(dpo_pair_result *res, float *g_w, float *g_l, const float *eps_w, const float *eps_l,
+                        const float *eth_w, const float *eref_w, const float *eth_l, const float *eref_l, size_t n,
+                        dpo_dspo_params p)
+{
+    const void *in[6];
+    in[0] = eps_w, in[1] = eps_l, in[2] = eth_w, in[3] = eref_w, in[4] = eth_l, in[5] = eref_l;
+    return dspo(res, g_w, g_l, in, n, p, 1);
+}
+
+dpo_status dpo_dspo_f64(dpo_pair_result *res, double *g_w, double *g_l, const double *eps_w, const double *eps_l,
+                        const double *eth_w, const double *eref_w, const double *eth_l, const double *eref_l,
+                        size_t n, dpo_dspo_params p)
+{
+    const void *in[6];
+    in[0] = eps_w, in[1] = eps_l, in[2] = eth_w, in[3] = eref_w, in[4] = eth_l, in[5] = eref_l;
+    return dspo(res, g_w, g_l, in, n, p, 0);
+}
