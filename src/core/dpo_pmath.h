@@ -3,9 +3,11 @@
  * Each function is built from IEEE-754 double + - * / and sqrt, in a fixed
  * order, with no fused multiply-add (the build forbids contraction).  libm
  * and CUDA's math library round differently from each other; these give the
- * same bits everywhere.  Accuracy is measured against mpmath by
- * tests/pmath_accuracy.py over >= 10^6 arguments; the bounds are in
- * docs/portable-math.md.
+ * same bits everywhere.  Accuracy is measured against an x87 long-double
+ * reference (itself checked against mpmath by tests/py_pmath_mpmath.py) by
+ * tests/pmath_accuracy.c over >= 10^6 arguments per domain
+ * (tests/run_accuracy.sh); the bounds and the error analysis are in
+ * docs/portable-math.md and tests/test_pmath.c asserts them.
  *
  * Domain conventions: NaN in -> NaN out; the functions never trap. */
 #ifndef DPO_PMATH_H
@@ -249,15 +251,30 @@ DPO_HD double dpo_log1p(double x)
     return dpo_log(u) + c / u;
 }
 
+/* The rounding error of a product: a * b = p + dpo_pm_two_prod_err(a, b, p)
+ * exactly, for p = fl(a * b), by Veltkamp splitting and Dekker's product
+ * (no FMA needed; exact unless a*b underflows or a, b exceed 2^995). */
+DPO_HD double dpo_pm_two_prod_err(double a, double b, double p)
+{
+    double ca = 134217729.0 * a, cb = 134217729.0 * b; /* 2^27 + 1 */
+    double ah = ca - (ca - a), al = a - ah;
+    double bh = cb - (cb - b), bl = b - bh;
+    return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+}
+
 /* sin(2 pi r) and cos(2 pi r) for |r| <= 1/8, by Taylor series in
- * theta = 2 pi r (two-part 2 pi). */
+ * theta = 2 pi r.  theta is carried as th + tl to about 2^-100 relative
+ * (two-part 2 pi and the exact error of r * 2PI_HI), and th^2 as z + zl
+ * exactly, so the only sizeable error is the final rounding. */
 DPO_HD void dpo_pm_sincos2pi_kernel(double r, double *s, double *c)
 {
     double th = r * DPO_PM_2PI_HI;
-    double tl = r * DPO_PM_2PI_LO;
+    double tl = dpo_pm_two_prod_err(r, DPO_PM_2PI_HI, th) + r * DPO_PM_2PI_LO;
     double z = th * th;
+    double zl = dpo_pm_two_prod_err(th, th, z);
     double ps, pc;
-    /* sin: th - th^3/3! + ... - th^19/19!  (th + tl) to first order in tl */
+    /* sin: th - th^3/3! + ... - th^19/19!;  sin(th + tl) = sin th + tl cos th,
+     * cos th = 1 - z/2 to the precision the tl term needs */
     ps = -1.0 / 121645100408832000.0;    /* -1/19! */
     ps = 1.0 / 355687428096000.0 + z * ps; /* 1/17! */
     ps = -1.0 / 1307674368000.0 + z * ps;  /* -1/15! */
@@ -267,8 +284,8 @@ DPO_HD void dpo_pm_sincos2pi_kernel(double r, double *s, double *c)
     ps = -1.0 / 5040.0 + z * ps;           /* -1/7! */
     ps = 1.0 / 120.0 + z * ps;             /* 1/5! */
     ps = -1.0 / 6.0 + z * ps;              /* -1/3! */
-    *s = th + (tl + th * (z * ps));
-    /* cos: 1 - th^2/2! + ... + th^20/20!;  d/dth cos = -sin, tl term: -th*tl */
+    *s = th + ((tl - tl * (0.5 * z)) + th * (z * ps));
+    /* cos: 1 - th^2/2! + ... + th^20/20!;  cos(th + tl) = cos th - tl sin th */
     pc = 1.0 / 2432902008176640000.0;    /* 1/20! */
     pc = -1.0 / 6402373705728000.0 + z * pc; /* -1/18! */
     pc = 1.0 / 20922789888000.0 + z * pc;    /* 1/16! */
@@ -279,29 +296,33 @@ DPO_HD void dpo_pm_sincos2pi_kernel(double r, double *s, double *c)
     pc = -1.0 / 720.0 + z * pc;              /* -1/6! */
     pc = 1.0 / 24.0 + z * pc;                /* 1/4! */
     {
-        double hz = 0.5 * z;
-        double w = 1.0 - hz;
-        /* 1 - z/2 loses the bits of z/2 below ulp(1); add them back */
-        *c = w + (((1.0 - w) - hz) + (z * (z * pc) - th * tl));
+        double hz = 0.5 * z;   /* exact */
+        double w = 1.0 - hz;   /* 1 - th^2/2 rounded ... */
+        double e = (1.0 - w) - hz; /* ... and its rounding error, exactly */
+        *c = w + (e + (z * (z * pc) - (0.5 * zl + th * tl)));
     }
 }
 
 /* sin(2 pi u) and cos(2 pi u) for any finite u.  The reduction is exact:
- * u - floor(u) and the quadrant split are exact in binary arithmetic. */
+ * for u >= 0, u - floor(u) and the quadrant split are exact in binary
+ * arithmetic; negative u (and -0) use sin(-a) = -sin(a), cos(-a) = cos(a)
+ * exactly. */
 DPO_HD void dpo_sincos2pi(double u, double *s, double *c)
 {
-    double f, q, r, ss, cc;
-    int qi;
+    double f, q, r, ss, cc, a;
+    int qi, neg;
     if (!dpo_pm_isfinite(u)) {
         *s = *c = dpo_pm_from_bits(0x7ff8000000000000ULL);
         return;
     }
-    if ((u < 0 ? -u : u) >= 4503599627370496.0) { /* integer: angle 0 */
-        *s = 0.0;
+    neg = (int)(dpo_pm_bits(u) >> 63);
+    a = neg ? -u : u;
+    if (a >= 4503599627370496.0) { /* integer: angle 0 */
+        *s = neg ? -0.0 : 0.0;
         *c = 1.0;
         return;
     }
-    f = u - dpo_pm_floor(u);      /* [0, 1), exact */
+    f = a - dpo_pm_floor(a);      /* [0, 1), exact */
     q = dpo_pm_round(4.0 * f);    /* 0..4 */
     r = f - 0.25 * q;             /* [-1/8, 1/8], exact */
     qi = ((int)q) & 3;
@@ -312,6 +333,8 @@ DPO_HD void dpo_sincos2pi(double u, double *s, double *c)
     case 2: *s = -ss; *c = -cc; break;
     default: *s = -cc; *c = ss; break;
     }
+    if (neg)
+        *s = -*s;
 }
 
 /* cos(pi x) for finite x. */
@@ -322,16 +345,19 @@ DPO_HD double dpo_cospi(double x)
     return c;
 }
 
-/* Logistic sigmoid 1/(1+e^-x), stable for both signs. */
+/* Logistic sigmoid 1/(1+e^-x), stable for both signs.  d + dl = 1 + e
+ * exactly (Fast2Sum, 1 >= e), and 1/(d + dl) = (1/d)(1 - dl/d) to first
+ * order, so the rounding of 1 + e does not reach the result. */
 DPO_HD double dpo_sigmoid(double x)
 {
-    double e;
-    if (x >= 0) {
-        e = dpo_exp(-x);
-        return 1.0 / (1.0 + e);
-    }
-    e = dpo_exp(x);
-    return e / (1.0 + e);
+    double e, d, dl, q;
+    if (dpo_pm_isnan(x))
+        return x;
+    e = dpo_exp(x >= 0 ? -x : x);
+    d = 1.0 + e;
+    dl = (1.0 - d) + e;
+    q = (x >= 0 ? 1.0 : e) / d;
+    return q - q * (dl / d);
 }
 
 /* softplus(x) = log(1 + e^x) = max(x,0) + log1p(e^-|x|); -log sigmoid(x) = softplus(-x). */
