@@ -37,14 +37,14 @@ static const char *chk_current;
         fflush(stdout);                                                           \
     } while (0)
 
-static int chk_summary(void)
+static inline int chk_summary(void)
 {
     printf("%d passed, %d failed\n", chk_tests_passed, chk_tests_failed);
     return chk_tests_failed ? 1 : 0;
 }
 
 /* Bitwise equality of float/double arrays. */
-static int chk_same_bits(const void *a, const void *b, size_t bytes)
+static inline int chk_same_bits(const void *a, const void *b, size_t bytes)
 {
     return memcmp(a, b, bytes) == 0;
 }

@@ -34,12 +34,6 @@ static double urand(void) /* xorshift64*, uniform in [-1, 1) */
     return (double)((rng * 2685821657736338717ULL) >> 11) / 4503599627370496.0 - 1.0;
 }
 
-static double ulp_diff(double a, double b)
-{
-    double s = fabs(b) > 1e-300 ? fabs(b) : 1e-300;
-    return fabs(a - b) / (s * 2.220446049250313e-16);
-}
-
 /* Long-double reference of one DDIM step element (diffusers' formula). */
 static void ref_ddim(long double *prev, long double *mu, long double x, long double e, long double z,
                      long double at, long double ap, long double eta)
