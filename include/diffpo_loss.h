@@ -311,16 +311,50 @@ dpo_status dpo_grad_mu_to_out_f32(float *g_out, const float *g_mu, size_t n, con
 dpo_status dpo_grad_mu_to_out_f64(double *g_out, const double *g_mu, size_t n, const dpo_step_coef_f64 *c);
 
 /* ------------------------------------------------------- vector files
- * Parser of the golden-vector text format (docs/vectors.md).  No
- * allocation: the caller owns the buffer; records are delivered to a
- * callback. */
+ * Parser of the golden-vector text format (docs/vectors.md, docs/losses.md
+ * for the grammar this parser accepts).  No allocation: the caller owns the
+ * buffer and receives events through a callback; pointers in the events
+ * point into the buffer (not NUL-terminated).
+ *
+ * Grammar (one record per line, "\n" or "\r\n" line ends):
+ *   - empty lines and lines whose first non-blank character is '#' are
+ *     ignored;
+ *   - "case NAME" opens a case (no nesting); "end" closes it;
+ *   - inside a case, "KEY VALUE..." or "KEY = VALUE..." is a field; KEY is
+ *     [A-Za-z0-9_.:-]+; VALUE is the rest of the line with a trailing
+ *     "# comment" removed and blanks trimmed (may be empty);
+ *   - a field outside a case, a second "case" before "end", a missing
+ *     final "end", a NUL byte or a line longer than DPO_VEC_MAX_LINE are
+ *     errors (DPO_ERR_FORMAT, *err_line = the 1-based line). */
+#define DPO_VEC_MAX_LINE 1048576
+
+typedef enum dpo_vec_event {
+    DPO_VEC_BEGIN = 0, /* key = "case", value = the case name */
+    DPO_VEC_FIELD = 1,
+    DPO_VEC_END = 2    /* key = "end", value empty */
+} dpo_vec_event;
+
 typedef struct dpo_vec_field {
-    const char *key;       /* NUL-terminated, points into the caller's buffer */
+    const char *key;
     size_t key_len;
-    const char *value;     /* raw text of the value (may hold several numbers) */
+    const char *value;
     size_t value_len;
-    size_t line;           /* 1-based line of the field */
+    size_t line; /* 1-based */
 } dpo_vec_field;
+
+/* Returns 0 to continue; non-zero stops the parse with DPO_ERR_MODEL
+ * (*err_line = the event's line). */
+typedef int (*dpo_vec_callback)(void *user, dpo_vec_event ev, const dpo_vec_field *f);
+
+dpo_status dpo_vec_parse(const char *buf, size_t len, dpo_vec_callback cb, void *user, size_t *err_line,
+                         const char **err_msg);
+
+/* The numbers of a value: blank-separated tokens, each a C99 hex float or
+ * decimal (strtod syntax, "C" locale); tokens inside parentheses (the
+ * decimal copy, "(1.5)") are skipped.  *count = the number of numbers;
+ * DPO_ERR_SIZE (nothing written past cap) when more than cap;
+ * DPO_ERR_FORMAT for a bad token or a token longer than 80 characters. */
+dpo_status dpo_vec_numbers(double *out, size_t cap, size_t *count, const char *s, size_t len);
 
 #ifdef __cplusplus
 }
