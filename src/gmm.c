@@ -74,7 +74,7 @@ static void gmm_eps_one(const dpo_gmm *g, double *outd, float *outf, const doubl
 {
     double sa = DPO_SQRT(at), sb = DPO_SQRT(1.0 - at);
     double logp[DPO_GMM_MAX_K], coef[DPO_GMM_MAX_K], var[DPO_GMM_MAX_K];
-    double mx, tot;
+    double mx = -1.0e308, tot;
     size_t j, dim = g->dim;
     int k;
     for (k = 0; k < g->k; k++) {
@@ -88,11 +88,9 @@ static void gmm_eps_one(const dpo_gmm *g, double *outd, float *outf, const doubl
             dpo_sum_add(&s, d * d);
         }
         logp[k] = g->log_weight[k] - 0.5 * dpo_sum_result(&s) / var[k] - 0.5 * (double)dim * dpo_log(var[k]);
-    }
-    mx = logp[0];
-    for (k = 1; k < g->k; k++)
         if (logp[k] > mx)
             mx = logp[k];
+    }
     tot = 0;
     for (k = 0; k < g->k; k++) {
         coef[k] = dpo_exp(logp[k] - mx);
