@@ -201,7 +201,7 @@ int cmd_schedule(int argc, char **argv)
         n = sched.num_train_steps;
     } else {
         if (kind != DPO_BETA_SQUAREDCOS_CAP_V2 && !(b0 > 0.0 && b0 <= b1 && b1 < 1.0))
-            return cli_fail("schedule", "betas must satisfy 0 < beta-start <= beta-end < 1, got %.17g and %.17g", b0,
+            return cli_fail("schedule", "betas must satisfy 0 < beta-start <= beta-end < 1, got %g and %g", b0,
                             b1);
         st = dpo_schedule_init(&sched, kind, b0, b1, n, set_one);
         if (st != DPO_OK)
@@ -214,10 +214,14 @@ int cmd_schedule(int argc, char **argv)
         if (steps > n)
             return cli_fail("schedule", "--steps %d exceeds --train-steps %d", steps, n);
         st = dpo_timesteps(ts, steps, n, spacing, offset);
+        if (st != DPO_OK && spacing == DPO_SPACING_LEADING)
+            return cli_fail("schedule", "leading timesteps reach %d + %d >= %d: lower --steps-offset or --steps",
+                            (steps - 1) * (n / steps), offset, n);
         if (st != DPO_OK)
             return cli_fail("schedule",
-                            "timesteps for --steps %d with this spacing and offset fall outside [0, %d) (%s)", steps, n,
-                            dpo_status_str(st));
+                            "trailing timesteps for --steps %d of %d: NumPy's arange gives %d values ending at -1 "
+                            "(diffusers would use them); choose another --steps",
+                            steps, n, steps + 1);
     }
 
     /* the files, then the output line */
