@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "../core/dpo_pmath.h"
 
 #define CMD "ddim-step"
 
@@ -271,7 +272,7 @@ static int to_f32(float *out, const double *in, size_t n, const char *path)
     size_t i;
     for (i = 0; i < n; i++) {
         double v = in[i];
-        if (v >= 0x1.ffffffp127 || v <= -0x1.ffffffp127)
+        if ((v >= 0x1.ffffffp127 || v <= -0x1.ffffffp127) && dpo_pm_isfinite(v))
             return cli_fail(CMD, "%s: element %zu (%g) overflows float32 (use --dtype f64)", path, i, v);
         out[i] = (float)v; /* NaN and inf pass through: the step rejects them */
     }
@@ -394,6 +395,15 @@ static int step_exec(const step_args *a)
             rc = cli_fail(CMD, "shape mismatch: %s is %s but %s is %s", names[0], s1, names[k], s2);
             goto done;
         }
+    for (k = 0; k < nin; k++) {
+        size_t i, cnt = (size_t)in[k].info.count;
+        for (i = 0; i < cnt; i++)
+            if (!dpo_pm_isfinite(in[k].v[i])) {
+                rc = cli_fail(CMD, "%s: element %zu is %s (inputs must be finite)", names[k], i,
+                              in[k].v[i] != in[k].v[i] ? "NaN" : "infinite");
+                goto done;
+            }
+    }
     dtype = a->dtype;
     if (dtype < 0) {
         dtype = (int)in[0].info.dtype;
