@@ -321,5 +321,7 @@ dpo_status dpo_npy_header(char *out, size_t cap, size_t *written, dpo_dtype dtyp
 
 /* Preference losses and gradients (issue: verified losses). */
 #include "diffpo_loss.h"
+/* Built-in data, network, optimizer, rewards and trainers (alignment). */
+#include "diffpo_align.h"
 
 #endif
