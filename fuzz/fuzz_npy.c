@@ -35,14 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (a.ndim < 0 || a.ndim > DPO_NPY_MAX_DIMS)
         abort();
     item = a.dtype == DPO_F64 ? 8 : 4;
-    for (k = 0; k < a.ndim; k++) {
+    for (k = 0; k < a.ndim; k++)
         if (a.shape[k] == 0)
             zero = 1;
-        else if (!zero) {
-            if (c > UINT64_MAX / a.shape[k])
-                abort();
-            c *= a.shape[k];
-        }
+    for (k = 0; k < a.ndim && !zero; k++) {
+        if (c > UINT64_MAX / a.shape[k]) /* a non-empty array's count must not overflow */
+            abort();
+        c *= a.shape[k];
     }
     if (zero)
         c = 0;

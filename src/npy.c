@@ -389,10 +389,15 @@ dpo_status dpo_npy_header(char *out, size_t cap, size_t *written, dpo_dtype dtyp
         return DPO_ERR_RANGE;
     if (ndim < 0 || ndim > DPO_NPY_MAX_DIMS)
         return DPO_ERR_SIZE;
+    /* as the parser: an empty array is valid whatever its other dimensions */
     for (k = 0; k < ndim; k++) {
         if (shape[k] > NPY_INT64_MAX)
             return DPO_ERR_SIZE;
-        if (count && shape[k] && count > UINT64_MAX / shape[k])
+        if (shape[k] == 0)
+            count = 0;
+    }
+    for (k = 0; k < ndim && count; k++) {
+        if (count > UINT64_MAX / shape[k])
             return DPO_ERR_SIZE;
         count *= shape[k];
     }

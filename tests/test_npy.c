@@ -111,6 +111,9 @@ static const good_case goods[] = {
     {"{'descr': '<f8', 'fortran_order': False, 'shape': (2, 0, 3), }", DPO_F64, 3, {2, 0, 3}},
     {"{'descr': '<f4', 'fortran_order': False, 'shape': (9223372036854775807, 0), }", DPO_F32, 2,
      {9223372036854775807ull, 0}},
+    /* empty: valid although the other dimensions' product overflows (found by fuzz_npy) */
+    {"{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 0), }", DPO_F64, 3,
+     {4294967296ull, 4294967296ull, 0}},
     {"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1,), }", DPO_F32, 8,
      {1, 1, 1, 1, 1, 1, 1, 1}},
 };
@@ -273,6 +276,11 @@ static void test_writer_long_and_errors(void)
         CHECK(dpo_npy_header(out, sizeof out, &n, DPO_F32, neg, 1) == DPO_ERR_SIZE, "dim > int64");
     }
     CHECK(memcmp(out, keep, sizeof out) == 0 && n == 7, "untouched on errors");
+    {
+        uint64_t empty[3] = {4294967296ull, 4294967296ull, 0};
+        CHECK(dpo_npy_header(out, sizeof out, &n, DPO_F64, empty, 3) == DPO_OK, "empty array, huge dims");
+        CHECK(dpo_npy_parse(&a, out, n) == DPO_OK && a.count == 0 && a.ndim == 3, "empty array parses back");
+    }
 }
 
 /* header -> parse round trips with data, pseudo-random shapes */
