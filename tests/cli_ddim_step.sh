@@ -79,6 +79,7 @@ expect_err "--timestep 12x" "timestep" $IN --timestep 12x --steps 20 --eta 1 $OU
 expect_err "--steps 0" "steps" $IN --timestep 501 --steps 0 --eta 1 $OUT
 expect_err "--steps > train steps" "exceeds" $IN --timestep 5 --steps 1001 --eta 1 $OUT
 expect_err "--step-index >= steps" "step-index" $IN --step-index 20 --steps 20 --eta 1 $OUT
+expect_err "--steps-offset beyond N" "timesteps" $IN --step-index 0 --steps 20 --steps-offset 100 --eta 1 $OUT
 expect_err "--prediction foo" "prediction" $BASE $OUT --prediction foo
 expect_err "--logprob foo" "logprob" $BASE $OUT --logprob foo
 expect_err "--prev-rule foo" "prev-rule" $BASE $OUT --prev-rule foo

@@ -361,12 +361,13 @@ static int step_exec(const step_args *a)
             goto done;
         }
         st = dpo_timesteps(ts, a->steps, N, a->spacing, a->steps_offset);
-        t = (int)ts[a->step_index];
-        free(ts);
         if (st) {
+            free(ts);
             rc = cli_fail(CMD, "timesteps (--spacing, --steps-offset %d): %s", a->steps_offset, dpo_status_str(st));
             goto done;
         }
+        t = (int)ts[a->step_index];
+        free(ts);
     } else {
         t = a->timestep;
         if (t >= N) {
