@@ -323,5 +323,7 @@ dpo_status dpo_npy_header(char *out, size_t cap, size_t *written, dpo_dtype dtyp
 #include "diffpo_loss.h"
 /* Built-in data, network, optimizer, rewards and trainers (alignment). */
 #include "diffpo_align.h"
+/* Trainers of every method (alignment). */
+#include "diffpo_train.h"
 
 #endif
