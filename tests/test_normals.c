@@ -63,6 +63,13 @@ static long double ref_normal(dpo_noise_coord c, uint64_t e)
     return (lane % 2 == 0) ? r * cosl(2.0L * PI_L * u2) : r * sinl(2.0L * PI_L * u2);
 }
 
+/* long double wider than double at run time (valgrind computes x87 in double) */
+static int wide_long_double(void)
+{
+    volatile long double one = 1.0L, tiny = 0x1p-63L;
+    return (long double)(one + tiny) != one;
+}
+
 static void test_values_vs_reference(void)
 {
     enum { N = 4099 };
@@ -72,6 +79,9 @@ static void test_values_vs_reference(void)
     int k;
     size_t i;
     double maxerr = 0;
+    /* portable log/sincos within ~1 ulp: |z| error < 8 ulp(1) covers |z| < 7;
+     * with a double-precision reference (no wider long double) allow 64 */
+    double tol = (wide_long_double() ? 8 : 64) * 2.220446049250313e-16;
     for (k = 0; k < 3; k++) {
         dpo_noise_coord c = coord(0x9e3779b97f4a7c15ULL + (uint64_t)k, (uint32_t)k, 7u * (uint32_t)k, 3, 1);
         CHECK(dpo_normal_f64(z, c, e0s[k], N) == DPO_OK, "f64 status");
@@ -79,15 +89,14 @@ static void test_values_vs_reference(void)
         for (i = 0; i < N; i++) {
             long double ref = ref_normal(c, e0s[k] + i);
             double err = (double)fabsl((long double)z[i] - ref);
-            /* portable log/sincos within ~1 ulp: |z| err < 8 ulp(1) covers |z| < 7 */
             if (err > maxerr)
                 maxerr = err;
-            CHECK(err <= 8 * 2.220446049250313e-16, "element %llu: %a vs %La", (unsigned long long)(e0s[k] + i),
+            CHECK(err <= tol, "element %llu: %a vs %La", (unsigned long long)(e0s[k] + i),
                   z[i], ref);
             CHECK(zf[i] == (float)z[i], "f32 is the f64 rounded once (element %u)", (unsigned)i);
         }
     }
-    printf("  max |z - z_ref| = %.3g over %d elements\n", maxerr, 3 * N);
+    printf("  max |z - z_ref| = %.3g over %d elements (tolerance %.3g)\n", maxerr, 3 * N, tol);
 }
 
 /* (a) pieces with arbitrary offsets equal one call */

@@ -79,6 +79,19 @@ static void ref_sincos2pi(long double x, long double *s, long double *c)
     }
 }
 
+/* The reference needs long double arithmetic wider than double at run time:
+ * LDBL_MANT_DIG says what the type is, and the probe catches emulators that
+ * compute it in double (valgrind does so for x87). */
+static int wide_long_double(void)
+{
+    volatile long double one = 1.0L, tiny = 0x1p-63L;
+    return LDBL_MANT_DIG >= 64 && (long double)(one + tiny) != one;
+}
+
+/* Checks against the long-double reference run only where it is wider. */
+static int g_wide;
+#define REF_CHECK(cond, ...) CHECK(!g_wide || (cond), __VA_ARGS__)
+
 static double ulp_err(double got, long double ref)
 {
     long double a = fabsl(ref), u;
@@ -119,7 +132,7 @@ static void test_exp_special(void)
         x = nextafter(x, -INF);
     for (i = 0; i < 9; i++, x = nextafter(x, INF)) {
         double want = (double)expl((long double)x);
-        CHECK(same(dpo_exp(x), want) || (want != INF && ulp_err(dpo_exp(x), expl((long double)x)) <= BOUND_EXP),
+        REF_CHECK(same(dpo_exp(x), want) || (want != INF && ulp_err(dpo_exp(x), expl((long double)x)) <= BOUND_EXP),
               "exp(%a) = %a, want %a (overflow threshold)", x, dpo_exp(x), want);
     }
     /* underflow threshold log(2^-1075): below -> 0, above -> 2^-1074 */
@@ -129,12 +142,12 @@ static void test_exp_special(void)
         x = nextafter(x, -INF);
     for (i = 0; i < 9; i++, x = nextafter(x, INF)) {
         double want = (long double)x < lthr ? 0.0 : SUBMIN;
-        CHECK(same(dpo_exp(x), want), "exp(%a) = %a, want %a (underflow threshold)", x, dpo_exp(x), want);
+        REF_CHECK(same(dpo_exp(x), want), "exp(%a) = %a, want %a (underflow threshold)", x, dpo_exp(x), want);
     }
     /* subnormal results, exp(-708.5) .. exp(-745): within 1 ulp of 2^-1074 units */
     for (i = 0; i < 2000; i++) {
         double y = -708.5 - 36.6 * i / 2000.0;
-        CHECK(ulp_err(dpo_exp(y), expl((long double)y)) <= BOUND_EXP, "exp(%a) subnormal", y);
+        REF_CHECK(ulp_err(dpo_exp(y), expl((long double)y)) <= BOUND_EXP, "exp(%a) subnormal", y);
     }
     /* exp(k ln 2) near 2^k: within the bound; exp is monotone on a fine grid */
     {
@@ -158,18 +171,18 @@ static void test_log_special(void)
     CHECK(same(dpo_log(-0.0), -INF), "log(-0) = -inf");
     CHECK(same(dpo_log(INF), INF), "log(inf) = inf");
     CHECK(same(dpo_log(1.0), 0.0), "log(1) = +0 exactly");
-    CHECK(ulp_err(dpo_log(SUBMIN), logl((long double)SUBMIN)) <= BOUND_LOG, "log(2^-1074) = %a", dpo_log(SUBMIN));
-    CHECK(ulp_err(dpo_log(DBL_MIN), logl((long double)DBL_MIN)) <= BOUND_LOG, "log(DBL_MIN)");
-    CHECK(ulp_err(dpo_log(DBL_MAX), logl((long double)DBL_MAX)) <= BOUND_LOG, "log(DBL_MAX)");
-    CHECK(ulp_err(dpo_log(nextafter(1.0, 2.0)), logl((long double)nextafter(1.0, 2.0))) <= BOUND_LOG, "log(1+ulp)");
-    CHECK(ulp_err(dpo_log(nextafter(1.0, 0.0)), logl((long double)nextafter(1.0, 0.0))) <= BOUND_LOG, "log(1-ulp)");
+    REF_CHECK(ulp_err(dpo_log(SUBMIN), logl((long double)SUBMIN)) <= BOUND_LOG, "log(2^-1074) = %a", dpo_log(SUBMIN));
+    REF_CHECK(ulp_err(dpo_log(DBL_MIN), logl((long double)DBL_MIN)) <= BOUND_LOG, "log(DBL_MIN)");
+    REF_CHECK(ulp_err(dpo_log(DBL_MAX), logl((long double)DBL_MAX)) <= BOUND_LOG, "log(DBL_MAX)");
+    REF_CHECK(ulp_err(dpo_log(nextafter(1.0, 2.0)), logl((long double)nextafter(1.0, 2.0))) <= BOUND_LOG, "log(1+ulp)");
+    REF_CHECK(ulp_err(dpo_log(nextafter(1.0, 0.0)), logl((long double)nextafter(1.0, 0.0))) <= BOUND_LOG, "log(1-ulp)");
     for (k = -1074; k <= 1023; k++) {
         double x = ldexp(1.0, k);
-        CHECK(ulp_err(dpo_log(x), (long double)k * logl(2.0L)) <= BOUND_LOG, "log(2^%d) = %a", k, dpo_log(x));
+        REF_CHECK(ulp_err(dpo_log(x), (long double)k * logl(2.0L)) <= BOUND_LOG, "log(2^%d) = %a", k, dpo_log(x));
     }
     /* the Box-Muller extremes: u1 = 2^-33 and 1 - 2^-33 */
-    CHECK(ulp_err(dpo_log(ldexp(1.0, -33)), -33.0L * logl(2.0L)) <= BOUND_LOG, "log(2^-33)");
-    CHECK(ulp_err(dpo_log(1.0 - ldexp(1.0, -33)), log1pl(-ldexpl(1.0L, -33))) <= BOUND_LOG, "log(1-2^-33)");
+    REF_CHECK(ulp_err(dpo_log(ldexp(1.0, -33)), -33.0L * logl(2.0L)) <= BOUND_LOG, "log(2^-33)");
+    REF_CHECK(ulp_err(dpo_log(1.0 - ldexp(1.0, -33)), log1pl(-ldexpl(1.0L, -33))) <= BOUND_LOG, "log(1-2^-33)");
 }
 
 static void test_log1p_special(void)
@@ -184,11 +197,11 @@ static void test_log1p_special(void)
     CHECK(same(dpo_log1p(-0.0), -0.0), "log1p(-0) = -0");
     CHECK(same(dpo_log1p(SUBMIN), SUBMIN) && same(dpo_log1p(-SUBMIN), -SUBMIN), "log1p(subnormal) = x");
     CHECK(same(dpo_log1p(1e-20), 1e-20) && same(dpo_log1p(-1e-20), -1e-20), "log1p(1e-20) = x");
-    CHECK(ulp_err(dpo_log1p(nextafter(-1.0, 0.0)), log1pl((long double)nextafter(-1.0, 0.0))) <= BOUND_LOG1P,
+    REF_CHECK(ulp_err(dpo_log1p(nextafter(-1.0, 0.0)), log1pl((long double)nextafter(-1.0, 0.0))) <= BOUND_LOG1P,
           "log1p(-1+ulp)");
-    CHECK(ulp_err(dpo_log1p(DBL_MAX), logl((long double)DBL_MAX)) <= BOUND_LOG1P, "log1p(DBL_MAX)");
-    CHECK(ulp_err(dpo_log1p(1.0), logl(2.0L)) <= BOUND_LOG1P, "log1p(1)");
-    CHECK(ulp_err(dpo_log1p(1e-10), log1pl(1e-10L)) <= BOUND_LOG1P, "log1p(1e-10)");
+    REF_CHECK(ulp_err(dpo_log1p(DBL_MAX), logl((long double)DBL_MAX)) <= BOUND_LOG1P, "log1p(DBL_MAX)");
+    REF_CHECK(ulp_err(dpo_log1p(1.0), logl(2.0L)) <= BOUND_LOG1P, "log1p(1)");
+    REF_CHECK(ulp_err(dpo_log1p(1e-10), log1pl(1e-10L)) <= BOUND_LOG1P, "log1p(1e-10)");
     /* the branch points of the implementation: 2^-53, 1+x = sqrt(2)/2, sqrt(2), 2 */
     {
         const double pts[] = {1.1102230246251565e-16, -1.1102230246251565e-16, -0.2928932188134524,
@@ -201,7 +214,7 @@ static void test_log1p_special(void)
             for (j = 0; j < 4; j++)
                 x = nextafter(x, -INF);
             for (j = 0; j < 9; j++, x = nextafter(x, INF))
-                CHECK(ulp_err(dpo_log1p(x), log1pl((long double)x)) <= BOUND_LOG1P, "log1p(%a) = %a", x,
+                REF_CHECK(ulp_err(dpo_log1p(x), log1pl((long double)x)) <= BOUND_LOG1P, "log1p(%a) = %a", x,
                       dpo_log1p(x));
         }
     }
@@ -222,9 +235,9 @@ static void test_sincos_special(void)
     dpo_sincos2pi(-0.0, &s, &c);
     CHECK(same(s, -0.0) && same(c, 1.0), "sincos2pi(-0) = (-0, 1): %a %a", s, c);
     dpo_sincos2pi(SUBMIN, &s, &c);
-    CHECK(ulp_err(s, 2.0L * PI_L * SUBMIN) <= BOUND_SINCOS && same(c, 1.0), "sincos2pi(2^-1074): %a %a", s, c);
+    REF_CHECK(ulp_err(s, 2.0L * PI_L * SUBMIN) <= BOUND_SINCOS && same(c, 1.0), "sincos2pi(2^-1074): %a %a", s, c);
     dpo_sincos2pi(-1e-300, &s, &c);
-    CHECK(ulp_err(s, -2.0L * PI_L * 1e-300L) <= BOUND_SINCOS + 1 && same(c, 1.0), "sincos2pi(-1e-300): %a", s);
+    REF_CHECK(ulp_err(s, -2.0L * PI_L * 1e-300L) <= BOUND_SINCOS + 1 && same(c, 1.0), "sincos2pi(-1e-300): %a", s);
     /* exact identities at multiples of 1/4 (sin and cos of 0, pi/2, pi, ...) */
     for (k = -4000; k <= 4000; k++) {
         double u = 0.25 * k, want_s, want_c;
@@ -243,10 +256,10 @@ static void test_sincos_special(void)
     CHECK(s == 0.0 && c == -1.0, "sincos2pi(2^51+1/2) = (0, -1): %a %a", s, c);
     /* sin = cos at 1/8 (both sqrt(1/2) within the bound) */
     dpo_sincos2pi(0.125, &s, &c);
-    CHECK(ulp_err(s, sqrtl(0.5L)) <= BOUND_SINCOS && ulp_err(c, sqrtl(0.5L)) <= BOUND_SINCOS, "sincos2pi(1/8)");
+    REF_CHECK(ulp_err(s, sqrtl(0.5L)) <= BOUND_SINCOS && ulp_err(c, sqrtl(0.5L)) <= BOUND_SINCOS, "sincos2pi(1/8)");
     /* sin(2 pi/12) = 1/2, cos(2 pi/6) = 1/2 within the bound */
     dpo_sincos2pi(1.0 / 12.0, &s, &c);
-    CHECK(ulp_err(s, sinl(2.0L * PI_L * (long double)(1.0 / 12.0))) <= BOUND_SINCOS, "sin2pi(1/12)");
+    REF_CHECK(ulp_err(s, sinl(2.0L * PI_L * (long double)(1.0 / 12.0))) <= BOUND_SINCOS, "sin2pi(1/12)");
     /* symmetry, bitwise: sin odd, cos even; |s|, |c| <= 1 */
     sm = 77;
     for (k = 0; k < 100000; k++) {
@@ -271,8 +284,8 @@ static void test_cospi_special(void)
         CHECK(dpo_cospi((double)k) == want, "cospi(%d)", k);
         CHECK(dpo_cospi(k + 0.5) == 0.0, "cospi(%d + 1/2) = %a", k, dpo_cospi(k + 0.5));
     }
-    CHECK(ulp_err(dpo_cospi(1.0 / 3.0), cosl(PI_L * (long double)(1.0 / 3.0))) <= BOUND_SINCOS, "cospi(1/3)");
-    CHECK(ulp_err(dpo_cospi(0.25), sqrtl(0.5L)) <= BOUND_SINCOS, "cospi(1/4)");
+    REF_CHECK(ulp_err(dpo_cospi(1.0 / 3.0), cosl(PI_L * (long double)(1.0 / 3.0))) <= BOUND_SINCOS, "cospi(1/3)");
+    REF_CHECK(ulp_err(dpo_cospi(0.25), sqrtl(0.5L)) <= BOUND_SINCOS, "cospi(1/4)");
     sm = 78;
     for (k = 0; k < 100000; k++) {
         double x = unif(-10.0, 10.0);
@@ -289,16 +302,16 @@ static void test_sigmoid_softplus_special(void)
     CHECK(same(dpo_sigmoid(0.0), 0.5) && same(dpo_sigmoid(-0.0), 0.5), "sigmoid(0) = 1/2 exactly");
     CHECK(same(dpo_sigmoid(40.0), 1.0), "sigmoid(40) = 1 (correctly rounded)");
     CHECK(same(dpo_sigmoid(-800.0), 0.0), "sigmoid(-800) = 0");
-    CHECK(ulp_err(dpo_sigmoid(-700.0), expl(-700.0L)) <= BOUND_SIGMOID, "sigmoid(-700)");
-    CHECK(ulp_err(dpo_sigmoid(-740.0), expl(-740.0L)) <= BOUND_SIGMOID, "sigmoid(-740) (subnormal)");
+    REF_CHECK(ulp_err(dpo_sigmoid(-700.0), expl(-700.0L)) <= BOUND_SIGMOID, "sigmoid(-700)");
+    REF_CHECK(ulp_err(dpo_sigmoid(-740.0), expl(-740.0L)) <= BOUND_SIGMOID, "sigmoid(-740) (subnormal)");
     CHECK(is_nan(dpo_softplus(NAN)), "softplus(NaN)");
     CHECK(same(dpo_softplus(INF), INF), "softplus(inf) = inf");
     CHECK(same(dpo_softplus(-INF), 0.0), "softplus(-inf) = 0");
-    CHECK(ulp_err(dpo_softplus(0.0), logl(2.0L)) <= BOUND_SOFTPLUS, "softplus(0) = ln 2");
+    REF_CHECK(ulp_err(dpo_softplus(0.0), logl(2.0L)) <= BOUND_SOFTPLUS, "softplus(0) = ln 2");
     CHECK(same(dpo_softplus(1000.0), 1000.0), "softplus(1000) = 1000");
     CHECK(same(dpo_softplus(1e300), 1e300), "softplus(1e300) = 1e300");
     CHECK(same(dpo_softplus(-1000.0), 0.0), "softplus(-1000) = 0");
-    CHECK(ulp_err(dpo_softplus(-740.0), expl(-740.0L)) <= BOUND_SOFTPLUS, "softplus(-740) (subnormal)");
+    REF_CHECK(ulp_err(dpo_softplus(-740.0), expl(-740.0L)) <= BOUND_SOFTPLUS, "softplus(-740) (subnormal)");
     /* sigmoid(x) + sigmoid(-x) = 1 and softplus(x) - softplus(-x) = x, to rounding */
     sm = 79;
     for (k = 0; k < 100000; k++) {
@@ -370,9 +383,10 @@ static void accuracy(int f, const char *name, double bound)
 {
     long i;
     double mx = 0, sum = 0, arg = 0;
-    if (LDBL_MANT_DIG < 64) {
-        printf("  SKIP %s accuracy: long double has %d significand bits here (no wider reference)\n", name,
-               LDBL_MANT_DIG);
+    if (!wide_long_double()) {
+        printf("  SKIP %s accuracy: long double arithmetic is not wider than double here (LDBL_MANT_DIG %d, "
+               "or an emulator such as valgrind computes it in double): no higher-precision reference\n",
+               name, LDBL_MANT_DIG);
         return;
     }
     sm = 1000 + (uint64_t)f;
@@ -406,17 +420,23 @@ static void test_reference_resolution(void)
 {
     long double ref;
     double x = 0.7, got;
-    if (LDBL_MANT_DIG < 64)
+    if (!wide_long_double()) {
+        printf("  SKIP reference resolution: long double arithmetic is not wider than double here\n");
         return;
+    }
     ref = expl((long double)x);
     got = (double)ref;
-    CHECK(ulp_err(got, ref) <= 0.5, "reference rounding");
-    CHECK(ulp_err(nextafter(got, INF), ref) > 0.5 && ulp_err(nextafter(got, INF), ref) <= 1.5, "one ulp visible");
+    REF_CHECK(ulp_err(got, ref) <= 0.5, "reference rounding");
+    REF_CHECK(ulp_err(nextafter(got, INF), ref) > 0.5 && ulp_err(nextafter(got, INF), ref) <= 1.5, "one ulp visible");
     CHECK(ref != (long double)got, "long double reference carries more bits than double");
 }
 
 int main(void)
 {
+    g_wide = wide_long_double();
+    if (!g_wide)
+        printf("note: long double arithmetic is not wider than double here; the checks against the "
+               "long-double reference are skipped, the exact special values still run\n");
     RUN(test_exp_special);
     RUN(test_log_special);
     RUN(test_log1p_special);
