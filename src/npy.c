@@ -29,10 +29,10 @@
  * pointers) and *info is left untouched. */
 #include <string.h>
 #include "diffpo.h"
+#include "internal.h"
 
 /* Internal: the same parse with a short English reason on failure (used by
  * the CLI for its error messages).  *why is set only on failure. */
-dpo_status dpo__npy_parse_diag(dpo_npy_info *info, const void *buf, size_t len, const char **why);
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6

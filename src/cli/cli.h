@@ -25,8 +25,9 @@ int cli_parse_int(const char *s, long lo, long hi, int *out);
 int cli_parse_double(const char *s, double *out);     /* finite only */
 
 /* .npy files (src/cli/npyio.c).  cli_npy_load reads a whole file, checks
- * it with dpo_npy_parse and returns the data converted to the requested
- * dtype in a malloc'd buffer (caller frees).  cli_npy_save writes a
+ * it with dpo_npy_parse and returns the data converted to the dtype asked
+ * for in info->dtype on entry, in a malloc'd buffer (caller frees); on
+ * return *info describes the file as stored.  cli_npy_save writes a
  * temporary file in the same folder and renames it into place, so a failed
  * save leaves no partial file.  Both return 0, or fill err and return -1. */
 int cli_npy_load(const char *path, dpo_npy_info *info, void **data, char *err, size_t errlen);

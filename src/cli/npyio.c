@@ -18,9 +18,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "../core/dpo_pmath.h"
-
-/* src/npy.c: dpo_npy_parse with a reason on failure. */
-dpo_status dpo__npy_parse_diag(dpo_npy_info *info, const void *buf, size_t len, const char **why);
+#include "../internal.h"
 
 static void npyio_err(char *err, size_t errlen, const char *fmt, ...)
 {
