@@ -224,7 +224,7 @@ static void test_png_grid(void)
     size_t w, h, n, X, Y, bad = 0;
     uint32_t pw = 0, ph = 0;
     unsigned char *bytes, *raw;
-    int nb;
+    int nb = 0;
     FILE *f = tmpfile();
     fill_images(img, sizeof img / sizeof img[0]);
     g.rows = 3;
@@ -273,7 +273,7 @@ static void test_png_blocks(void)
         size_t w = dims[t][0], h = dims[t][1], n, k, raw_len = h * (w + 1), mism = 0;
         unsigned char *pix = (unsigned char *)malloc(w * h), *bytes, *raw;
         uint32_t pw = 0, ph = 0;
-        int nb;
+        int nb = 0;
         FILE *f = tmpfile();
         if (!pix || !f) {
             CHECK(0, "alloc");
