@@ -39,7 +39,8 @@ typedef struct dpo_plot_chart {
 } dpo_plot_chart;
 
 /* Axes span the finite data, widened to whole tick steps (1, 2 or 5 times
- * a power of ten, about 5 ticks); a constant or empty range is widened to
+ * a power of ten: the smallest not below a fifth of the data range, so 3
+ * to 6 ticks); a constant or empty range is widened to
  * +-0.5 around it (or [0, 1]).  Series are drawn in a fixed 8-colour
  * cycle.  ns may be 0 (axes only); s may be NULL only then. */
 dpo_status dpo_plot_svg(FILE *f, const dpo_plot_chart *chart, const dpo_plot_series *s, size_t ns);

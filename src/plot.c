@@ -41,7 +41,7 @@ typedef struct axis {
     int decimals;        /* digits after the point in tick labels, or -1: %g */
 } axis;
 
-/* Tick step: 1, 2 or 5 times 10^e, about range / 5. */
+/* Tick step: 1, 2 or 5 times 10^e, the smallest such not below range / 5. */
 static void make_axis(axis *a, double lo, double hi)
 {
     double raw, p = 1.0, step;
@@ -64,12 +64,19 @@ static void make_axis(axis *a, double lo, double hi)
         p = p / 10.0;
         e--;
     }
-    if (raw / p >= 5.0)
-        step = 5.0 * p;
-    else if (raw / p >= 2.0)
-        step = 2.0 * p;
-    else
+    /* p <= raw < 10 p: the smallest of p, 2p, 5p, 10p not below raw
+     * (2.5 to 5 intervals) */
+    if (raw <= p)
         step = p;
+    else if (raw <= 2.0 * p)
+        step = 2.0 * p;
+    else if (raw <= 5.0 * p)
+        step = 5.0 * p;
+    else {
+        p = p * 10.0;
+        e++;
+        step = p;
+    }
     a->lo = dpo_pm_floor(lo / step) * step;
     a->hi = -dpo_pm_floor(-hi / step) * step;
     if (!(a->hi > a->lo))

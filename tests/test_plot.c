@@ -537,10 +537,15 @@ static void test_svg(void)
           "title and labels");
     /* series 0 and 1 one line each, series 2 broken by its NaN */
     CHECK(count(a, "<polyline") == 4, "polylines: %zu", count(a, "<polyline"));
-    /* x ticks: data 0..490 -> step 100, axis 0..500: labels 0 .. 500 */
+    /* x ticks: data 0..490 -> range/5 = 98 -> step 100, axis 0..500 */
     CHECK(strstr(a, ">0</text>") && strstr(a, ">500</text>") && strstr(a, ">300</text>"), "x tick labels");
-    /* y: -0.8 .. about -0.35 -> step 0.1, labels with one decimal */
-    CHECK(strstr(a, ">-0.8</text>") && strstr(a, ">-0.4</text>"), "y tick labels");
+    /* y: data -0.8 .. about 0.2 -> range/5 just above 0.2 -> step 0.5,
+     * axis -1 .. 0.5, labels with one decimal, no "-0.0" */
+    CHECK(strstr(a, ">-1.0</text>") && strstr(a, ">-0.5</text>") && strstr(a, ">0.0</text>") &&
+              strstr(a, ">0.5</text>") && !strstr(a, ">-0.0<") && !strstr(a, ">1.0<"),
+          "y tick labels");
+    /* x: 0 .. 490 -> step 100: exactly 6 labels 0..500, none at 50 */
+    CHECK(!strstr(a, ">50</text>") && !strstr(a, ">600</text>"), "x tick step");
     CHECK(!strstr(a, "nan") && !strstr(a, "inf"), "no non-finite numbers in the file");
     /* every point of series 0 appears as a coordinate pair inside the plot area */
     {
