@@ -155,6 +155,52 @@ typedef enum dpo_resampler {
     DPO_RESAMPLE_NONE = 3    /* a fresh candidate (not among the scored ones) continues */
 } dpo_resampler;
 
+/* ------------------------------------------------------- pretraining
+ * (appended with the network; docs/model.md)
+ *
+ * The rollout's dpo_eps_model around the network: user = ctx, which the
+ * caller keeps alive.  forward(x, n, timestep, cond) evaluates the network
+ * with t = timestep and class cond[i] for every sample (cond must not be
+ * NULL: the network is class-conditional), in chunks of at most 64 samples
+ * that fit the caller's work buffer (>= dpo_mlp_workspace_size(cfg, 1)
+ * bytes, 8-byte aligned).  Per-sample outputs do not depend on the
+ * chunking.  lora may be NULL (the reference model). */
+typedef struct dpo_mlp_model_ctx {
+    const dpo_mlp_cfg *cfg;
+    const float *base;
+    const float *lora;
+    void *work;
+    size_t work_size;
+} dpo_mlp_model_ctx;
+
+dpo_eps_model dpo_mlp_model(dpo_mlp_model_ctx *ctx);
+
+/* Deterministic DDPM epsilon-MSE pretraining of the base parameters with
+ * AdamW, iterations [it_begin, it_end).  Iteration it, batch row b:
+ *   x0  = dpo_data_image(seed, index it * batch + b)  (class index % 4)
+ *   t   = floor(w * N / 2^32), w word 0 of Philox(seed, stream TIMESTEP,
+ *         sample b, step it, candidate 0, block 0)
+ *   eps = dpo_normal_f32(seed, stream TRAIN, sample b, step it)
+ *   x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps   (float32 alphas_cumprod)
+ *   loss = mean over batch x dim of (eps_hat - eps)^2 (canonical sum)
+ * then the gradient through dpo_mlp_backward (lora NULL) and one AdamW
+ * step numbered it + 1.  The state is (base, adam_m, adam_v); the result
+ * is a pure function of (seed, it, state): running [a, b) then [b, c)
+ * gives the bits of one run over [a, c).  loss_out[it - it_begin] gets
+ * each iteration's loss (may be NULL).  (it_end) * batch <= 2^32;
+ * it_end <= 2^32.  cfg->num_train_steps must equal sched->num_train_steps.
+ * No allocation. */
+size_t dpo_pretrain_workspace_size(const dpo_mlp_cfg *cfg, size_t batch);
+dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *loss_out, const dpo_mlp_cfg *cfg,
+                            const dpo_schedule *sched, uint64_t seed, uint64_t it_begin, uint64_t it_end,
+                            size_t batch, const dpo_adamw *opt, void *work, size_t work_size);
+
+/* Recommended pretraining budget for dpo_mlp_cfg_default() on the SD-1.5
+ * scaled_linear schedule (docs/model.md: measured time, loss, samples). */
+#define DPO_PRETRAIN_ITERS 3000
+#define DPO_PRETRAIN_BATCH 32
+#define DPO_PRETRAIN_LR 2e-3
+
 #ifdef __cplusplus
 }
 #endif

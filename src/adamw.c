@@ -1,0 +1,48 @@
+/* AdamW (Loshchilov & Hutter, decoupled weight decay): the driver over a
+ * parameter array; the element update is dpo_adamw_elem in
+ * src/core/dpo_mlp.h (shared with the CUDA driver). */
+#include "diffpo.h"
+#include "core/dpo_mlp.h"
+#include "internal.h"
+
+dpo_adamw dpo_adamw_default(double lr)
+{
+    dpo_adamw h;
+    h.lr = lr;
+    h.beta1 = 0.9;
+    h.beta2 = 0.999;
+    h.eps = 1e-8;
+    h.weight_decay = 0.0;
+    return h;
+}
+
+static int fin_nonneg(double x)
+{
+    return dpo_pm_isfinite(x) && x >= 0.0;
+}
+
+dpo_status dpo_adamw_step(float *param, float *m, float *v, const float *grad, size_t n, const dpo_adamw *h,
+                          uint64_t step)
+{
+    dpo_adamw_coef c;
+    size_t i, b = n * sizeof(float);
+    if (!h || (n && (!param || !m || !v || !grad)))
+        return DPO_ERR_NULL;
+    if (n > DPO_MAX_ELEMS)
+        return DPO_ERR_SIZE;
+    if (step < 1 || !fin_nonneg(h->lr) || !fin_nonneg(h->weight_decay) || !(h->beta1 >= 0.0 && h->beta1 < 1.0) ||
+        !(h->beta2 >= 0.0 && h->beta2 < 1.0) || !(dpo_pm_isfinite(h->eps) && h->eps > 0.0))
+        return DPO_ERR_RANGE;
+    if (dpo_overlap(param, b, m, b) || dpo_overlap(param, b, v, b) || dpo_overlap(m, b, v, b) ||
+        dpo_overlap(grad, b, param, b) || dpo_overlap(grad, b, m, b) || dpo_overlap(grad, b, v, b))
+        return DPO_ERR_ALIAS;
+    for (i = 0; i < n; i++)
+        if (!dpo_pm_isfinitef(grad[i]))
+            return DPO_ERR_NONFINITE;
+    dpo_adamw_coef_init(&c, h->lr, h->beta1, h->beta2, h->eps, h->weight_decay, step);
+    if (!(c.eps > 0.0f))
+        return DPO_ERR_RANGE; /* eps underflows in float32 */
+    for (i = 0; i < n; i++)
+        dpo_adamw_elem(param + i, m + i, v + i, grad[i], &c);
+    return DPO_OK;
+}
