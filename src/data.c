@@ -15,9 +15,9 @@ static double uni(uint32_t w, double lo, double hi)
     return lo + (hi - lo) * ((double)w * 2.3283064365386962890625e-10);
 }
 
-/* Soft (anti-aliased) coverage of a stroke whose half-width is hw at
- * distance d from its centre line: 1 inside, 0 outside, linear over one
- * pixel at the edge. */
+/* Soft (anti-aliased) coverage at distance d from a stroke's centre line
+ * (or a blob's centre) of half-width hw: 1 for |d| <= hw - 1/2, 0 for
+ * |d| >= hw + 1/2, linear in between. */
 static double cover(double d, double hw)
 {
     double a = d < 0 ? -d : d;
@@ -39,7 +39,7 @@ dpo_status dpo_data_image(float *img, int32_t *cls, uint64_t seed, uint32_t inde
     dpo_philox_coords(ctr, key, seed, DPO_STREAM_DATA, index, 1u, 0u, 0u);
     dpo_philox4x32_10(w, ctr, key);
     off = uni(w[0], -1.5, 1.5); /* offset of the stroke from the centre */
-    hw = uni(w[1], 0.25, 1.0);  /* half-width beyond the centre pixel */
+    hw = uni(w[1], 0.75, 1.5);  /* stroke half-width (pixels) */
     con = uni(w[2], 0.6, 1.0);  /* contrast: background -con, stroke +con */
     jit = uni(w[3], -0.75, 0.75);
 
@@ -56,10 +56,9 @@ dpo_status dpo_data_image(float *img, int32_t *cls, uint64_t seed, uint32_t inde
             case 2: /* diagonal stroke, top-left to bottom-right: i - j = off */
                 a = cover((di - dj - off) * 0.70710678118654752, hw);
                 break;
-            default: { /* centred blob of radius 1.5 .. 2.5, centre jittered */
+            default: { /* blob of radius hw + 0.75, centre jittered */
                 double ei = di - 0.5 * off, ej = dj - jit;
-                double r = 2.0 + 0.5 * (hw - 0.625) / 0.375;
-                a = cover(DPO_SQRT(ei * ei + ej * ej), r - 0.5);
+                a = cover(DPO_SQRT(ei * ei + ej * ej), hw + 0.75);
                 break;
             }
             }
