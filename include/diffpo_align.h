@@ -181,7 +181,8 @@ dpo_eps_model dpo_mlp_model(dpo_mlp_model_ctx *ctx);
  *   t   = floor(w * N / 2^32), w word 0 of Philox(seed, stream TIMESTEP,
  *         sample b, step it, candidate 0, block 0)
  *   eps = dpo_normal_f32(seed, stream TRAIN, sample b, step it)
- *   x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps   (float32 alphas_cumprod)
+ *   x_t = sa x0 + sb eps in float32, sa = (float)sqrt(a_t),
+ *         sb = (float)sqrt(1 - a_t) in double from the float32 ac32[t]
  *   loss = mean over batch x dim of (eps_hat - eps)^2 (canonical sum)
  * then the gradient through dpo_mlp_backward (lora NULL) and one AdamW
  * step numbered it + 1.  The state is (base, adam_m, adam_v); the result

@@ -119,8 +119,10 @@ dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *l
             nc.step = (uint32_t)it;
             nc.candidate = 0;
             dpo_normal_f32(eps + b * cfg->dim, nc, 0, cfg->dim);
-            sa = DPO_SQRTF(sched->ac32[tt[b]]);
-            sb = DPO_SQRTF(1.0f - sched->ac32[tt[b]]);
+            /* sqrt(a), sqrt(1 - a) of the float32 alphas_cumprod, in
+             * double, rounded once; x_t in float32 */
+            sa = (float)DPO_SQRT((double)sched->ac32[tt[b]]);
+            sb = (float)DPO_SQRT(1.0 - (double)sched->ac32[tt[b]]);
             for (j = 0; j < cfg->dim; j++)
                 x0[j] = sa * x0[j] + sb * eps[b * cfg->dim + j];
         }
