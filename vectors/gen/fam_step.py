@@ -249,6 +249,7 @@ def spo_loss(I, P, reduce):
     sz = float(1 - info["s"])
     B2 = {"lr_w": B["lr_0"], "lr_l": B["lr_1"], "z": B["z"], "loss": B["loss"],
           "grad_mu": float(Msum) * (sz * B["z"] + 8 * u) + 2 * u * float(M)}
+    info["Msum"] = Msum
     return O2, B2, info
 
 
