@@ -198,7 +198,7 @@ dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *l
 
 /* Recommended pretraining budget for dpo_mlp_cfg_default() on the SD-1.5
  * scaled_linear schedule (docs/model.md: measured time, loss, samples). */
-#define DPO_PRETRAIN_ITERS 3000
+#define DPO_PRETRAIN_ITERS 6000
 #define DPO_PRETRAIN_BATCH 32
 #define DPO_PRETRAIN_LR 2e-3
 
