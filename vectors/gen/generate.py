@@ -9,6 +9,8 @@ only IEEE-754 +, -, * and sqrt on inputs, so the bytes do not depend on the plat
 import os
 import sys
 
+sys.dont_write_bytecode = True
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
