@@ -1,615 +1,1482 @@
 /* diffpo loss FILE.vec  /  diffpo verify [DIR]
  *
- * Evaluates the cases of golden-vector files (grammar: dpo_vec_parse) with
- * the library.  A case names its function with "fn FAMILY[.OUTPUT]", its
- * storage type with "dtype f32|f64", its inputs and parameters as fields,
- * and its expected outputs as "expect.NAME" fields (docs/losses.md lists the
- * names per family).  `loss` prints every case back with the expect.*
- * fields replaced by the library's values; `verify` compares them. */
+ * Evaluates the cases of golden-vector files with the library, exactly as
+ * docs/vectors.md specifies: records (section 2), the splitmix64 `gen`
+ * arrays (section 3), the function identifiers (section 5) and the
+ * comparison rules and output formats (section 6).  The lexical layer and
+ * the case structure are dpo_vec_parse's (src/vecfile.c); everything about
+ * the meaning of the records is checked here.  A malformed file gives one
+ * line `file:line: message` on stderr and a non-zero exit. */
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 
-#define MAXF 96
-#define MAXO 8
+enum { KW_FN, KW_REF, KW_PREC, KW_REDUCE, KW_PARAM, KW_IN, KW_GEN, KW_OUT, KW_ALT, KW_TOL };
 
-typedef struct vcase {
-    const char *name;
-    size_t name_len, line;
-    dpo_vec_field f[MAXF];
-    int nf;
-} vcase;
+typedef struct rec {
+    int kw;
+    const char *v;
+    size_t vl;
+    size_t line;
+} rec;
 
-typedef struct vout {
-    const char *name;
-    double *v;
-    size_t n;
-} vout;
+#define NAMEMAX 64
 
 typedef struct vctx {
     const char *path;
-    int print; /* loss: print the cases back */
-    vcase c;
-    int passed, failed, errors;
-    char err[512];
+    const char *buf;
+    size_t len;
+    int print;         /* diffpo loss, second pass: print the file back */
+    size_t cp, cpline; /* print: bytes / lines of buf copied so far */
+    const char *id;
+    size_t idl, cline;
+    rec *r;
+    size_t nr, rcap;
+    int passed, failed;
+    int malformed;
+    char err[700];
 } vctx;
 
-static const dpo_vec_field *getf(const vcase *c, const char *key)
+/* ------------------------------------------------------------ tokens */
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Next blank-separated token of [*s, e): returns its length, 0 at the end. */
+static size_t tok(const char **s, const char *e, const char **t)
+{
+    const char *p = *s;
+    size_t n = 0;
+    while (p < e && is_blank(*p))
+        p++;
+    *t = p;
+    while (p + n < e && !is_blank(p[n]))
+        n++;
+    *s = p + n;
+    return n;
+}
+
+static int tok_is(const char *t, size_t n, const char *w)
+{
+    return n == strlen(w) && !memcmp(t, w, n);
+}
+
+/* A real: C99 hex float (optional sign, 0x...), finite, whole token. */
+static int parse_real(const char *t, size_t n, double *v)
+{
+    char b[96];
+    char *end;
+    size_t o = 0;
+    if (n == 0 || n >= sizeof b)
+        return -1;
+    if (t[0] == '-' || t[0] == '+')
+        o = 1;
+    if (n < o + 3 || t[o] != '0' || (t[o + 1] != 'x' && t[o + 1] != 'X'))
+        return -1;
+    memcpy(b, t, n);
+    b[n] = '\0';
+    errno = 0;
+    *v = strtod(b, &end);
+    if (*end != '\0' || !(*v - *v == 0))
+        return -1;
+    return 0;
+}
+
+/* A decimal integer, optionally signed, |v| < 2^64; *neg set for '-'. */
+static int parse_dec(const char *t, size_t n, unsigned long long *mag, int *neg)
+{
+    size_t i = 0;
+    unsigned long long m = 0;
+    *neg = 0;
+    if (n && (t[0] == '-' || t[0] == '+')) {
+        *neg = t[0] == '-';
+        i = 1;
+    }
+    if (i == n)
+        return -1;
+    for (; i < n; i++) {
+        unsigned d;
+        if (t[i] < '0' || t[i] > '9')
+            return -1;
+        d = (unsigned)(t[i] - '0');
+        if (m > (~0ULL - d) / 10)
+            return -1;
+        m = m * 10 + d;
+    }
+    *mag = m;
+    return 0;
+}
+
+static int parse_int(const char *t, size_t n, long long lo, long long hi, long long *v)
+{
+    unsigned long long m;
+    int neg;
+    if (parse_dec(t, n, &m, &neg) || m > 0x7fffffffffffffffULL)
+        return -1;
+    *v = neg ? -(long long)m : (long long)m;
+    return *v < lo || *v > hi ? -1 : 0;
+}
+
+static int is_name(const char *t, size_t n)
+{
+    size_t i;
+    if (n == 0 || n >= NAMEMAX)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = t[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == ':' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* --------------------------------------------------------- case model */
+
+typedef struct arr {
+    char name[NAMEMAX];
+    double *v;
+    float *f;
+    size_t n, line;
+} arr;
+
+typedef struct prm {
+    char name[NAMEMAX];
+    const char *t;
+    size_t tl, line;
+} prm;
+
+typedef struct res {
+    const char *name;
+    double *v;
+    size_t n;
+    int isint;
+} res;
+
+enum { T_DEF, T_ULP, T_REL, T_ABS, T_EXACT };
+
+typedef struct oexp {
+    const rec *r;
+    char full[2 * NAMEMAX];
+    size_t fl;
+    char name[NAMEMAX];
+    size_t start, stop, step, n;
+    double *e;
+    int tk;
+    double tx;
+    size_t tol_line;
+} oexp;
+
+#define MAXA 16
+#define MAXP 12
+#define MAXR 16
+#define MAXO 32
+#define MAXT 128
+
+struct fnspec;
+
+typedef struct ev {
+    vctx *x;
+    const struct fnspec *fs;
+    int f32;
+    int reduce; /* -1 none */
+    dpo_logprob_mode mode;
+    arr a[MAXA];
+    int na;
+    size_t d;
+    prm p[MAXP];
+    int np;
+    res o[MAXR];
+    int no;
+    void *tmp[MAXT];
+    int nt;
+    int oom;
+} ev;
+
+typedef dpo_status (*evalfn)(ev *e);
+
+typedef struct fnspec {
+    const char *id;
+    int reduce;    /* 0: no reduce record; 1: sum|mean; 2: sum only; 3: mean only */
+    int f64only;
+    const char *params; /* "name:T ..." T = r real, s real binary32 on f32, i integer */
+    const char *inputs; /* names, or "*" for any */
+    const char *outputs; /* names, '#' suffix = integer */
+    evalfn eval;
+    int flag;
+} fnspec;
+
+static void *tmp_alloc(ev *e, size_t bytes)
+{
+    void *p;
+    if (e->nt >= MAXT || !(p = calloc(1, bytes ? bytes : 1))) {
+        e->oom = 1;
+        return NULL;
+    }
+    e->tmp[e->nt++] = p;
+    return p;
+}
+
+static const arr *IN(ev *e, const char *name)
 {
     int i;
-    size_t k = strlen(key);
-    for (i = 0; i < c->nf; i++)
-        if (c->f[i].key_len == k && !memcmp(c->f[i].key, key, k))
-            return &c->f[i];
+    for (i = 0; i < e->na; i++)
+        if (!strcmp(e->a[i].name, name))
+            return &e->a[i];
     return NULL;
 }
 
-static int value_is(const dpo_vec_field *f, const char *w)
+static const double *IND(ev *e, const char *name)
 {
-    return f && f->value_len == strlen(w) && !memcmp(f->value, w, f->value_len);
+    const arr *a = IN(e, name);
+    return a ? a->v : NULL;
 }
 
-/* Array of a field (malloc'd, caller frees). */
-static double *arr(vctx *x, const char *key, size_t *n)
+static const float *INF(ev *e, const char *name)
 {
-    const dpo_vec_field *f = getf(&x->c, key);
-    double *v;
-    size_t cnt;
-    if (!f) {
-        snprintf(x->err, sizeof x->err, "%s:%zu: case '%.*s' lacks field '%s'", x->path, x->c.line,
-                 (int)x->c.name_len, x->c.name, key);
-        return NULL;
-    }
-    if (dpo_vec_numbers(NULL, 0, &cnt, f->value, f->value_len) != DPO_ERR_SIZE &&
-        dpo_vec_numbers(NULL, 0, &cnt, f->value, f->value_len) != DPO_OK) {
-        snprintf(x->err, sizeof x->err, "%s:%zu: bad number in '%s'", x->path, f->line, key);
-        return NULL;
-    }
-    v = (double *)malloc((f->value_len / 2 + 1) * sizeof(double));
-    if (!v || dpo_vec_numbers(v, f->value_len / 2 + 1, &cnt, f->value, f->value_len) != DPO_OK) {
-        free(v);
-        snprintf(x->err, sizeof x->err, "%s:%zu: bad number in '%s'", x->path, f->line, key);
-        return NULL;
-    }
-    *n = cnt;
+    const arr *a = IN(e, name);
+    return a ? a->f : NULL;
+}
+
+static const prm *PRM(ev *e, const char *name)
+{
+    int i;
+    for (i = 0; i < e->np; i++)
+        if (!strcmp(e->p[i].name, name))
+            return &e->p[i];
+    return NULL;
+}
+
+/* Values already validated by load_params. */
+static double P(ev *e, const char *name)
+{
+    const prm *p = PRM(e, name);
+    double v = 0;
+    if (p)
+        (void)parse_real(p->t, p->tl, &v);
     return v;
 }
 
-static int scalar(vctx *x, const char *key, double *out)
+static long long PI(ev *e, const char *name)
 {
-    size_t n;
-    double *v = arr(x, key, &n);
+    const prm *p = PRM(e, name);
+    long long v = 0;
+    if (p)
+        (void)parse_int(p->t, p->tl, -0x7fffffffffffffffLL, 0x7fffffffffffffffLL, &v);
+    return v;
+}
+
+static double *OUT(ev *e, const char *name, size_t n, int isint)
+{
+    double *v;
+    if (e->no >= MAXR) {
+        e->oom = 1;
+        return NULL;
+    }
+    v = (double *)tmp_alloc(e, n * sizeof(double));
     if (!v)
-        return -1;
-    if (n != 1) {
-        free(v);
-        snprintf(x->err, sizeof x->err, "%s:%zu: field '%s' must hold one number", x->path, x->c.line, key);
-        return -1;
-    }
-    *out = v[0];
-    free(v);
-    return 0;
+        return NULL;
+    e->o[e->no].name = name;
+    e->o[e->no].v = v;
+    e->o[e->no].n = n;
+    e->o[e->no].isint = isint;
+    e->no++;
+    return v;
 }
 
-/* Loads the named arrays, all of the same length n, as double, plus float
- * copies when f32. */
-#define MAXIN 8
-typedef struct inset {
-    double *d[MAXIN];
-    float *f[MAXIN];
-    int k;
-    size_t n;
-} inset;
-
-static void inset_free(inset *s)
+static void SCAL(ev *e, const char *name, double v)
 {
-    int i;
-    for (i = 0; i < s->k; i++)
-        free(s->d[i]), free(s->f[i]);
-    s->k = 0;
+    double *p = OUT(e, name, 1, 0);
+    if (p)
+        p[0] = v;
 }
 
-static int load_inputs(vctx *x, inset *s, const char *const *names, int k, int f32)
+static void ISCAL(ev *e, const char *name, long long v)
 {
-    int i;
-    size_t j;
-    s->k = 0;
-    for (i = 0; i < k; i++) {
-        size_t n;
-        double *v = arr(x, names[i], &n);
-        if (!v) {
-            inset_free(s);
-            return -1;
-        }
-        s->d[i] = v;
-        s->f[i] = NULL;
-        s->k = i + 1;
-        if (i == 0)
-            s->n = n;
-        if (n != s->n || n == 0) {
-            snprintf(x->err, sizeof x->err, "%s:%zu: '%s' has %zu values, expected %zu", x->path, x->c.line,
-                     names[i], n, s->n);
-            inset_free(s);
-            return -1;
-        }
-        if (f32) {
-            s->f[i] = (float *)malloc(n * sizeof(float));
-            if (!s->f[i]) {
-                inset_free(s);
-                return -1;
-            }
-            for (j = 0; j < n; j++) {
-                s->f[i][j] = (float)v[j];
-                if ((double)s->f[i][j] != v[j] && v[j] == v[j]) {
-                    snprintf(x->err, sizeof x->err, "%s:%zu: '%s' value %zu is not a float32", x->path,
-                             x->c.line, names[i], j);
-                    inset_free(s);
-                    return -1;
-                }
-            }
-        }
-    }
-    return 0;
+    double *p = OUT(e, name, 1, 1);
+    if (p)
+        p[0] = (double)v;
 }
 
-static int get_mode(vctx *x, dpo_logprob_mode *m)
+static float *FT(ev *e, size_t n)
 {
-    const dpo_vec_field *f = getf(&x->c, "mode");
-    if (!f || value_is(f, "sum"))
-        *m = DPO_LOGPROB_SUM;
-    else if (value_is(f, "mean"))
-        *m = DPO_LOGPROB_MEAN;
-    else {
-        snprintf(x->err, sizeof x->err, "%s:%zu: mode must be sum or mean", x->path, f->line);
-        return -1;
-    }
-    return 0;
+    return (float *)tmp_alloc(e, n * sizeof(float));
+}
+
+static double *DT(ev *e, size_t n)
+{
+    return (double *)tmp_alloc(e, n * sizeof(double));
 }
 
 static void widen(double *d, const float *f, size_t n)
 {
     size_t i;
-    for (i = 0; i < n; i++)
-        d[i] = f[i];
+    if (d && f)
+        for (i = 0; i < n; i++)
+            d[i] = (double)f[i];
 }
 
-/* ----------------------------------------------------------- evaluation */
+/* ------------------------------------------------ evaluators (section 5) */
 
-/* Output storage: scalars and gradient arrays. */
-typedef struct outs {
-    vout o[MAXO];
-    int k;
-    double s[MAXO];
-    double *g[MAXO];
-} outs;
-
-static void out_scalar(outs *o, const char *name, double v)
+static dpo_status ev_gen(ev *e)
 {
-    o->s[o->k] = v;
-    o->o[o->k].name = name;
-    o->o[o->k].v = &o->s[o->k];
-    o->o[o->k].n = 1;
-    o->g[o->k] = NULL;
-    o->k++;
+    const arr *a = IN(e, "v");
+    double *o;
+    if (!a)
+        return DPO_ERR_NULL;
+    o = OUT(e, "v", a->n, 0);
+    if (!o)
+        return DPO_ERR_SIZE;
+    memcpy(o, a->v, a->n * sizeof(double));
+    return DPO_OK;
 }
 
-static double *out_array(outs *o, const char *name, size_t n)
+/* Step coefficients of a DDIM step with alpha_t = a_t, alpha_prev = a_prev
+ * and the given sigma, formed as dpo_step_coef_*_init forms them. */
+static void coef64(dpo_step_coef_f64 *c, double at, double ap, double s, int pred)
 {
-    double *v = (double *)calloc(n, sizeof(double));
-    o->o[o->k].name = name;
-    o->o[o->k].v = v;
-    o->o[o->k].n = n;
-    o->g[o->k] = v;
-    o->k++;
-    return v;
+    memset(c, 0, sizeof *c);
+    c->kind = DPO_STEP_DDIM;
+    c->pred = pred;
+    c->alpha_t = at;
+    c->alpha_prev = ap;
+    c->beta_t = 1.0 - at;
+    c->beta_prev = 1.0 - ap;
+    c->sqrt_alpha_t = sqrt(at);
+    c->sqrt_beta_t = sqrt(1.0 - at);
+    c->sqrt_alpha_prev = sqrt(ap);
+    c->sigma = s;
+    c->dir_coef = sqrt(1.0 - ap - s * s);
 }
 
-static void outs_free(outs *o)
+static void coef32(dpo_step_coef_f32 *c, float at, float ap, float s, int pred)
 {
-    int i;
-    for (i = 0; i < o->k; i++)
-        free(o->g[i]);
-    o->k = 0;
+    memset(c, 0, sizeof *c);
+    c->kind = DPO_STEP_DDIM;
+    c->pred = pred;
+    c->alpha_t = at;
+    c->alpha_prev = ap;
+    c->beta_t = 1.0f - at;
+    c->beta_prev = 1.0f - ap;
+    c->sqrt_alpha_t = sqrtf(at);
+    c->sqrt_beta_t = sqrtf(1.0f - at);
+    c->sqrt_alpha_prev = sqrtf(ap);
+    c->sigma = s;
+    c->dir_coef = sqrtf(1.0f - ap - s * s);
 }
 
-static void out_pair(outs *o, const dpo_pair_result *r, const char *lw, const char *ll)
+static dpo_status ev_gauss(ev *e)
 {
-    out_scalar(o, "loss", r->loss);
-    out_scalar(o, "z", r->z);
-    out_scalar(o, lw, r->lr_w);
-    out_scalar(o, ll, r->lr_l);
-}
-
-static int fam_is(const char *fam, size_t n, const char *w)
-{
-    return strlen(w) == n && !memcmp(fam, w, n);
-}
-
-/* Evaluates the case; fills o.  Returns 0, or -1 with x->err set. */
-static int evaluate(vctx *x, outs *o)
-{
-    const dpo_vec_field *ff = getf(&x->c, "fn"), *dt = getf(&x->c, "dtype");
-    const char *fam;
-    size_t fl;
-    int f32;
-    dpo_status st = DPO_OK;
-    inset in;
-    dpo_logprob_mode mode;
-    o->k = 0;
-    in.k = 0;
-    if (!ff || ff->value_len == 0) {
-        snprintf(x->err, sizeof x->err, "%s:%zu: case without 'fn'", x->path, x->c.line);
-        return -1;
-    }
-    fam = ff->value;
-    for (fl = 0; fl < ff->value_len && fam[fl] != '.'; fl++)
-        ;
-    if (dt && !value_is(dt, "f32") && !value_is(dt, "f64")) {
-        snprintf(x->err, sizeof x->err, "%s:%zu: dtype must be f32 or f64", x->path, dt->line);
-        return -1;
-    }
-    f32 = value_is(dt, "f32");
-    if (get_mode(x, &mode))
-        return -1;
-#define LOAD(...)                                                                       \
-    do {                                                                                \
-        static const char *const nm_[] = {__VA_ARGS__};                                 \
-        if (load_inputs(x, &in, nm_, (int)(sizeof nm_ / sizeof nm_[0]), f32))           \
-            return -1;                                                                  \
-    } while (0)
-#define SC(name, var)                                                                   \
-    do {                                                                                \
-        if (scalar(x, name, &(var))) {                                                  \
-            inset_free(&in);                                                            \
-            return -1;                                                                  \
-        }                                                                               \
-    } while (0)
-    if (fam_is(fam, fl, "stepdpo")) {
-        dpo_dpo_params p;
-        dpo_pair_result r;
-        double *gw, *gl;
-        LOAD("x_w", "mu_w", "mu_ref_w", "x_l", "mu_l", "mu_ref_l");
-        SC("beta", p.beta);
-        SC("sigma", p.sigma);
-        p.mode = mode;
-        if (f32) {
-            float *a = (float *)malloc(in.n * sizeof(float)), *b = (float *)malloc(in.n * sizeof(float));
-            st = dpo_stepdpo_f32(&r, a, b, in.f[0], in.f[1], in.f[2], in.f[3], in.f[4], in.f[5], in.n, p);
-            if (!st) {
-                out_pair(o, &r, "lr_w", "lr_l");
-                widen(out_array(o, "grad_mu_w", in.n), a, in.n);
-                widen(out_array(o, "grad_mu_l", in.n), b, in.n);
-            }
-            free(a), free(b);
-        } else {
-            dpo_pair_result rr;
-            gw = (double *)malloc(in.n * sizeof(double));
-            gl = (double *)malloc(in.n * sizeof(double));
-            st = dpo_stepdpo_f64(&rr, gw, gl, in.d[0], in.d[1], in.d[2], in.d[3], in.d[4], in.d[5], in.n, p);
-            if (!st) {
-                out_pair(o, &rr, "lr_w", "lr_l");
-                memcpy(out_array(o, "grad_mu_w", in.n), gw, in.n * sizeof(double));
-                memcpy(out_array(o, "grad_mu_l", in.n), gl, in.n * sizeof(double));
-            }
-            free(gw), free(gl);
-        }
-    } else if (fam_is(fam, fl, "d3po_code")) {
-        dpo_clip_params p;
-        dpo_pair_result r;
-        double lab;
-        LOAD("x_0", "mu_0", "mu_ref_0", "x_1", "mu_1", "mu_ref_1");
-        SC("beta", p.beta);
-        SC("clip_eps", p.clip_eps);
-        SC("sigma", p.sigma);
-        SC("label", lab);
-        p.mode = getf(&x->c, "mode") ? mode : DPO_LOGPROB_MEAN;
-        {
-            double *a = out_array(o, "grad_mu_0", in.n), *b = out_array(o, "grad_mu_1", in.n);
-            if (f32) {
-                float *fa = (float *)malloc(in.n * sizeof(float)), *fb = (float *)malloc(in.n * sizeof(float));
-                st = dpo_d3po_code_f32(&r, fa, fb, in.f[0], in.f[1], in.f[2], in.f[3], in.f[4], in.f[5], in.n,
-                                       (int)lab, p);
-                if (!st)
-                    widen(a, fa, in.n), widen(b, fb, in.n);
-                free(fa), free(fb);
-            } else
-                st = dpo_d3po_code_f64(&r, a, b, in.d[0], in.d[1], in.d[2], in.d[3], in.d[4], in.d[5], in.n,
-                                       (int)lab, p);
-            if (!st)
-                out_pair(o, &r, "lr_0", "lr_1");
-        }
-    } else if (fam_is(fam, fl, "tailorpo") || fam_is(fam, fl, "rdpo_printed") || fam_is(fam, fl, "rdpo_intended")) {
-        dpo_rdpo_params p;
-        dpo_pair_result r;
-        LOAD("x_w", "x_l", "mu", "mu_ref");
-        SC("beta", p.beta);
-        SC("sigma", p.sigma);
-        p.lambda = 0;
-        if (!fam_is(fam, fl, "tailorpo"))
-            SC("lambda", p.lambda);
-        p.mode = mode;
-        p.variant = fam_is(fam, fl, "rdpo_intended") ? DPO_RDPO_INTENDED : DPO_RDPO_PRINTED;
-        {
-            double *g = out_array(o, "grad_mu", in.n);
-            if (f32) {
-                float *fg = (float *)malloc(in.n * sizeof(float));
-                st = dpo_rdpo_f32(&r, fg, in.f[0], in.f[1], in.f[2], in.f[3], in.n, p);
-                if (!st)
-                    widen(g, fg, in.n);
-                free(fg);
-            } else
-                st = dpo_rdpo_f64(&r, g, in.d[0], in.d[1], in.d[2], in.d[3], in.n, p);
-            if (!st)
-                out_pair(o, &r, "lr_w", "lr_l");
-        }
-    } else if (fam_is(fam, fl, "diffdpo") || fam_is(fam, fl, "dspo_paper") || fam_is(fam, fl, "dspo_code") ||
-               fam_is(fam, fl, "dspo_paper_sg") || fam_is(fam, fl, "dspo_code_sg")) {
-        dpo_pair_result r;
-        int dspo = !fam_is(fam, fl, "diffdpo"), sg = fl > 3 && !memcmp(fam + fl - 3, "_sg", 3);
-        dpo_eps_params ep;
-        dpo_dspo_params dp;
-        LOAD("eps_w", "eps_l", "eth_w", "eref_w", "eth_l", "eref_l");
-        if (!dspo) {
-            SC("beta", ep.beta);
-            ep.mode = getf(&x->c, "mode") ? mode : DPO_LOGPROB_MEAN;
-        } else if (!memcmp(fam, "dspo_paper", 10)) {
-            double lam, ct;
-            SC("lambda", lam);
-            SC("c_t", ct);
-            dp = dpo_dspo_params_paper(lam, ct, sg);
-        } else {
-            double b;
-            SC("beta", b);
-            dp = dpo_dspo_params_code(b, sg);
-        }
-        {
-            double *a = out_array(o, "grad_w", in.n), *b = out_array(o, "grad_l", in.n);
-            if (f32) {
-                float *fa = (float *)malloc(in.n * sizeof(float)), *fb = (float *)malloc(in.n * sizeof(float));
-                st = dspo ? dpo_dspo_f32(&r, fa, fb, in.f[0], in.f[1], in.f[2], in.f[3], in.f[4], in.f[5], in.n, dp)
-                          : dpo_diffdpo_f32(&r, fa, fb, in.f[0], in.f[1], in.f[2], in.f[3], in.f[4], in.f[5], in.n,
-                                            ep);
-                if (!st)
-                    widen(a, fa, in.n), widen(b, fb, in.n);
-                free(fa), free(fb);
-            } else
-                st = dspo ? dpo_dspo_f64(&r, a, b, in.d[0], in.d[1], in.d[2], in.d[3], in.d[4], in.d[5], in.n, dp)
-                          : dpo_diffdpo_f64(&r, a, b, in.d[0], in.d[1], in.d[2], in.d[3], in.d[4], in.d[5], in.n,
-                                            ep);
-            if (!st)
-                out_pair(o, &r, "d_w", "d_l");
-        }
-    } else if (fam_is(fam, fl, "tailorpo_g_eta")) {
-        double i, T, lo, hi, eta = 0;
-        SC("i", i);
-        SC("T", T);
-        SC("eta_min", lo);
-        SC("eta_max", hi);
-        st = dpo_tailorpo_g_eta(&eta, i, T, lo, hi);
-        if (!st)
-            out_scalar(o, "eta", eta);
-    } else if (fam_is(fam, fl, "tailorpo_g_vjp") || fam_is(fam, fl, "tailorpo_g_noeps")) {
-        dpo_guide_params p;
-        double sg;
-        int vj = fam_is(fam, fl, "tailorpo_g_vjp");
-        if (vj)
-            LOAD("x", "g", "vjp");
-        else
-            LOAD("x", "g");
-        SC("eta", p.eta);
-        SC("delta", p.delta);
-        SC("alpha", p.alpha);
-        SC("sign", sg);
-        p.sign = (int)sg;
-        p.jac = vj ? DPO_GUIDE_VJP : DPO_GUIDE_NO_EPS;
-        {
-            double *xp = out_array(o, "x_plus", in.n);
-            if (f32) {
-                float *fx = (float *)malloc(in.n * sizeof(float));
-                st = dpo_tailorpo_g_update_f32(fx, in.f[0], in.f[1], vj ? in.f[2] : NULL, in.n, p);
-                if (!st)
-                    widen(xp, fx, in.n);
-                free(fx);
-            } else
-                st = dpo_tailorpo_g_update_f64(xp, in.d[0], in.d[1], vj ? in.d[2] : NULL, in.n, p);
-        }
-    } else if (fam_is(fam, fl, "spo_select")) {
-        dpo_spo_params p;
-        double t, kap;
-        int b, w, v;
-        LOAD("score");
-        SC("t", t);
-        SC("thr", p.thr);
-        SC("kappa", kap);
-        p.kappa = (int)kap;
-        st = dpo_spo_select(&b, &w, &v, in.d[0], in.n, (int)t, p);
-        if (!st) {
-            out_scalar(o, "best", b);
-            out_scalar(o, "worst", w);
-            out_scalar(o, "valid", v);
-        }
-    } else if (fam_is(fam, fl, "spo_resample")) {
-        double seed, sample, step, k;
-        uint32_t idx;
-        SC("seed", seed);
-        SC("sample", sample);
-        SC("step", step);
-        SC("k", k);
-        st = dpo_spo_resample_index(&idx, (uint64_t)seed, (uint32_t)sample, (uint32_t)step, (uint32_t)k);
-        if (!st)
-            out_scalar(o, "index", idx);
-    } else if (fam_is(fam, fl, "rank")) {
-        int *ord;
-        size_t j;
-        LOAD("reward");
-        ord = (int *)malloc(in.n * sizeof(int));
-        st = dpo_rank_desc(ord, in.d[0], in.n);
-        if (!st) {
-            double *v = out_array(o, "order", in.n);
-            for (j = 0; j < in.n; j++)
-                v[j] = ord[j];
-        }
-        free(ord);
+    double lp = 0;
+    dpo_status st;
+    if (e->f32) {
+        dpo_step_coef_f32 c;
+        coef32(&c, 0.5f, 0.5f, (float)P(e, "sigma"), DPO_PRED_EPSILON);
+        st = dpo_step_logprob_f32(&lp, INF(e, "x"), INF(e, "mu"), 1, e->d, &c, e->mode);
     } else {
-        snprintf(x->err, sizeof x->err, "%s:%zu: unknown fn '%.*s'", x->path, ff->line, (int)ff->value_len,
-                 ff->value);
-        return -1;
+        dpo_step_coef_f64 c;
+        coef64(&c, 0.5, 0.5, P(e, "sigma"), DPO_PRED_EPSILON);
+        st = dpo_step_logprob_f64(&lp, IND(e, "x"), IND(e, "mu"), 1, e->d, &c, e->mode);
     }
-#undef LOAD
-#undef SC
-    inset_free(&in);
-    if (st) {
-        outs_free(o);
-        snprintf(x->err, sizeof x->err, "%s:%zu: case '%.*s': %s", x->path, x->c.line, (int)x->c.name_len,
-                 x->c.name, dpo_status_str(st));
-        return -1;
+    if (st == DPO_OK)
+        SCAL(e, "lp", lp);
+    return st;
+}
+
+/* chain outputs (section 5.3) from the gradients wrt mu already stored. */
+static dpo_status chain(ev *e, const char *const *gmu, const char *const *geps, const char *const *gv, int k,
+                        const void *const *g32)
+{
+    double ke = 0, kv = 0;
+    dpo_status st;
+    int i;
+    size_t n = e->d;
+    if (e->f32) {
+        dpo_step_coef_f32 ce, cv;
+        float s = (float)P(e, "sigma"), at = (float)P(e, "a_t"), ap = (float)P(e, "a_prev");
+        coef32(&ce, at, ap, s, DPO_PRED_EPSILON);
+        coef32(&cv, at, ap, s, DPO_PRED_V);
+        if ((st = dpo_dmu_dout_f32(&ke, &ce)) || (st = dpo_dmu_dout_f32(&kv, &cv)))
+            return st;
+        for (i = 0; i < k; i++) {
+            float *a = FT(e, n), *b = FT(e, n);
+            if (!a || !b)
+                return DPO_ERR_SIZE;
+            if ((st = dpo_grad_mu_to_out_f32(a, (const float *)g32[i], n, &ce)) ||
+                (st = dpo_grad_mu_to_out_f32(b, (const float *)g32[i], n, &cv)))
+                return st;
+            widen(OUT(e, geps[i], n, 0), a, n);
+            widen(OUT(e, gv[i], n, 0), b, n);
+        }
+    } else {
+        dpo_step_coef_f64 ce, cv;
+        double s = P(e, "sigma"), at = P(e, "a_t"), ap = P(e, "a_prev");
+        coef64(&ce, at, ap, s, DPO_PRED_EPSILON);
+        coef64(&cv, at, ap, s, DPO_PRED_V);
+        if ((st = dpo_dmu_dout_f64(&ke, &ce)) || (st = dpo_dmu_dout_f64(&kv, &cv)))
+            return st;
+        for (i = 0; i < k; i++) {
+            const double *gm = NULL;
+            int j;
+            double *a, *b;
+            for (j = 0; j < e->no; j++)
+                if (!strcmp(e->o[j].name, gmu[i]))
+                    gm = e->o[j].v;
+            a = OUT(e, geps[i], n, 0);
+            b = OUT(e, gv[i], n, 0);
+            if (!gm || !a || !b)
+                return DPO_ERR_SIZE;
+            if ((st = dpo_grad_mu_to_out_f64(a, gm, n, &ce)) || (st = dpo_grad_mu_to_out_f64(b, gm, n, &cv)))
+                return st;
+        }
+    }
+    SCAL(e, "k_eps", ke);
+    SCAL(e, "k_v", kv);
+    return DPO_OK;
+}
+
+static dpo_status ev_stepdpo(ev *e)
+{
+    dpo_dpo_params p;
+    dpo_pair_result r;
+    dpo_status st;
+    size_t n = e->d;
+    double *gw, *gl;
+    float *fw = NULL, *fl = NULL;
+    p.beta = P(e, "beta");
+    p.sigma = e->fs->flag && e->f32 ? (double)(float)P(e, "sigma") : P(e, "sigma");
+    p.mode = e->mode;
+    gw = OUT(e, "grad_mu_w", n, 0);
+    gl = OUT(e, "grad_mu_l", n, 0);
+    if (!gw || !gl)
+        return DPO_ERR_SIZE;
+    if (e->f32) {
+        fw = FT(e, n);
+        fl = FT(e, n);
+        if (!fw || !fl)
+            return DPO_ERR_SIZE;
+        st = dpo_stepdpo_f32(&r, fw, fl, INF(e, "x_w"), INF(e, "mu_w"), INF(e, "mu_ref_w"), INF(e, "x_l"),
+                             INF(e, "mu_l"), INF(e, "mu_ref_l"), n, p);
+        widen(gw, fw, n);
+        widen(gl, fl, n);
+    } else
+        st = dpo_stepdpo_f64(&r, gw, gl, IND(e, "x_w"), IND(e, "mu_w"), IND(e, "mu_ref_w"), IND(e, "x_l"),
+                             IND(e, "mu_l"), IND(e, "mu_ref_l"), n, p);
+    if (st)
+        return st;
+    SCAL(e, "lr_w", r.lr_w);
+    SCAL(e, "lr_l", r.lr_l);
+    SCAL(e, "z", r.z);
+    SCAL(e, "loss", r.loss);
+    if (e->fs->flag) {
+        static const char *const gm[] = {"grad_mu_w", "grad_mu_l"}, *ge[] = {"grad_eps_w", "grad_eps_l"},
+                                 *gv[] = {"grad_v_w", "grad_v_l"};
+        const void *g32[2];
+        g32[0] = fw;
+        g32[1] = fl;
+        return chain(e, gm, ge, gv, 2, g32);
+    }
+    return DPO_OK;
+}
+
+static dpo_status ev_tailorpo(ev *e)
+{
+    dpo_dpo_params p;
+    dpo_pair_result r;
+    dpo_status st;
+    size_t n = e->d;
+    double *g;
+    float *fg = NULL;
+    p.beta = P(e, "beta");
+    p.sigma = P(e, "sigma");
+    p.mode = e->mode;
+    if (!(g = OUT(e, "grad_mu", n, 0)))
+        return DPO_ERR_SIZE;
+    if (e->f32) {
+        if (!(fg = FT(e, n)))
+            return DPO_ERR_SIZE;
+        st = dpo_tailorpo_f32(&r, fg, INF(e, "x_w"), INF(e, "x_l"), INF(e, "mu"), INF(e, "mu_ref"), n, p);
+        widen(g, fg, n);
+    } else
+        st = dpo_tailorpo_f64(&r, g, IND(e, "x_w"), IND(e, "x_l"), IND(e, "mu"), IND(e, "mu_ref"), n, p);
+    if (st)
+        return st;
+    SCAL(e, "lr_w", r.lr_w);
+    SCAL(e, "lr_l", r.lr_l);
+    SCAL(e, "z", r.z);
+    SCAL(e, "loss", r.loss);
+    if (e->fs->flag) {
+        static const char *const gm[] = {"grad_mu"}, *ge[] = {"grad_eps"}, *gv[] = {"grad_v"};
+        const void *g32[1];
+        g32[0] = fg;
+        return chain(e, gm, ge, gv, 1, g32);
+    }
+    return DPO_OK;
+}
+
+static dpo_status ev_d3po(ev *e)
+{
+    dpo_clip_params p;
+    dpo_pair_result r;
+    dpo_status st;
+    size_t n = e->d;
+    double *g0 = OUT(e, "grad_mu_0", n, 0), *g1 = OUT(e, "grad_mu_1", n, 0);
+    p.beta = P(e, "beta");
+    p.clip_eps = P(e, "clip_eps");
+    p.sigma = P(e, "sigma");
+    p.mode = e->mode;
+    if (!g0 || !g1)
+        return DPO_ERR_SIZE;
+    if (e->f32) {
+        float *a = FT(e, n), *b = FT(e, n);
+        if (!a || !b)
+            return DPO_ERR_SIZE;
+        st = dpo_d3po_code_f32(&r, a, b, INF(e, "x_0"), INF(e, "mu_0"), INF(e, "mu_ref_0"), INF(e, "x_1"),
+                               INF(e, "mu_1"), INF(e, "mu_ref_1"), n, (int)PI(e, "label"), p);
+        widen(g0, a, n);
+        widen(g1, b, n);
+    } else
+        st = dpo_d3po_code_f64(&r, g0, g1, IND(e, "x_0"), IND(e, "mu_0"), IND(e, "mu_ref_0"), IND(e, "x_1"),
+                               IND(e, "mu_1"), IND(e, "mu_ref_1"), n, (int)PI(e, "label"), p);
+    if (st)
+        return st;
+    SCAL(e, "lr_0", r.lr_w);
+    SCAL(e, "lr_1", r.lr_l);
+    SCAL(e, "z", r.z);
+    SCAL(e, "loss", r.loss);
+    return DPO_OK;
+}
+
+static dpo_status ev_spo_loss(ev *e)
+{
+    dpo_clip_params p;
+    dpo_pair_result r;
+    dpo_status st;
+    size_t n = e->d, i;
+    double *g = OUT(e, "grad_mu", n, 0), *g0 = DT(e, n), *g1 = DT(e, n);
+    p.beta = P(e, "beta");
+    p.clip_eps = P(e, "clip_eps");
+    p.sigma = P(e, "sigma");
+    p.mode = e->mode;
+    if (!g || !g0 || !g1)
+        return DPO_ERR_SIZE;
+    if (e->f32) {
+        float *a = FT(e, n), *b = FT(e, n);
+        if (!a || !b)
+            return DPO_ERR_SIZE;
+        st = dpo_d3po_code_f32(&r, a, b, INF(e, "x_w"), INF(e, "mu"), INF(e, "mu_ref"), INF(e, "x_l"), INF(e, "mu"),
+                               INF(e, "mu_ref"), n, 1, p);
+        widen(g0, a, n);
+        widen(g1, b, n);
+    } else
+        st = dpo_d3po_code_f64(&r, g0, g1, IND(e, "x_w"), IND(e, "mu"), IND(e, "mu_ref"), IND(e, "x_l"),
+                               IND(e, "mu"), IND(e, "mu_ref"), n, 1, p);
+    if (st)
+        return st;
+    for (i = 0; i < n; i++)
+        g[i] = g0[i] + g1[i];
+    SCAL(e, "lr_w", r.lr_w);
+    SCAL(e, "lr_l", r.lr_l);
+    SCAL(e, "z", r.z);
+    SCAL(e, "loss", r.loss);
+    return DPO_OK;
+}
+
+static dpo_status ev_rank(ev *e)
+{
+    size_t k = e->d, i;
+    int *ord = (int *)tmp_alloc(e, k * sizeof(int));
+    double *o;
+    dpo_status st;
+    if (!ord)
+        return DPO_ERR_SIZE;
+    if ((st = dpo_rank_desc(ord, IND(e, "reward"), k)))
+        return st;
+    if (!(o = OUT(e, "order", k, 1)))
+        return DPO_ERR_SIZE;
+    for (i = 0; i < k; i++)
+        o[i] = ord[i];
+    ISCAL(e, "winner", ord[0]);
+    ISCAL(e, "loser", ord[k - 1]);
+    return DPO_OK;
+}
+
+static dpo_status ev_eta(ev *e)
+{
+    double eta = 0;
+    dpo_status st = dpo_tailorpo_g_eta(&eta, P(e, "t"), P(e, "T"), P(e, "eta_min"), P(e, "eta_max"));
+    if (st == DPO_OK)
+        SCAL(e, "eta", eta);
+    return st;
+}
+
+static dpo_guide_params guide_params(ev *e, dpo_guide_jac jac)
+{
+    dpo_guide_params p;
+    p.eta = P(e, "eta");
+    p.delta = P(e, "delta");
+    p.alpha = P(e, "alpha");
+    p.sign = (int)PI(e, "sign");
+    p.jac = jac;
+    return p;
+}
+
+static dpo_status ev_update(ev *e)
+{
+    int vj = e->fs->flag;
+    dpo_guide_params p = guide_params(e, vj ? DPO_GUIDE_VJP : DPO_GUIDE_NO_EPS);
+    size_t n = e->d;
+    double *xp = OUT(e, "x_plus", n, 0);
+    dpo_status st;
+    if (!xp)
+        return DPO_ERR_SIZE;
+    if (e->f32) {
+        float *f = FT(e, n);
+        if (!f)
+            return DPO_ERR_SIZE;
+        st = dpo_tailorpo_g_update_f32(f, INF(e, "x"), INF(e, "g"), vj ? INF(e, "vjp") : NULL, n, p);
+        widen(xp, f, n);
+    } else
+        st = dpo_tailorpo_g_update_f64(xp, IND(e, "x"), IND(e, "g"), vj ? IND(e, "vjp") : NULL, n, p);
+    return st;
+}
+
+/* The test reward r(y) = sum_i (q_a,i y_i + q_b,i y_i^2 / 2) of section 5.9. */
+static double quad_reward(ev *e, const double *y, size_t n, double *terms)
+{
+    const double *qa = IND(e, "q_a"), *qb = IND(e, "q_b");
+    size_t i;
+    for (i = 0; i < n; i++)
+        terms[i] = qa[i] * y[i] + 0.5 * qb[i] * y[i] * y[i];
+    return dpo_sum_canonical(terms, n);
+}
+
+static int guide_reward_grad(void *user, double *r, float *g, const float *x0, size_t n, const int32_t *cond)
+{
+    ev *e = (ev *)user;
+    size_t d = e->d, i;
+    double *y = (double *)malloc(2 * d * sizeof(double));
+    const double *qa = IND(e, "q_a"), *qb = IND(e, "q_b");
+    (void)cond;
+    if (!y || n != 1) {
+        free(y);
+        return 1;
+    }
+    for (i = 0; i < d; i++) {
+        y[i] = (double)x0[i];
+        g[i] = (float)(qa[i] + qb[i] * y[i]);
+    }
+    r[0] = quad_reward(e, y, d, y + d);
+    free(y);
+    return 0;
+}
+
+static int guide_reward_value(void *user, double *r, const float *x0, size_t n, const int32_t *cond)
+{
+    ev *e = (ev *)user;
+    float *g = (float *)malloc(e->d * sizeof(float));
+    int rc = g ? guide_reward_grad(user, r, g, x0, n, cond) : 1;
+    free(g);
+    return rc;
+}
+
+static int guide_vjp(void *user, float *out, const float *x, const float *v, size_t n, int timestep,
+                     const int32_t *cond)
+{
+    ev *e = (ev *)user;
+    const double *ea = IND(e, "e_a");
+    size_t i;
+    (void)x, (void)timestep, (void)cond;
+    if (n != 1)
+        return 1;
+    for (i = 0; i < e->d; i++)
+        out[i] = (float)(ea[i] * (double)v[i]);
+    return 0;
+}
+
+static dpo_status ev_guide(ev *e)
+{
+    dpo_guide_params p = guide_params(e, DPO_GUIDE_VJP);
+    size_t n = e->d, i;
+    const double *x = IND(e, "x"), *ea = IND(e, "e_a"), *eb = IND(e, "e_b"), *qa = IND(e, "q_a"),
+                 *qb = IND(e, "q_b");
+    double *xp = OUT(e, "x_plus", n, 0);
+    dpo_status st;
+    double rb = 0;
+    if (!xp)
+        return DPO_ERR_SIZE;
+    if (!(p.alpha > 0 && p.alpha <= 1))
+        return DPO_ERR_RANGE;
+    if (e->f32) {
+        float *eps = FT(e, n), *f = FT(e, n);
+        size_t ws = dpo_tailorpo_g_workspace_size(1, n);
+        double *work = DT(e, ws / sizeof(double) + 1);
+        dpo_reward_model rm;
+        dpo_eps_vjp vm;
+        if (!eps || !f || !work)
+            return DPO_ERR_SIZE;
+        for (i = 0; i < n; i++)
+            eps[i] = (float)(ea[i] * x[i] + eb[i]);
+        rm.user = e;
+        rm.dim = n;
+        rm.value = guide_reward_value;
+        rm.grad = guide_reward_grad;
+        vm.user = e;
+        vm.vjp_x = guide_vjp;
+        st = dpo_tailorpo_g_guide_f32(f, &rb, INF(e, "x"), eps, 1, n, 0, NULL, &rm, &vm, p, work,
+                                      (ws / sizeof(double) + 1) * sizeof(double));
+        widen(xp, f, n);
+    } else {
+        double *x0 = DT(e, n), *g = DT(e, n), *v = DT(e, n), *t = DT(e, n);
+        double sa = sqrt(p.alpha), sb = sqrt(1.0 - p.alpha);
+        if (!x0 || !g || !v || !t)
+            return DPO_ERR_SIZE;
+        for (i = 0; i < n; i++) {
+            double eps = ea[i] * x[i] + eb[i];
+            x0[i] = (x[i] - sb * eps) / sa;
+            g[i] = qa[i] + qb[i] * x0[i];
+            v[i] = ea[i] * g[i];
+        }
+        rb = quad_reward(e, x0, n, t);
+        st = dpo_tailorpo_g_update_f64(xp, x, g, v, n, p);
+    }
+    if (st)
+        return st;
+    SCAL(e, "r_before", rb);
+    return DPO_OK;
+}
+
+static dpo_status ev_rdpo(ev *e)
+{
+    dpo_rdpo_params p;
+    dpo_pair_result r;
+    dpo_status st;
+    size_t n = e->d;
+    double *g = OUT(e, "grad_mu", n, 0);
+    p.beta = P(e, "beta");
+    p.lambda = P(e, "lambda");
+    p.sigma = P(e, "sigma");
+    p.mode = e->mode;
+    p.variant = e->fs->flag ? DPO_RDPO_INTENDED : DPO_RDPO_PRINTED;
+    if (!g)
+        return DPO_ERR_SIZE;
+    if (e->f32) {
+        float *f = FT(e, n);
+        if (!f)
+            return DPO_ERR_SIZE;
+        st = dpo_rdpo_f32(&r, f, INF(e, "x_w"), INF(e, "x_l"), INF(e, "mu"), INF(e, "mu_ref"), n, p);
+        widen(g, f, n);
+    } else
+        st = dpo_rdpo_f64(&r, g, IND(e, "x_w"), IND(e, "x_l"), IND(e, "mu"), IND(e, "mu_ref"), n, p);
+    if (st)
+        return st;
+    SCAL(e, "lr_w", r.lr_w);
+    SCAL(e, "lr_l", r.lr_l);
+    /* Psi = min(0, -lr_l) of the library's lr_l (not returned by the API) */
+    SCAL(e, "psi", r.lr_l > 0 ? -r.lr_l : 0.0);
+    SCAL(e, "z", r.z);
+    SCAL(e, "loss", r.loss);
+    return DPO_OK;
+}
+
+static dpo_status ev_dq(ev *e)
+{
+    size_t k = e->d, i;
+    double *dq = OUT(e, "dq", k, 0), *o;
+    int *ord = (int *)tmp_alloc(e, k * sizeof(int));
+    dpo_status st;
+    if (!dq || !ord)
+        return DPO_ERR_SIZE;
+    if ((st = dpo_rdpo_delta_q(dq, IND(e, "r_after"), P(e, "r_before"), k,
+                               e->fs->flag ? DPO_DQ_GAIN : DPO_DQ_PRINTED)))
+        return st;
+    if ((st = dpo_rank_desc(ord, dq, k)))
+        return st;
+    if (!(o = OUT(e, "order", k, 1)))
+        return DPO_ERR_SIZE;
+    for (i = 0; i < k; i++)
+        o[i] = ord[i];
+    ISCAL(e, "winner", ord[0]);
+    ISCAL(e, "loser", ord[k - 1]);
+    return DPO_OK;
+}
+
+static dpo_status ev_spo_select(ev *e)
+{
+    dpo_spo_params p;
+    int b = -1, w = -1, v = -1;
+    dpo_status st;
+    p.thr = P(e, "thr");
+    p.kappa = (int)PI(e, "kappa");
+    st = dpo_spo_select(&b, &w, &v, IND(e, "score"), e->d, (int)PI(e, "t"), p);
+    if (st)
+        return st;
+    ISCAL(e, "best", b);
+    ISCAL(e, "worst", w);
+    ISCAL(e, "valid", v);
+    return DPO_OK;
+}
+
+/* flag: 0 diffusion_dpo, 1 dspo.paper, 2 dspo.paper_sg, 3 dspo.code, 4 dspo.code_sg */
+static dpo_status ev_eps(ev *e)
+{
+    dpo_pair_result r;
+    dpo_status st;
+    size_t n = e->d;
+    int fl = e->fs->flag;
+    double *gw = OUT(e, "grad_eth_w", n, 0), *gl = OUT(e, "grad_eth_l", n, 0);
+    dpo_eps_params ep;
+    dpo_dspo_params dp;
+    if (!gw || !gl)
+        return DPO_ERR_SIZE;
+    ep.beta = 0;
+    ep.mode = e->mode;
+    if (fl == 0)
+        ep.beta = P(e, "beta");
+    else if (fl <= 2)
+        dp = dpo_dspo_params_paper(P(e, "lambda"), P(e, "c_t"), fl == 2);
+    else
+        dp = dpo_dspo_params_code(P(e, "beta"), fl == 4);
+    if (e->f32) {
+        float *a = FT(e, n), *b = FT(e, n);
+        const float *eps = INF(e, "eps");
+        if (!a || !b)
+            return DPO_ERR_SIZE;
+        st = fl ? dpo_dspo_f32(&r, a, b, eps, eps, INF(e, "eth_w"), INF(e, "eref_w"), INF(e, "eth_l"),
+                               INF(e, "eref_l"), n, dp)
+                : dpo_diffdpo_f32(&r, a, b, eps, eps, INF(e, "eth_w"), INF(e, "eref_w"), INF(e, "eth_l"),
+                                  INF(e, "eref_l"), n, ep);
+        widen(gw, a, n);
+        widen(gl, b, n);
+    } else {
+        const double *eps = IND(e, "eps");
+        st = fl ? dpo_dspo_f64(&r, gw, gl, eps, eps, IND(e, "eth_w"), IND(e, "eref_w"), IND(e, "eth_l"),
+                               IND(e, "eref_l"), n, dp)
+                : dpo_diffdpo_f64(&r, gw, gl, eps, eps, IND(e, "eth_w"), IND(e, "eref_w"), IND(e, "eth_l"),
+                                  IND(e, "eref_l"), n, ep);
+    }
+    if (st)
+        return st;
+    SCAL(e, "d_w", r.lr_w);
+    SCAL(e, "d_l", r.lr_l);
+    SCAL(e, "u", r.z);
+    SCAL(e, "loss", r.loss);
+    return DPO_OK;
+}
+
+#define STEP_IN "x_w mu_w mu_ref_w x_l mu_l mu_ref_l"
+#define STEP_OUT "lr_w lr_l z loss grad_mu_w grad_mu_l"
+#define SHARED_IN "x_w x_l mu mu_ref"
+#define EPS_IN "eps eth_w eref_w eth_l eref_l"
+#define EPS_OUT "d_w d_l u loss grad_eth_w grad_eth_l"
+
+static const fnspec FNS[] = {
+    {"gen.check", 0, 0, "", "*", "v", ev_gen, 0},
+    {"gauss.logprob", 1, 0, "sigma:s", "x mu", "lp", ev_gauss, 0},
+    {"stepdpo", 1, 0, "beta:r sigma:r", STEP_IN, STEP_OUT, ev_stepdpo, 0},
+    {"stepdpo.chain", 1, 0, "beta:r sigma:s a_t:s a_prev:s", STEP_IN,
+     STEP_OUT " k_eps k_v grad_eps_w grad_eps_l grad_v_w grad_v_l", ev_stepdpo, 1},
+    {"d3po_code", 1, 0, "beta:r clip_eps:r sigma:r label:i", "x_0 mu_0 mu_ref_0 x_1 mu_1 mu_ref_1",
+     "lr_0 lr_1 z loss grad_mu_0 grad_mu_1", ev_d3po, 0},
+    {"tailorpo", 1, 0, "beta:r sigma:r", SHARED_IN, "lr_w lr_l z loss grad_mu", ev_tailorpo, 0},
+    {"tailorpo.chain", 1, 0, "beta:r sigma:s a_t:s a_prev:s", SHARED_IN,
+     "lr_w lr_l z loss grad_mu k_eps k_v grad_eps grad_v", ev_tailorpo, 1},
+    {"tailorpo.rank", 0, 1, "", "reward", "order# winner# loser#", ev_rank, 0},
+    {"tailorpo_g.eta", 0, 1, "t:r T:r eta_min:r eta_max:r", "", "eta", ev_eta, 0},
+    {"tailorpo_g.update", 0, 0, "eta:r delta:r alpha:r sign:i", "x g vjp", "x_plus", ev_update, 1},
+    {"tailorpo_g.update_noeps", 0, 0, "eta:r delta:r alpha:r sign:i", "x g", "x_plus", ev_update, 0},
+    {"tailorpo_g.guide", 0, 0, "eta:r delta:r alpha:r sign:i", "x e_a e_b q_a q_b", "r_before x_plus", ev_guide,
+     0},
+    {"rdpo.printed", 1, 0, "beta:r lambda:r sigma:r", SHARED_IN, "lr_w lr_l psi z loss grad_mu", ev_rdpo, 0},
+    {"rdpo.intended", 1, 0, "beta:r lambda:r sigma:r", SHARED_IN, "lr_w lr_l psi z loss grad_mu", ev_rdpo, 1},
+    {"rdpo.delta_q_printed", 0, 1, "r_before:r", "r_after", "dq order# winner# loser#", ev_dq, 0},
+    {"rdpo.delta_q_gain", 0, 1, "r_before:r", "r_after", "dq order# winner# loser#", ev_dq, 1},
+    {"spo.select", 0, 1, "t:i kappa:i thr:r", "score", "best# worst# valid#", ev_spo_select, 0},
+    {"spo.loss", 1, 0, "beta:r clip_eps:r sigma:r", SHARED_IN, "lr_w lr_l z loss grad_mu", ev_spo_loss, 0},
+    {"diffusion_dpo", 1, 0, "beta:r", EPS_IN, EPS_OUT, ev_eps, 0},
+    {"dspo.paper", 2, 0, "lambda:r c_t:r", EPS_IN, EPS_OUT, ev_eps, 1},
+    {"dspo.paper_sg", 2, 0, "lambda:r c_t:r", EPS_IN, EPS_OUT, ev_eps, 2},
+    {"dspo.code", 3, 0, "beta:r", EPS_IN, EPS_OUT, ev_eps, 3},
+    {"dspo.code_sg", 3, 0, "beta:r", EPS_IN, EPS_OUT, ev_eps, 4},
+};
+
+/* Is `name` (length n) a word of the blank-separated list?  *isint set
+ * when the word carries a '#' suffix. */
+static int in_list(const char *list, const char *name, size_t n, int *isint, char *type)
+{
+    const char *s = list, *e = list + strlen(list), *t;
+    size_t l;
+    while ((l = tok(&s, e, &t)) != 0) {
+        size_t w = l;
+        int ii = 0;
+        char ty = 0;
+        if (t[w - 1] == '#')
+            ii = 1, w--;
+        if (w > 2 && t[w - 2] == ':')
+            ty = t[w - 1], w -= 2;
+        if (w == n && !memcmp(t, name, n)) {
+            if (isint)
+                *isint = ii;
+            if (type)
+                *type = ty;
+            return 1;
+        }
     }
     return 0;
 }
 
-/* ulp of |v| in double or float */
-static double ulp_of(double v, int f32)
+/* ------------------------------------------------------- case checking */
+
+#define BAD(line, ...)                                                               \
+    do {                                                                             \
+        int o_ = snprintf(x->err, sizeof x->err, "%s:%zu: ", x->path, (size_t)(line)); \
+        if (o_ > 0 && (size_t)o_ < sizeof x->err)                                    \
+            snprintf(x->err + o_, sizeof x->err - (size_t)o_, __VA_ARGS__);          \
+        goto malformed;                                                              \
+    } while (0)
+
+static double ulp_p(double m, int f32)
 {
-    int e;
-    double a = fabs(v);
+    int ex;
     if (f32) {
-        if (a < 1.1754943508222875e-38)
-            return 1.4012984643248171e-45;
-        frexp(a, &e);
-        return ldexp(1.0, e - 24);
+        if (m < FLT_MIN)
+            return 0x1p-149;
+        (void)frexp(m, &ex);
+        return ldexp(1.0, ex - 24);
     }
-    if (a < 2.2250738585072014e-308)
-        return 4.9406564584124654e-324;
-    frexp(a, &e);
-    return ldexp(1.0, e - 53);
+    if (m < DBL_MIN)
+        return 0x1p-1074;
+    (void)frexp(m, &ex);
+    return ldexp(1.0, ex - 53);
 }
 
-/* Compares one output: every element within tol ulps of the largest
- * magnitude of the expected array (normwise), tol from "tol.NAME" or
- * "tol" or the default (4 for f64, 2 for f32). */
-static int compare(vctx *x, const vout *o, const double *e, size_t ne, int f32, double *worst)
+static void print_vals(const char *kw, const oexp *o, const res *rs)
 {
-    size_t i;
-    double emax = 0, tol = f32 ? 2.0 : 4.0, u;
-    char key[64];
-    const dpo_vec_field *tf;
-    snprintf(key, sizeof key, "tol.%s", o->name);
-    tf = getf(&x->c, key);
-    if (!tf)
-        tf = getf(&x->c, "tol");
-    if (tf) {
-        size_t c;
-        if (dpo_vec_numbers(&tol, 1, &c, tf->value, tf->value_len) || c != 1)
-            return -1;
+    size_t j;
+    printf("%s %.*s %zu", kw, (int)o->fl, o->full, o->n);
+    for (j = 0; j < o->n; j++) {
+        double v = rs->v[o->start + j * o->step];
+        if (rs->isint)
+            printf(" %lld", (long long)v);
+        else
+            printf(" %a", v);
     }
-    if (ne != o->n)
-        return 0;
-    for (i = 0; i < ne; i++)
-        if (fabs(e[i]) > emax)
-            emax = fabs(e[i]);
-    u = ulp_of(emax, f32);
-    *worst = 0;
-    for (i = 0; i < ne; i++) {
-        double d = fabs(o->v[i] - e[i]) / u;
-        if (!(d <= *worst))
-            *worst = d;
-    }
-    return *worst <= tol;
-}
-
-static void print_values(const double *v, size_t n, int f32)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        printf("%s%a", i ? " " : "", f32 ? (double)(float)v[i] : v[i]);
-    printf("  # ");
-    for (i = 0; i < n && i < 8; i++)
-        printf("%s%.17g", i ? " " : "", v[i]);
-    if (n > 8)
+    printf("\n# %s %.*s =", kw, (int)o->fl, o->full);
+    for (j = 0; j < o->n && j < 8; j++)
+        printf(" %.17g", rs->v[o->start + j * o->step]);
+    if (o->n > 8)
         printf(" ...");
     printf("\n");
 }
 
-static int on_event(void *user, dpo_vec_event ev, const dpo_vec_field *f)
+/* Copies buf lines through line `upto` (print mode), calling back after
+ * each out record line. */
+static void copy_line(vctx *x)
 {
-    vctx *x = (vctx *)user;
-    if (ev == DPO_VEC_BEGIN) {
-        x->c.name = f->value;
-        x->c.name_len = f->value_len;
-        x->c.line = f->line;
-        x->c.nf = 0;
-        return 0;
+    size_t a = x->cp;
+    while (x->cp < x->len && x->buf[x->cp] != '\n')
+        x->cp++;
+    fwrite(x->buf + a, 1, x->cp - a, stdout);
+    fputc('\n', stdout);
+    if (x->cp < x->len)
+        x->cp++;
+    x->cpline++;
+}
+
+static int check_case(vctx *x, size_t end_line)
+{
+    ev *e;
+    const fnspec *fs = NULL;
+    const rec *rfn = NULL, *rprec = NULL, *rred = NULL;
+    oexp *oe = NULL;
+    int noe = 0, nref = 0, i, j, ok = 1;
+    size_t k;
+    dpo_status st;
+    e = (ev *)calloc(1, sizeof *e);
+    oe = (oexp *)calloc(MAXO, sizeof *oe);
+    if (!e || !oe) {
+        free(e);
+        free(oe);
+        snprintf(x->err, sizeof x->err, "%s:%zu: out of memory", x->path, x->cline);
+        return -1;
     }
-    if (ev == DPO_VEC_FIELD) {
-        if (x->c.nf >= MAXF) {
-            snprintf(x->err, sizeof x->err, "%s:%zu: too many fields in a case", x->path, f->line);
-            return 1;
+    e->x = x;
+    e->reduce = -1;
+    /* fn, ref, prec, reduce */
+    for (k = 0; k < x->nr; k++) {
+        const rec *r = &x->r[k];
+        const char *s = r->v, *end = r->v + r->vl, *t;
+        size_t l;
+        if (r->kw == KW_FN) {
+            if (rfn)
+                BAD(r->line, "a second 'fn' record in case %.*s", (int)x->idl, x->id);
+            rfn = r;
+            l = tok(&s, end, &t);
+            for (i = 0; i < (int)(sizeof FNS / sizeof FNS[0]); i++)
+                if (tok_is(t, l, FNS[i].id))
+                    fs = &FNS[i];
+            if (!fs || s != end)
+                BAD(r->line, "unknown function identifier '%.*s'", (int)r->vl, r->v);
+        } else if (r->kw == KW_REF) {
+            if (r->vl == 0)
+                BAD(r->line, "'ref' needs the paper and equation");
+            nref++;
+        } else if (r->kw == KW_PREC) {
+            if (rprec)
+                BAD(r->line, "a second 'prec' record");
+            rprec = r;
+            if (tok_is(r->v, r->vl, "f32"))
+                e->f32 = 1;
+            else if (!tok_is(r->v, r->vl, "f64"))
+                BAD(r->line, "prec must be f64 or f32");
+        } else if (r->kw == KW_REDUCE) {
+            if (rred)
+                BAD(r->line, "a second 'reduce' record");
+            rred = r;
+            if (tok_is(r->v, r->vl, "sum"))
+                e->reduce = 0;
+            else if (tok_is(r->v, r->vl, "mean"))
+                e->reduce = 1;
+            else
+                BAD(r->line, "reduce must be sum or mean");
         }
-        x->c.f[x->c.nf++] = *f;
-        return 0;
+    }
+    if (!rfn)
+        BAD(x->cline, "case %.*s has no 'fn' record", (int)x->idl, x->id);
+    if (!rprec)
+        BAD(x->cline, "case %.*s has no 'prec' record", (int)x->idl, x->id);
+    if (nref == 0)
+        BAD(x->cline, "case %.*s has no 'ref' record", (int)x->idl, x->id);
+    e->fs = fs;
+    if (fs->f64only && e->f32)
+        BAD(rprec->line, "%s is defined for prec f64 only", fs->id);
+    if (fs->reduce == 0 && rred)
+        BAD(rred->line, "%s takes no 'reduce' record", fs->id);
+    if (fs->reduce && !rred)
+        BAD(x->cline, "case %.*s (%s) needs a 'reduce' record", (int)x->idl, x->id, fs->id);
+    if ((fs->reduce == 2 && e->reduce != 0) || (fs->reduce == 3 && e->reduce != 1))
+        BAD(rred->line, "%s is defined with reduce %s only", fs->id, fs->reduce == 2 ? "sum" : "mean");
+    e->mode = e->reduce == 1 ? DPO_LOGPROB_MEAN : DPO_LOGPROB_SUM;
+    /* params */
+    for (k = 0; k < x->nr; k++) {
+        const rec *r = &x->r[k];
+        const char *s = r->v, *end = r->v + r->vl, *t, *vt;
+        size_t l, vl;
+        char ty = 0;
+        if (r->kw != KW_PARAM)
+            continue;
+        l = tok(&s, end, &t);
+        vl = tok(&s, end, &vt);
+        if (!is_name(t, l) || vl == 0 || s != end)
+            BAD(r->line, "expected 'param <name> <value>'");
+        if (!in_list(fs->params, t, l, NULL, &ty))
+            BAD(r->line, "'%.*s' is not a parameter of %s", (int)l, t, fs->id);
+        for (i = 0; i < e->np; i++)
+            if (tok_is(t, l, e->p[i].name))
+                BAD(r->line, "parameter '%.*s' given twice", (int)l, t);
+        if (ty == 'i') {
+            long long v;
+            if (parse_int(vt, vl, -2147483647LL, 2147483647LL, &v))
+                BAD(r->line, "parameter '%.*s' must be a decimal integer", (int)l, t);
+        } else {
+            double v;
+            if (parse_real(vt, vl, &v))
+                BAD(r->line, "parameter '%.*s' must be a finite hex float", (int)l, t);
+            if (ty == 's' && e->f32 && (double)(float)v != v)
+                BAD(r->line, "parameter '%.*s' must be a binary32 value in a prec f32 case", (int)l, t);
+        }
+        memcpy(e->p[e->np].name, t, l);
+        e->p[e->np].t = vt;
+        e->p[e->np].tl = vl;
+        e->p[e->np].line = r->line;
+        e->np++;
     }
     {
-        outs o;
-        int i, ok = 1, f32 = value_is(getf(&x->c, "dtype"), "f32");
-        x->err[0] = '\0';
-        if (evaluate(x, &o)) {
-            if (x->print)
-                return 1;
-            fprintf(stderr, "FAIL %s\n", x->err);
-            x->failed++;
-            x->errors++;
-            return 0;
+        const char *s = fs->params, *end = s + strlen(s), *t;
+        size_t l;
+        while ((l = tok(&s, end, &t)) != 0) {
+            char nm[NAMEMAX];
+            memcpy(nm, t, l - 2);
+            nm[l - 2] = '\0';
+            if (!PRM(e, nm))
+                BAD(x->cline, "case %.*s (%s) lacks 'param %s'", (int)x->idl, x->id, fs->id, nm);
         }
-        if (x->print)
-            printf("case %.*s\n", (int)x->c.name_len, x->c.name);
-        for (i = 0; i < x->c.nf; i++) {
-            const dpo_vec_field *g = &x->c.f[i];
-            if (g->key_len > 7 && !memcmp(g->key, "expect.", 7)) {
-                int j;
-                for (j = 0; j < o.k; j++)
-                    if (strlen(o.o[j].name) == g->key_len - 7 && !memcmp(o.o[j].name, g->key + 7, g->key_len - 7))
-                        break;
-                if (j == o.k) {
-                    if (!x->print)
-                        fprintf(stderr, "FAIL %s:%zu: '%.*s' is not an output of this fn\n", x->path, g->line,
-                                (int)g->key_len, g->key);
-                    ok = 0;
-                    if (x->print)
-                        printf("%.*s %.*s\n", (int)g->key_len, g->key, (int)g->value_len, g->value);
-                    continue;
-                }
-                if (x->print) {
-                    printf("%.*s ", (int)g->key_len, g->key);
-                    print_values(o.o[j].v, o.o[j].n, f32);
-                } else {
-                    size_t ne = 0;
-                    double *e = (double *)malloc((g->value_len / 2 + 1) * sizeof(double)), worst = 0;
-                    int r = e ? dpo_vec_numbers(e, g->value_len / 2 + 1, &ne, g->value, g->value_len) : -1;
-                    int c = r == 0 ? compare(x, &o.o[j], e, ne, f32, &worst) : -1;
-                    if (c != 1) {
-                        fprintf(stderr, "FAIL %s:%zu: case '%.*s' %.*s: %s (worst %.3g ulp)\n", x->path, g->line,
-                                (int)x->c.name_len, x->c.name, (int)g->key_len, g->key,
-                                c < 0 ? "malformed value or tolerance" : "mismatch", worst);
-                        ok = 0;
-                    }
-                    free(e);
-                }
-            } else if (x->print)
-                printf("%.*s %.*s\n", (int)g->key_len, g->key, (int)g->value_len, g->value);
-        }
-        if (x->print)
-            printf("end\n\n");
-        else if (ok)
-            x->passed++;
-        else
-            x->failed++;
-        outs_free(&o);
     }
+    /* inputs, in file order (a gen base must come first) */
+    for (k = 0; k < x->nr; k++) {
+        const rec *r = &x->r[k];
+        const char *s = r->v, *end = r->v + r->vl, *t, *nt;
+        size_t l, nl, n, m;
+        long long cnt;
+        arr *a;
+        if (r->kw != KW_IN && r->kw != KW_GEN)
+            continue;
+        nl = tok(&s, end, &nt);
+        if (!is_name(nt, nl))
+            BAD(r->line, "expected '%s <name> <n> ...'", r->kw == KW_IN ? "in" : "gen");
+        if (strcmp(fs->inputs, "*") && !in_list(fs->inputs, nt, nl, NULL, NULL))
+            BAD(r->line, "'%.*s' is not an input of %s", (int)nl, nt, fs->id);
+        for (i = 0; i < e->na; i++)
+            if (tok_is(nt, nl, e->a[i].name))
+                BAD(r->line, "input '%.*s' given twice", (int)nl, nt);
+        if (e->na >= MAXA)
+            BAD(r->line, "too many inputs");
+        l = tok(&s, end, &t);
+        if (parse_int(t, l, 1, 1 << 30, &cnt))
+            BAD(r->line, "the element count of '%.*s' must be a decimal integer >= 1", (int)nl, nt);
+        n = (size_t)cnt;
+        a = &e->a[e->na];
+        memcpy(a->name, nt, nl);
+        a->n = n;
+        a->line = r->line;
+        a->v = (double *)tmp_alloc(e, n * sizeof(double));
+        a->f = e->f32 ? (float *)tmp_alloc(e, n * sizeof(float)) : NULL;
+        if (!a->v || (e->f32 && !a->f))
+            BAD(r->line, "out of memory");
+        if (r->kw == KW_IN) {
+            for (m = 0; m < n; m++) {
+                l = tok(&s, end, &t);
+                if (l == 0)
+                    BAD(r->line, "'%.*s' holds %zu values, its count says %zu", (int)nl, nt, m, n);
+                if (parse_real(t, l, &a->v[m]))
+                    BAD(r->line, "value %zu of '%.*s' is not a finite hex float", m, (int)nl, nt);
+            }
+            if (tok(&s, end, &t))
+                BAD(r->line, "'%.*s' holds more values than its count %zu", (int)nl, nt, n);
+        } else {
+            unsigned long long seed;
+            int neg;
+            double lo, hi;
+            const double *base = NULL;
+            l = tok(&s, end, &t);
+            if (!tok_is(t, l, "splitmix64"))
+                BAD(r->line, "unknown generator '%.*s' (splitmix64 expected)", (int)l, t);
+            l = tok(&s, end, &t);
+            if (parse_dec(t, l, &seed, &neg) || neg)
+                BAD(r->line, "the seed must be an unsigned 64-bit decimal integer");
+            l = tok(&s, end, &t);
+            if (parse_real(t, l, &lo))
+                BAD(r->line, "gen lo must be a finite hex float");
+            l = tok(&s, end, &t);
+            if (parse_real(t, l, &hi))
+                BAD(r->line, "gen hi must be a finite hex float");
+            l = tok(&s, end, &t);
+            if (l) {
+                const arr *ba = NULL;
+                for (i = 0; i < e->na; i++)
+                    if (tok_is(t, l, e->a[i].name))
+                        ba = &e->a[i];
+                if (!ba)
+                    BAD(r->line, "gen base '%.*s' is not an input defined earlier in the case", (int)l, t);
+                if (ba->n != n)
+                    BAD(r->line, "gen base '%.*s' has %zu elements, not %zu", (int)l, t, ba->n, n);
+                base = ba->v;
+                if (tok(&s, end, &t))
+                    BAD(r->line, "text after the gen base");
+            }
+            dpo_vec_splitmix64(a->v, n, (uint64_t)seed, lo, hi, base, e->f32);
+            for (m = 0; m < n; m++)
+                if (!(a->v[m] - a->v[m] == 0))
+                    BAD(r->line, "gen '%.*s' produced a non-finite value", (int)nl, nt);
+        }
+        if (e->f32)
+            for (m = 0; m < n; m++) {
+                a->f[m] = (float)a->v[m];
+                if ((double)a->f[m] != a->v[m])
+                    BAD(r->line, "value %zu of '%.*s' is not a binary32 value (prec f32)", m, (int)nl, nt);
+            }
+        if (e->na == 0)
+            e->d = n;
+        else if (n != e->d && strcmp(fs->inputs, "*"))
+            BAD(r->line, "'%.*s' has %zu elements, the other inputs %zu", (int)nl, nt, n, e->d);
+        e->na++;
+    }
+    if (strcmp(fs->inputs, "*")) {
+        const char *s = fs->inputs, *end = s + strlen(s), *t;
+        size_t l;
+        while ((l = tok(&s, end, &t)) != 0) {
+            char nm[NAMEMAX];
+            memcpy(nm, t, l);
+            nm[l] = '\0';
+            if (!IN(e, nm))
+                BAD(x->cline, "case %.*s (%s) lacks input '%s'", (int)x->idl, x->id, fs->id, nm);
+        }
+    } else if (!IN(e, "v"))
+        BAD(x->cline, "case %.*s (%s) lacks input 'v'", (int)x->idl, x->id, fs->id);
+    if ((!strcmp(fs->id, "tailorpo.rank") || !strcmp(fs->id, "spo.select") || !strncmp(fs->id, "rdpo.delta", 10)) &&
+        e->d < 2)
+        BAD(x->cline, "%s needs k >= 2 candidates", fs->id);
+    /* out / alt records */
+    for (k = 0; k < x->nr; k++) {
+        const rec *r = &x->r[k];
+        const char *s = r->v, *end = r->v + r->vl, *t, *nt;
+        size_t l, nl, m, bl;
+        long long cnt;
+        int isint = 0;
+        oexp *o;
+        if (r->kw != KW_OUT && r->kw != KW_ALT)
+            continue;
+        if (noe >= MAXO)
+            BAD(r->line, "too many outputs");
+        o = &oe[noe];
+        nl = tok(&s, end, &nt);
+        for (bl = 0; bl < nl && nt[bl] != '['; bl++)
+            ;
+        if (!is_name(nt, bl) || nl >= sizeof o->full)
+            BAD(r->line, "expected '%s <name> <n> <values>'", r->kw == KW_OUT ? "out" : "alt");
+        if (!in_list(fs->outputs, nt, bl, &isint, NULL))
+            BAD(r->line, "'%.*s' is not an output of %s", (int)bl, nt, fs->id);
+        memcpy(o->full, nt, nl);
+        o->fl = nl;
+        memcpy(o->name, nt, bl);
+        o->r = r;
+        o->step = 1;
+        o->start = 0;
+        o->stop = (size_t)-1;
+        if (bl < nl) {
+            unsigned long long v3[3];
+            const char *p = nt + bl + 1, *pe = nt + nl - 1;
+            int q;
+            if (*pe != ']')
+                BAD(r->line, "bad slice suffix (expected [start:stop:step])");
+            for (q = 0; q < 3; q++) {
+                const char *b0 = p;
+                int neg;
+                while (p < pe && *p != ':')
+                    p++;
+                if (parse_dec(b0, (size_t)(p - b0), &v3[q], &neg) || neg || (q < 2 && p == pe) ||
+                    (q == 2 && p != pe) || v3[q] > (1ULL << 40))
+                    BAD(r->line, "bad slice suffix (expected [start:stop:step])");
+                p++;
+            }
+            if (v3[2] < 1 || v3[0] >= v3[1])
+                BAD(r->line, "bad slice: need start < stop and step >= 1");
+            o->start = (size_t)v3[0];
+            o->stop = (size_t)v3[1];
+            o->step = (size_t)v3[2];
+        }
+        l = tok(&s, end, &t);
+        if (parse_int(t, l, 1, 1 << 30, &cnt))
+            BAD(r->line, "the element count of '%.*s' must be a decimal integer >= 1", (int)nl, nt);
+        o->n = (size_t)cnt;
+        if (bl < nl && o->n != (o->stop - o->start + o->step - 1) / o->step)
+            BAD(r->line, "the slice of '%.*s' has %zu elements, the count says %zu", (int)nl, nt,
+                (o->stop - o->start + o->step - 1) / o->step, o->n);
+        if (bl == nl)
+            o->stop = o->n;
+        o->e = (double *)tmp_alloc(e, o->n * sizeof(double));
+        if (!o->e)
+            BAD(r->line, "out of memory");
+        for (m = 0; m < o->n; m++) {
+            l = tok(&s, end, &t);
+            if (l == 0)
+                BAD(r->line, "'%.*s' holds %zu values, its count says %zu", (int)nl, nt, m, o->n);
+            if (isint) {
+                long long v;
+                if (parse_int(t, l, -2147483647LL, 2147483647LL, &v))
+                    BAD(r->line, "value %zu of '%.*s' must be a decimal integer", m, (int)nl, nt);
+                o->e[m] = (double)v;
+            } else if (parse_real(t, l, &o->e[m]))
+                BAD(r->line, "value %zu of '%.*s' is not a finite hex float", m, (int)nl, nt);
+        }
+        if (tok(&s, end, &t))
+            BAD(r->line, "'%.*s' holds more values than its count %zu", (int)nl, nt, o->n);
+        if (r->kw == KW_ALT)
+            continue; /* alt: checked for form, never compared */
+        for (i = 0; i < noe; i++)
+            if (oe[i].r->kw == KW_OUT && oe[i].fl == o->fl && !memcmp(oe[i].full, o->full, o->fl))
+                BAD(r->line, "output '%.*s' given twice", (int)nl, nt);
+        o->tk = T_DEF;
+        noe++;
+    }
+    /* tol records */
+    for (k = 0; k < x->nr; k++) {
+        const rec *r = &x->r[k];
+        const char *s = r->v, *end = r->v + r->vl, *t, *nt;
+        size_t l, nl;
+        oexp *o = NULL;
+        if (r->kw != KW_TOL)
+            continue;
+        nl = tok(&s, end, &nt);
+        for (i = 0; i < noe; i++)
+            if (oe[i].fl == nl && !memcmp(oe[i].full, nt, nl))
+                o = &oe[i];
+        if (!o)
+            BAD(r->line, "'tol %.*s' has no 'out %.*s' record", (int)nl, nt, (int)nl, nt);
+        if (o->tk != T_DEF)
+            BAD(r->line, "a second 'tol' for '%.*s'", (int)nl, nt);
+        l = tok(&s, end, &t);
+        if (tok_is(t, l, "exact"))
+            o->tk = T_EXACT;
+        else if (tok_is(t, l, "ulp")) {
+            long long kk;
+            l = tok(&s, end, &t);
+            if (parse_int(t, l, 0, 1LL << 52, &kk))
+                BAD(r->line, "tol ulp needs a decimal integer k >= 0");
+            o->tk = T_ULP;
+            o->tx = (double)kk;
+        } else if (tok_is(t, l, "rel") || tok_is(t, l, "abs")) {
+            o->tk = tok_is(t, l, "rel") ? T_REL : T_ABS;
+            l = tok(&s, end, &t);
+            if (parse_real(t, l, &o->tx) || !(o->tx >= 0))
+                BAD(r->line, "tol rel/abs needs a finite hex float >= 0");
+        } else
+            BAD(r->line, "tol kind must be ulp, rel, abs or exact");
+        if (tok(&s, end, &t))
+            BAD(r->line, "text after the tolerance");
+        o->tol_line = r->line;
+    }
+    /* evaluate */
+    st = fs->eval(e);
+    if (e->oom)
+        BAD(x->cline, "out of memory");
+    if (st == DPO_OK) {
+        for (i = 0; i < noe; i++) {
+            const res *rs = NULL;
+            oexp *o = &oe[i];
+            for (j = 0; j < e->no; j++)
+                if (!strcmp(e->o[j].name, o->name))
+                    rs = &e->o[j];
+            if (!rs)
+                BAD(o->r->line, "internal: %s did not produce '%s'", fs->id, o->name);
+            if (o->stop > rs->n || (o->stop - o->start + o->step - 1) / o->step != o->n)
+                BAD(o->r->line, "'%.*s' addresses %zu elements of an output of %zu", (int)o->fl, o->full,
+                    o->stop, rs->n);
+        }
+    }
+    if (x->print) {
+        /* copy the case lines, inserting got/error after each out line */
+        while (x->cpline < end_line) {
+            size_t ln = x->cpline + 1;
+            copy_line(x);
+            for (i = 0; i < noe; i++)
+                if (oe[i].r->line == ln) {
+                    if (st) {
+                        printf("error %s\n", dpo_status_str(st));
+                    } else {
+                        for (j = 0; j < e->no; j++)
+                            if (!strcmp(e->o[j].name, oe[i].name))
+                                print_vals("got", &oe[i], &e->o[j]);
+                    }
+                }
+        }
+    } else if (st) {
+        fprintf(stderr, "FAIL %s:%zu: case %.*s: the library returned %s\n", x->path, x->cline, (int)x->idl, x->id,
+                dpo_status_str(st));
+        ok = 0;
+    } else {
+        for (i = 0; i < noe; i++) {
+            oexp *o = &oe[i];
+            const res *rs = NULL;
+            double M = 0, bound = 0, worst = -1, u;
+            size_t m, wi = 0;
+            int tk = o->tk, pass = 1;
+            for (j = 0; j < e->no; j++)
+                if (!strcmp(e->o[j].name, o->name))
+                    rs = &e->o[j];
+            if (tk == T_DEF) {
+                tk = rs->isint ? T_EXACT : T_ULP;
+                o->tx = e->f32 ? 2 : 4;
+            }
+            for (m = 0; m < o->n; m++)
+                if (fabs(o->e[m]) > M)
+                    M = fabs(o->e[m]);
+            u = ulp_p(M, e->f32);
+            if (tk == T_ULP)
+                bound = o->tx * u;
+            else if (tk == T_REL)
+                bound = o->tx * M;
+            else if (tk == T_ABS)
+                bound = o->tx;
+            for (m = 0; m < o->n; m++) {
+                double g = rs->v[o->start + m * o->step], d = fabs(g - o->e[m]);
+                int good = tk == T_EXACT ? g == o->e[m] : d <= bound;
+                if (!good && (pass || !(d <= worst))) {
+                    if (pass || d > worst || d != d)
+                        worst = d, wi = m;
+                    pass = 0;
+                }
+            }
+            if (!pass) {
+                double g = rs->v[o->start + wi * o->step];
+                ok = 0;
+                if (tk == T_EXACT)
+                    fprintf(stderr,
+                            "FAIL %s:%zu: case %.*s %.*s: element %zu: got %.17g (%a), expected %.17g (%a), tol exact\n",
+                            x->path, o->r->line, (int)x->idl, x->id, (int)o->fl, o->full, o->start + wi * o->step, g,
+                            g, o->e[wi], o->e[wi]);
+                else
+                    fprintf(stderr,
+                            "FAIL %s:%zu: case %.*s %.*s: element %zu: got %a, expected %a: error %.3g ulp(M) > "
+                            "bound %.3g ulp(M) (%s)\n",
+                            x->path, o->r->line, (int)x->idl, x->id, (int)o->fl, o->full, o->start + wi * o->step, g,
+                            o->e[wi], worst / u, bound / u,
+                            tk == T_ULP ? "ulp" : tk == T_REL ? "rel" : "abs");
+            }
+        }
+    }
+    if (ok)
+        x->passed++;
+    else
+        x->failed++;
+    for (i = 0; i < e->nt; i++)
+        free(e->tmp[i]);
+    free(e);
+    free(oe);
     return 0;
+malformed:
+    for (i = 0; i < e->nt; i++)
+        free(e->tmp[i]);
+    free(e);
+    free(oe);
+    return -1;
+}
+
+static int on_event(void *user, dpo_vec_event ev_, const dpo_vec_field *f)
+{
+    vctx *x = (vctx *)user;
+    static const char *const kws[] = {"fn", "ref", "prec", "reduce", "param", "in", "gen", "out", "alt", "tol"};
+    int i;
+    if (ev_ == DPO_VEC_BEGIN) {
+        x->id = f->value;
+        x->idl = f->value_len;
+        x->cline = f->line;
+        x->nr = 0;
+        return 0;
+    }
+    if (ev_ == DPO_VEC_FIELD) {
+        if (x->nr == x->rcap) {
+            size_t nc = x->rcap ? 2 * x->rcap : 64;
+            rec *nr = (rec *)realloc(x->r, nc * sizeof(rec));
+            if (!nr) {
+                snprintf(x->err, sizeof x->err, "%s:%zu: out of memory", x->path, f->line);
+                return 1;
+            }
+            x->r = nr;
+            x->rcap = nc;
+        }
+        for (i = 0; i < 10; i++)
+            if (f->key_len == strlen(kws[i]) && !memcmp(f->key, kws[i], f->key_len))
+                break;
+        if (i == 10) {
+            snprintf(x->err, sizeof x->err, "%s:%zu: unknown record keyword", x->path, f->line);
+            return 1;
+        }
+        x->r[x->nr].kw = i;
+        x->r[x->nr].v = f->value;
+        x->r[x->nr].vl = f->value_len;
+        x->r[x->nr].line = f->line;
+        x->nr++;
+        return 0;
+    }
+    return check_case(x, f->line) ? 1 : 0;
 }
 
 static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
@@ -618,19 +1485,19 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
     char *buf;
     long n;
     if (!fp) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s:0: %s", path, strerror(errno));
         return NULL;
     }
     if (fseek(fp, 0, SEEK_END) || (n = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET)) {
         fclose(fp);
-        snprintf(err, errlen, "%s: cannot size the file", path);
+        snprintf(err, errlen, "%s:0: cannot read the file", path);
         return NULL;
     }
     buf = (char *)malloc((size_t)n + 1);
     if (!buf || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
         free(buf);
         fclose(fp);
-        snprintf(err, errlen, "%s: read error", path);
+        snprintf(err, errlen, "%s:0: read error", path);
         return NULL;
     }
     fclose(fp);
@@ -639,26 +1506,35 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
     return buf;
 }
 
-/* Runs one file; returns 0, or -1 after printing a one-line error. */
-static int run_file(vctx *x, const char *cmd)
+/* Runs one file (counts in x); returns 0, or -1 after printing one line
+ * `file:line: message` on stderr. */
+static int run_file(vctx *x)
 {
     size_t len, line = 0;
     const char *msg = NULL;
-    char err[512];
-    char *buf = slurp(x->path, &len, err, sizeof err);
+    char *buf = slurp(x->path, &len, x->err, sizeof x->err);
     dpo_status st;
     if (!buf) {
-        cli_fail(cmd, "%s", err);
+        fprintf(stderr, "%s\n", x->err);
         return -1;
     }
+    x->buf = buf;
+    x->len = len;
+    x->cp = 0;
+    x->cpline = 0;
+    x->err[0] = '\0';
     st = dpo_vec_parse(buf, len, on_event, x, &line, &msg);
+    if (st == DPO_OK && x->print)
+        while (x->cp < x->len)
+            copy_line(x);
     free(buf);
+    x->buf = NULL;
     if (st == DPO_ERR_MODEL) {
-        cli_fail(cmd, "%s", x->err);
+        fprintf(stderr, "%s\n", x->err);
         return -1;
     }
     if (st) {
-        cli_fail(cmd, "%s:%zu: %s", x->path, line, msg ? msg : dpo_status_str(st));
+        fprintf(stderr, "%s:%zu: %s\n", x->path, line, msg ? msg : dpo_status_str(st));
         return -1;
     }
     return 0;
@@ -669,7 +1545,9 @@ int cmd_loss(int argc, char **argv)
     vctx *x;
     int rc;
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: diffpo loss FILE.vec\n  prints every case with the library's outputs in the expect.* fields\n");
+        printf("usage: diffpo loss FILE.vec\n"
+               "  prints FILE.vec back with a 'got <name> <n> <values>' line (the library's values)\n"
+               "  after every 'out' line (docs/vectors.md section 6)\n");
         return 0;
     }
     if (argc != 2)
@@ -678,10 +1556,16 @@ int cmd_loss(int argc, char **argv)
     if (!x)
         return cli_fail("loss", "out of memory");
     x->path = argv[1];
-    x->print = 1;
-    rc = run_file(x, "loss") ? 2 : 0;
+    /* pass 1 checks the whole file, so that a malformed file prints nothing */
+    rc = run_file(x);
+    if (rc == 0) {
+        x->print = 1;
+        rc = run_file(x);
+        fflush(stdout);
+    }
+    free(x->r);
     free(x);
-    return rc;
+    return rc ? 2 : 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -694,8 +1578,9 @@ int cmd_verify(int argc, char **argv)
     const char *dir = "vectors";
     DIR *d;
     struct dirent *de;
-    char *names[4096];
-    int nn = 0, i, bad = 0;
+    char **names = NULL;
+    size_t nn = 0, cap = 0, i;
+    int bad = 0, rc;
     vctx *x;
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         printf("usage: diffpo verify [DIR]   (default vectors/): checks every DIR/*.vec\n");
@@ -708,9 +1593,16 @@ int cmd_verify(int argc, char **argv)
     d = opendir(dir);
     if (!d)
         return cli_fail("verify", "%s: %s", dir, strerror(errno));
-    while ((de = readdir(d)) != NULL && nn < 4096) {
+    while ((de = readdir(d)) != NULL) {
         size_t l = strlen(de->d_name);
         if (l > 4 && !strcmp(de->d_name + l - 4, ".vec")) {
+            if (nn == cap) {
+                char **nw = (char **)realloc(names, (cap ? 2 * cap : 32) * sizeof(char *));
+                if (!nw)
+                    break;
+                names = nw;
+                cap = cap ? 2 * cap : 32;
+            }
             names[nn] = (char *)malloc(strlen(dir) + l + 2);
             if (!names[nn])
                 break;
@@ -719,7 +1611,8 @@ int cmd_verify(int argc, char **argv)
         }
     }
     closedir(d);
-    qsort(names, (size_t)nn, sizeof names[0], cmp_str);
+    if (nn)
+        qsort(names, nn, sizeof names[0], cmp_str);
     x = (vctx *)calloc(1, sizeof *x);
     if (!x)
         return cli_fail("verify", "out of memory");
@@ -730,13 +1623,18 @@ int cmd_verify(int argc, char **argv)
     for (i = 0; i < nn; i++) {
         int before = x->failed;
         x->path = names[i];
-        if (run_file(x, "verify"))
-            bad = 1;
+        if (run_file(x)) {
+            x->failed++; /* the malformed case (the rest of the file is not read) */
+            x->malformed++;
+        }
         printf("%s %s\n", x->failed == before ? "ok  " : "FAIL", names[i]);
+        fflush(stdout);
         free(names[i]);
     }
+    free(names);
     printf("%d passed, %d failed\n", x->passed, x->failed + bad);
-    i = x->failed || bad;
+    rc = x->failed || bad;
+    free(x->r);
     free(x);
-    return i ? 1 : 0;
+    return rc ? 1 : 0;
 }
