@@ -1,6 +1,10 @@
 /* libFuzzer harness of the vector-file parser (dpo_vec_parse,
- * dpo_vec_numbers).  Invariants checked: no crash, every event's key and
- * value lie inside the input, lines are increasing, BEGIN/END alternate. */
+ * dpo_vec_numbers, dpo_vec_splitmix64; docs/vectors.md).  Invariants
+ * checked: no crash; every event's key and value lie inside the input;
+ * lines never decrease; BEGIN/END alternate and a successful parse closes
+ * every case; field keys are record keywords of docs/vectors.md section 2;
+ * values carry no leading or trailing blank and no CR, NUL or non-ASCII
+ * byte; numbers parsed from a value are finite. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,26 +16,47 @@ typedef struct st {
     int open;
 } st;
 
+static int is_kw(const char *k, size_t n)
+{
+    static const char *const kw[] = {"fn", "ref", "prec", "reduce", "param", "in", "gen", "out", "alt", "tol"};
+    size_t i;
+    for (i = 0; i < sizeof kw / sizeof kw[0]; i++)
+        if (strlen(kw[i]) == n && !memcmp(kw[i], k, n))
+            return 1;
+    return 0;
+}
+
 static int cb(void *u, dpo_vec_event ev, const dpo_vec_field *f)
 {
     st *s = (st *)u;
     double v[16];
-    size_t n;
+    size_t n, i;
     if (f->key < s->buf || f->key + f->key_len > s->buf + s->len || f->value < s->buf ||
-        f->value + f->value_len > s->buf + s->len || f->line < s->last_line)
+        f->value + f->value_len > s->buf + s->len || f->line < s->last_line || f->key_len == 0)
         abort();
     s->last_line = f->line;
+    if (f->value_len && (f->value[0] == ' ' || f->value[0] == '\t' || f->value[f->value_len - 1] == ' ' ||
+                         f->value[f->value_len - 1] == '\t'))
+        abort();
+    for (i = 0; i < f->value_len; i++) {
+        unsigned char c = (unsigned char)f->value[i];
+        if (c != '\t' && (c < 0x20 || c > 0x7e))
+            abort();
+    }
     if (ev == DPO_VEC_BEGIN) {
-        if (s->open)
+        if (s->open || f->value_len == 0)
             abort();
         s->open = 1;
     } else if (ev == DPO_VEC_END) {
-        if (!s->open)
+        if (!s->open || f->value_len)
             abort();
         s->open = 0;
-    } else if (!s->open)
+    } else if (!s->open || !is_kw(f->key, f->key_len))
         abort();
-    (void)dpo_vec_numbers(v, 16, &n, f->value, f->value_len);
+    if (dpo_vec_numbers(v, 16, &n, f->value, f->value_len) == DPO_OK)
+        for (i = 0; i < n; i++)
+            if (!(v[i] - v[i] == 0))
+                abort();
     return 0;
 }
 
@@ -40,11 +65,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     st s;
     size_t line;
     const char *msg;
+    double g[8];
     s.buf = (const char *)data;
     s.len = size;
     s.last_line = 0;
     s.open = 0;
     if (dpo_vec_parse(s.buf, size, cb, &s, &line, &msg) == DPO_OK && s.open)
         abort();
+    if (size >= 24) { /* the generator: finite in, finite out for a finite width */
+        uint64_t seed;
+        double lo, hi;
+        memcpy(&seed, data, 8);
+        memcpy(&lo, data + 8, 8);
+        memcpy(&hi, data + 16, 8);
+        if (lo - lo == 0 && hi - hi == 0 && (hi - lo) - (hi - lo) == 0) {
+            size_t i;
+            dpo_vec_splitmix64(g, 8, seed, lo, hi, NULL, size & 1);
+            for (i = 0; i < 8; i++)
+                if (!(g[i] - g[i] == 0) && !(size & 1))
+                    abort();
+        }
+    }
     return 0;
 }
