@@ -303,6 +303,12 @@ else
     echo "skip: python3 with mpmath not available (section 2 example)"
 fi
 
+# the worked example printed in docs/vectors.md section 2, as written
+mkdir -p "$T/ex"
+awk '/^### A hand-written example/{f=1;next} f&&/^```$/{if(inb){exit}else{inb=1;next}} inb{print}' docs/vectors.md > "$T/ex/ex.vec"
+if grep -q '^case ' "$T/ex/ex.vec"; then expect_verify "the example printed in docs/vectors.md passes" "$T/ex" 1 0; else
+    no "no example found in docs/vectors.md section 2"; fi
+
 # a deliberately wrong expected value fails, with a FAIL line naming
 # file:line, case and output
 sed 's/^out loss 1 0x1.62e42fefa39efp-1$/out loss 1 0x1.62e42fefa39f4p-1/' "$T/h/hand.vec" > "$T/h/wrong.vec"
