@@ -345,27 +345,27 @@ tolcheck() { # name, expected verdict (pass|fail), gencase args...
     gencase "$@" > "$T/c/t.vec"
     if [ "$want" = pass ]; then expect_verify "tol: $name" "$T/c" 1 0; else expect_verify "tol: $name" "$T/c" 0 1; fi
 }
-tolcheck "3 ulp within ulp 3" pass g-f64-1 f64 "2 0x1p+0 0x1p-30" " 2 0x1.0000000000003p+0 0x1p-30" " ulp 3"
-tolcheck "3 ulp beyond ulp 2" fail g-f64-2 f64 "2 0x1p+0 0x1p-30" " 2 0x1.0000000000003p+0 0x1p-30" " ulp 2"
-tolcheck "normwise: 1 ulp(M) on a small element" pass g-f64-3 f64 "2 0x1p+0 0x1p-30" " 2 0x1p+0 0x1.0000040000000p-30" " ulp 1"
-tolcheck "normwise: 2 ulp(M) on a small element" fail g-f64-4 f64 "2 0x1p+0 0x1p-30" " 2 0x1p+0 0x1.0000080000000p-30" " ulp 1"
-tolcheck "ulp of M just below a power of two" fail g-f64-5 f64 "1 0x1.fffffffffffffp+0" " 1 0x1.ffffffffffffdp+0" " ulp 1"
-tolcheck "rel 2^-50 allows 3 ulp at 1" pass g-f64-6 f64 "1 0x1p+0" " 1 0x1.0000000000003p+0" " rel 0x1p-50"
-tolcheck "rel 2^-51 rejects 3 ulp at 1" fail g-f64-7 f64 "1 0x1p+0" " 1 0x1.0000000000003p+0" " rel 0x1p-51"
-tolcheck "abs bound inclusive" pass g-f64-8 f64 "1 0x0p+0" " 1 0x1p-20" " abs 0x1p-20"
-tolcheck "abs bound exceeded" fail g-f64-9 f64 "1 0x0p+0" " 1 0x1p-20" " abs 0x1p-21"
-tolcheck "exact rejects 1 ulp" fail g-f64-10 f64 "1 0x1p+0" " 1 0x1.0000000000001p+0" " exact"
-tolcheck "exact accepts -0 = +0" pass g-f64-11 f64 "1 -0x0p+0" " 1 0x0p+0" " exact"
-tolcheck "default f64 ulp 4: 4 ulp" pass g-f64-12 f64 "1 0x1p+0" " 1 0x1.0000000000004p+0" ""
-tolcheck "default f64 ulp 4: 5 ulp" fail g-f64-13 f64 "1 0x1p+0" " 1 0x1.0000000000005p+0" ""
-tolcheck "default f32 ulp 2: 2 ulp" pass g-f32-14 f32 "1 0x1p+0" " 1 0x1.000004p+0" ""
-tolcheck "default f32 ulp 2: 3 ulp" fail g-f32-15 f32 "1 0x1p+0" " 1 0x1.000006p+0" ""
-tolcheck "M = 0: the smallest subnormal" pass g-f64-16 f64 "1 0x0p+0" " 1 0x0.0000000000001p-1022" " ulp 1"
-tolcheck "M = 0: two subnormals" fail g-f64-17 f64 "1 0x0p+0" " 1 0x0.0000000000002p-1022" " ulp 1"
-tolcheck "slice [1:5:2]" pass g-f64-18 f64 "5 0x1p+0 0x1p+1 0x1.8p+1 0x1p+2 0x1.4p+2" "[1:5:2] 2 0x1p+1 0x1p+2" "[1:5:2] exact"
-tolcheck "slice [0:5:2] wrong element" fail g-f64-19 f64 "5 0x1p+0 0x1p+1 0x1.8p+1 0x1p+2 0x1.4p+2" "[0:5:2] 3 0x1p+0 0x1.8p+1 0x1.8p+2" "[0:5:2] exact"
+tolcheck "3 ulp within ulp 3" pass g-f64-0001 f64 "2 0x1p+0 0x1p-30" " 2 0x1.0000000000003p+0 0x1p-30" " ulp 3"
+tolcheck "3 ulp beyond ulp 2" fail g-f64-0002 f64 "2 0x1p+0 0x1p-30" " 2 0x1.0000000000003p+0 0x1p-30" " ulp 2"
+tolcheck "normwise: 1 ulp(M) on a small element" pass g-f64-0003 f64 "2 0x1p+0 0x1p-30" " 2 0x1p+0 0x1.0000040000000p-30" " ulp 1"
+tolcheck "normwise: 2 ulp(M) on a small element" fail g-f64-0004 f64 "2 0x1p+0 0x1p-30" " 2 0x1p+0 0x1.0000080000000p-30" " ulp 1"
+tolcheck "ulp of M just below a power of two" fail g-f64-0005 f64 "1 0x1.fffffffffffffp+0" " 1 0x1.ffffffffffffdp+0" " ulp 1"
+tolcheck "rel 2^-50 allows 3 ulp at 1" pass g-f64-0006 f64 "1 0x1p+0" " 1 0x1.0000000000003p+0" " rel 0x1p-50"
+tolcheck "rel 2^-51 rejects 3 ulp at 1" fail g-f64-0007 f64 "1 0x1p+0" " 1 0x1.0000000000003p+0" " rel 0x1p-51"
+tolcheck "abs bound inclusive" pass g-f64-0008 f64 "1 0x0p+0" " 1 0x1p-20" " abs 0x1p-20"
+tolcheck "abs bound exceeded" fail g-f64-0009 f64 "1 0x0p+0" " 1 0x1p-20" " abs 0x1p-21"
+tolcheck "exact rejects 1 ulp" fail g-f64-0010 f64 "1 0x1p+0" " 1 0x1.0000000000001p+0" " exact"
+tolcheck "exact accepts -0 = +0" pass g-f64-0011 f64 "1 -0x0p+0" " 1 0x0p+0" " exact"
+tolcheck "default f64 ulp 4: 4 ulp" pass g-f64-0012 f64 "1 0x1p+0" " 1 0x1.0000000000004p+0" ""
+tolcheck "default f64 ulp 4: 5 ulp" fail g-f64-0013 f64 "1 0x1p+0" " 1 0x1.0000000000005p+0" ""
+tolcheck "default f32 ulp 2: 2 ulp" pass g-f32-0014 f32 "1 0x1p+0" " 1 0x1.000004p+0" ""
+tolcheck "default f32 ulp 2: 3 ulp" fail g-f32-0015 f32 "1 0x1p+0" " 1 0x1.000006p+0" ""
+tolcheck "M = 0: the smallest subnormal" pass g-f64-0016 f64 "1 0x0p+0" " 1 0x0.0000000000001p-1022" " ulp 1"
+tolcheck "M = 0: two subnormals" fail g-f64-0017 f64 "1 0x0p+0" " 1 0x0.0000000000002p-1022" " ulp 1"
+tolcheck "slice [1:5:2]" pass g-f64-0018 f64 "5 0x1p+0 0x1p+1 0x1.8p+1 0x1p+2 0x1.4p+2" "[1:5:2] 2 0x1p+1 0x1p+2" "[1:5:2] exact"
+tolcheck "slice [0:5:2] wrong element" fail g-f64-0019 f64 "5 0x1p+0 0x1p+1 0x1.8p+1 0x1p+2 0x1.4p+2" "[0:5:2] 3 0x1p+0 0x1.8p+1 0x1.8p+2" "[0:5:2] exact"
 rm -rf "$T/c"; mkdir -p "$T/c"
-{ gencase g-f64-20 f64 "2 0x1p+0 0x1p+1" " 2 0x1p+0 0x1p+1" " exact" | sed '$d'
+{ gencase g-f64-0020 f64 "2 0x1p+0 0x1p+1" " 2 0x1p+0 0x1p+1" " exact" | sed '$d'
   printf '# alt: never compared\nalt v 2 0x1p+5 -0x1p+7\nend\n'; } > "$T/c/t.vec"
 expect_verify "tol: alt records are not compared" "$T/c" 1 0
 
@@ -456,11 +456,20 @@ check_bad "tol without out" "$HEAD${INS}tol z ulp 4\nend\n" 12
 check_bad "two tol for one out" "$HEAD${INS}out z 1 0x0p+0\ntol z ulp 4\ntol z exact\nend\n" 14
 check_bad "bad tol kind" "$HEAD${INS}out z 1 0x0p+0\ntol z ppm 4\nend\n" 13
 check_bad "slice count mismatch" 'case a\nfn gen.check\nref r\nprec f64\nin v 3 0x0p+0 0x0p+0 0x0p+0\nout v[0:3:2] 1 0x0p+0\nend\n' 6
-check_bad "slice beyond the output" 'case a\nfn gen.check\nref r\nprec f64\nin v 3 0x0p+0 0x0p+0 0x0p+0\nout v[2:4:1] 2 0x0p+0 0x0p+0\nend\n' 6
+check_bad "slice beyond the output" 'case a-f64-0001\nfn gen.check\nref r\nprec f64\nin v 3 0x0p+0 0x0p+0 0x0p+0\nout v[2:4:1] 2 0x0p+0 0x0p+0\nend\n' 6
 check_bad "gen base not defined" 'case a\nfn gen.check\nref r\nprec f64\ngen v 2 splitmix64 1 0x0p+0 0x1p+0 b\nend\n' 5
 check_bad "gen bad generator" 'case a\nfn gen.check\nref r\nprec f64\ngen v 2 xorshift 1 0x0p+0 0x1p+0\nend\n' 5
 check_bad "gen negative seed" 'case a\nfn gen.check\nref r\nprec f64\ngen v 2 splitmix64 -1 0x0p+0 0x1p+0\nend\n' 5
 check_bad "integer output as real" 'case a\nfn tailorpo.rank\nref r\nprec f64\nin reward 2 0x0p+0 0x1p+0\nout winner 1 0x1p+0\nend\n' 6
+check_bad "id without <prec>-<NNNN>" 'case a\nfn gen.check\nref r\nprec f64\nin v 1 0x0p+0\nend\n' 1
+check_bad "id of the other prec" 'case a-f32-0001\nfn gen.check\nref r\nprec f64\nin v 1 0x0p+0\nend\n' 1
+check_bad "id used twice" 'case a-f64-0001\nfn gen.check\nref r\nprec f64\nin v 1 0x0p+0\nend\n\ncase a-f64-0001\nfn gen.check\nref r\nprec f64\nin v 1 0x0p+0\nend\n' 8
+mkdir -p "$T/dup"
+printf 'case a-f64-0001\nfn gen.check\nref r\nprec f64\nin v 1 0x0p+0\nend\n' > "$T/dup/1.vec"
+cp "$T/dup/1.vec" "$T/dup/2.vec"
+expect_verify "an id used in two files fails" "$T/dup" 1 1
+if grep -q "^$T/dup/2.vec:1: case id 'a-f64-0001' already used ($T/dup/1.vec:1)" "$T/err"; then ok "duplicate id names the first use"; else
+    cat "$T/err"; no "duplicate id names the first use"; fi
 if "$D" verify "$T/none" >/dev/null 2>&1; then no "missing dir fails"; else ok "missing dir fails"; fi
 if "$D" loss >/dev/null 2>&1; then no "loss without a file fails"; else ok "loss without a file fails"; fi
 if "$D" loss "$T/none.vec" 2>&1 >/dev/null | grep -q "^$T/none.vec:0: "; then ok "unreadable file: file:0: message"; else

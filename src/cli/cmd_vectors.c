@@ -39,6 +39,8 @@ typedef struct vctx {
     size_t nr, rcap;
     int passed, failed;
     int malformed;
+    char **ids; /* case ids seen (verify: across files), with their place */
+    size_t nids, idcap;
     char err[700];
 } vctx;
 
@@ -1333,6 +1335,37 @@ static int check_case(vctx *x, size_t end_line)
             BAD(r->line, "text after the tolerance");
         o->tol_line = r->line;
     }
+    /* the id: <group>-<prec>-<NNNN> with the case's prec, unique */
+    {
+        const char *id = x->id;
+        size_t l = x->idl, q;
+        int good = l >= 10 && id[l - 10] != '-' && id[l - 9] == '-' && id[l - 5] == '-' &&
+                   !memcmp(id + l - 8, e->f32 ? "f32" : "f64", 3);
+        for (q = l - 4; good && q < l; q++)
+            good = id[q] >= '0' && id[q] <= '9';
+        if (!good)
+            BAD(x->cline, "case id '%.*s' is not <group>-%s-<NNNN> (prec %s)", (int)l, id, e->f32 ? "f32" : "f64",
+                e->f32 ? "f32" : "f64");
+        if (!x->print) {
+            char *rec_;
+            for (q = 0; q < x->nids; q++)
+                if (strlen(x->ids[q]) > l && x->ids[q][l] == ' ' && !memcmp(x->ids[q], id, l))
+                    BAD(x->cline, "case id '%.*s' already used (%s)", (int)l, id, x->ids[q] + l + 1);
+            if (x->nids == x->idcap) {
+                size_t nc = x->idcap ? 2 * x->idcap : 256;
+                char **ni = (char **)realloc(x->ids, nc * sizeof(char *));
+                if (!ni)
+                    BAD(x->cline, "out of memory");
+                x->ids = ni;
+                x->idcap = nc;
+            }
+            rec_ = (char *)malloc(l + strlen(x->path) + 32);
+            if (!rec_)
+                BAD(x->cline, "out of memory");
+            sprintf(rec_, "%.*s %s:%zu", (int)l, id, x->path, x->cline);
+            x->ids[x->nids++] = rec_;
+        }
+    }
     /* evaluate */
     st = fs->eval(e);
     if (e->oom)
@@ -1437,6 +1470,16 @@ malformed:
     free(e);
     free(oe);
     return -1;
+}
+
+static void free_ids(vctx *x)
+{
+    size_t i;
+    for (i = 0; i < x->nids; i++)
+        free(x->ids[i]);
+    free(x->ids);
+    x->ids = NULL;
+    x->nids = x->idcap = 0;
 }
 
 static int on_event(void *user, dpo_vec_event ev_, const dpo_vec_field *f)
@@ -1564,6 +1607,7 @@ int cmd_loss(int argc, char **argv)
         fflush(stdout);
     }
     free(x->r);
+    free_ids(x);
     free(x);
     return rc ? 2 : 0;
 }
@@ -1635,6 +1679,7 @@ int cmd_verify(int argc, char **argv)
     printf("%d passed, %d failed\n", x->passed, x->failed + bad);
     rc = x->failed || bad;
     free(x->r);
+    free_ids(x);
     free(x);
     return rc ? 1 : 0;
 }
