@@ -381,6 +381,14 @@ if [ "$pairs" -eq "$nout" ]; then ok "a got line and its comment after each of t
 if grep -q '^got order 5 1 2 0 4 3$' "$T/loss.out" && grep -q '^got x_plus 2 -0x1p-2 0x1.8p+0$' "$T/loss.out" &&
     grep -q '^# got x_plus = -0.25 1.5$' "$T/loss.out"; then ok "got values: integers in decimal, reals in %a, %.17g comment"; else
     no "got values format"; fi
+for f in vectors/*.vec; do
+    [ -f "$f" ] || continue
+    nout=$(grep -c '^out ' "$f")
+    "$D" loss "$f" > "$T/vl.out" 2>/dev/null
+    ngot=$(grep -c '^got ' "$T/vl.out")
+    if grep -v '^got \|^# got ' "$T/vl.out" | cmp -s - "$f" && [ "$ngot" -eq "$nout" ]; then ok "loss $f: verbatim + $ngot got lines"; else
+        no "loss $f: not verbatim or $ngot got lines for $nout out lines"; fi
+done
 mkdir -p "$T/lo"
 cp "$T/loss.out" "$T/lo/l.vec"
 gl=$(grep -n '^got ' "$T/lo/l.vec" | head -n 1 | cut -d: -f1)
