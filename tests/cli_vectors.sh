@@ -459,6 +459,7 @@ check_bad "missing input" "${HEAD}in x_w 1 0x1p+0\nend\n" 1
 check_bad "unknown input" "${HEAD}in y 1 0x1p+0\nend\n" 8
 check_bad "inputs of different lengths" "${HEAD}in x_w 1 0x1p+0\nin x_l 2 0x0p+0 0x0p+0\nend\n" 9
 check_bad "f32 input not binary32" 'case a\nfn gen.check\nref r\nprec f32\nin v 1 0x1.0000000000001p+0\nend\n' 5
+check_bad "f32 expected value not binary32" 'case a-f32-0001\nfn gen.check\nref r\nprec f32\nin v 1 0x1p+0\nout v 1 0x1.0000000000001p+0\nend\n' 6
 check_bad "unknown output" "$HEAD${INS}out foo 1 0x0p+0\nend\n" 12
 check_bad "tol without out" "$HEAD${INS}tol z ulp 4\nend\n" 12
 check_bad "two tol for one out" "$HEAD${INS}out z 1 0x0p+0\ntol z ulp 4\ntol z exact\nend\n" 14

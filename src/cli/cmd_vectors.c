@@ -1287,6 +1287,8 @@ static int check_case(vctx *x, size_t end_line)
                 o->e[m] = (double)v;
             } else if (parse_real(t, l, &o->e[m]))
                 BAD(r->line, "value %zu of '%.*s' is not a finite hex float", m, (int)nl, nt);
+            else if (e->f32 && r->kw == KW_OUT && (double)(float)o->e[m] != o->e[m])
+                BAD(r->line, "expected value %zu of '%.*s' is not a binary32 value (prec f32)", m, (int)nl, nt);
         }
         if (tok(&s, end, &t))
             BAD(r->line, "'%.*s' holds more values than its count %zu", (int)nl, nt, o->n);
