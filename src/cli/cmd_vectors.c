@@ -26,6 +26,9 @@ typedef struct rec {
 } rec;
 
 #define NAMEMAX 64
+#ifndef DPO_VEC_MAX_GEN
+#define DPO_VEC_MAX_GEN (1 << 24) /* elements of one gen array (a reader's limit) */
+#endif
 
 typedef struct vctx {
     const char *path;
@@ -1134,6 +1137,11 @@ static int check_case(vctx *x, size_t end_line)
         if (parse_int(t, l, 1, 1 << 30, &cnt))
             BAD(r->line, "the element count of '%.*s' must be a decimal integer >= 1", (int)nl, nt);
         n = (size_t)cnt;
+        /* bound the allocation by what the line can hold before allocating */
+        if (r->kw == KW_IN && n > (size_t)(end - s + 1) / 2)
+            BAD(r->line, "'%.*s' holds fewer values than its count %zu", (int)nl, nt, n);
+        if (r->kw == KW_GEN && n > (size_t)DPO_VEC_MAX_GEN)
+            BAD(r->line, "gen arrays are limited to %zu elements", (size_t)DPO_VEC_MAX_GEN);
         a = &e->a[e->na];
         memcpy(a->name, nt, nl);
         a->n = n;
@@ -1268,6 +1276,8 @@ static int check_case(vctx *x, size_t end_line)
         if (parse_int(t, l, 1, 1 << 30, &cnt))
             BAD(r->line, "the element count of '%.*s' must be a decimal integer >= 1", (int)nl, nt);
         o->n = (size_t)cnt;
+        if (o->n > (size_t)(end - s + 1) / 2)
+            BAD(r->line, "'%.*s' holds fewer values than its count %zu", (int)nl, nt, o->n);
         if (bl < nl && o->n != (o->stop - o->start + o->step - 1) / o->step)
             BAD(r->line, "the slice of '%.*s' has %zu elements, the count says %zu", (int)nl, nt,
                 (o->stop - o->start + o->step - 1) / o->step, o->n);
