@@ -442,6 +442,8 @@ check_bad "CRLF" 'case a\r\nend\n' 1
 check_bad "trailing comment on a record" "${HEAD}in x_w 1 0x1p+0 # c\nend\n" 8
 check_bad "decimal real" "${HEAD}in x_w 1 1.0\nend\n" 8
 check_bad "count too large" "${HEAD}in x_w 2 0x1p+0\nend\n" 8
+check_bad "huge count (no allocation attempted)" "${HEAD}in x_w 1000000000 0x1p+0\nend\n" 8
+check_bad "gen beyond 2^24 elements" "${HEAD}gen x_w 16777217 splitmix64 1 0x0p+0 0x1p+0\nend\n" 8
 check_bad "count too small" "${HEAD}in x_w 1 0x1p+0 0x1p+0\nend\n" 8
 check_bad "unknown fn" 'case a\nref r\n\nfn nosuch\nprec f64\nend\n' 4
 check_bad "two fn records" 'case a\nfn tailorpo\nfn tailorpo\nend\n' 3
