@@ -486,5 +486,161 @@ if "$D" loss >/dev/null 2>&1; then no "loss without a file fails"; else ok "loss
 if "$D" loss "$T/none.vec" 2>&1 >/dev/null | grep -q "^$T/none.vec:0: "; then ok "unreadable file: file:0: message"; else
     no "unreadable file message"; fi
 
+# ------------------------------------- 6. a third reading of docs/vectors.md
+# An mpmath transcription of the section 5 definitions written for this test
+# (neither the generator's code nor the library's), evaluated on the stored
+# inputs of every case without gen arrays and compared with the expected
+# values to 1e-6 relative (normwise): a formula-level check that would catch
+# a misreading shared by the generator and the library.
+if ls vectors/*.vec >/dev/null 2>&1 && python3 -c 'import mpmath' 2>/dev/null; then
+    cat > "$T/third.py" <<'PY'
+# Third, independent reading of docs/vectors.md sec. 5 (mpmath), compared with the vectors' out values.
+import glob, sys
+from mpmath import mp, mpf, exp, log, sqrt, cos, pi, log1p, tanh
+mp.dps = 60
+def sp(x): return log1p(exp(x)) if x < 0 else x + log1p(exp(-x))   # softplus
+def sig(x): return 1/(1+exp(-x))
+def lr(x, m, r, s, N): return sum((a-c)**2-(a-b)**2 for a,b,c in zip(x,m,r))/(2*s*s*N)
+def ev(fn, P, I, red, d):
+    N = 1 if red in (None,'sum') else d
+    o = {}
+    if fn == 'gauss.logprob':
+        s=P['sigma']; x=I['x']; m=I['mu']
+        o['lp'] = (-sum((a-b)**2 for a,b in zip(x,m))/(2*s*s) - d*log(s) - mpf(d)/2*log(2*pi))/N
+    elif fn.startswith('stepdpo'):
+        b=P['beta']; s=P['sigma']
+        lw=lr(I['x_w'],I['mu_w'],I['mu_ref_w'],s,N); ll=lr(I['x_l'],I['mu_l'],I['mu_ref_l'],s,N)
+        z=b*(lw-ll); S=sig(-z)
+        o.update(lr_w=lw, lr_l=ll, z=z, loss=sp(-z))
+        o['grad_mu_w']=[-b*S*(a-c)/(s*s*N) for a,c in zip(I['x_w'],I['mu_w'])]
+        o['grad_mu_l']=[b*S*(a-c)/(s*s*N) for a,c in zip(I['x_l'],I['mu_l'])]
+        if fn.endswith('chain'):
+            at=P['a_t']; ap=P['a_prev']
+            ke=sqrt(1-ap-s*s)-sqrt(ap)*sqrt(1-at)/sqrt(at); kv=sqrt(1-ap-s*s)*sqrt(at)-sqrt(ap)*sqrt(1-at)
+            o.update(k_eps=ke,k_v=kv)
+            for w in 'wl':
+                o['grad_eps_'+w]=[ke*g for g in o['grad_mu_'+w]]; o['grad_v_'+w]=[kv*g for g in o['grad_mu_'+w]]
+    elif fn in ('d3po_code','spo.loss'):
+        b=P['beta']; ce=P['clip_eps']; s=P['sigma']
+        if fn=='d3po_code':
+            X=[I['x_0'],I['x_1']]; M=[I['mu_0'],I['mu_1']]; R=[I['mu_ref_0'],I['mu_ref_1']]; lab=P['label']
+        else:
+            X=[I['x_w'],I['x_l']]; M=[I['mu'],I['mu']]; R=[I['mu_ref'],I['mu_ref']]; lab=1
+        lo=mpf(float(1-ce)); hi=mpf(float(1+ce))   # RN of the exact sums
+        L=[lr(X[k],M[k],R[k],s,N) for k in (0,1)]
+        h={1:(1,-1),-1:(-1,1),0:(0,0)}[int(lab)]
+        c=[];l=[]
+        for k in (0,1):
+            rho=exp(L[k])
+            if lo<=rho<=hi: c.append(1); l.append(L[k])
+            elif rho<lo: c.append(0); l.append(log(lo))
+            else: c.append(0); l.append(log(hi))
+        z=b*(h[0]*l[0]+h[1]*l[1]); S=sig(-z)
+        g=[[-b*S*h[k]*c[k]*(a-m)/(s*s*N) for a,m in zip(X[k],M[k])] for k in (0,1)]
+        if fn=='d3po_code': o.update(lr_0=L[0],lr_1=L[1],z=z,loss=sp(-z),grad_mu_0=g[0],grad_mu_1=g[1])
+        else: o.update(lr_w=L[0],lr_l=L[1],z=z,loss=sp(-z),grad_mu=[a+b_ for a,b_ in zip(g[0],g[1])])
+    elif fn.startswith('tailorpo') and fn not in ('tailorpo.rank',) and not fn.startswith('tailorpo_g'):
+        b=P['beta']; s=P['sigma']
+        lw=lr(I['x_w'],I['mu'],I['mu_ref'],s,N); ll=lr(I['x_l'],I['mu'],I['mu_ref'],s,N)
+        z=b*(lw-ll); S=sig(-z)
+        o.update(lr_w=lw,lr_l=ll,z=z,loss=sp(-z),grad_mu=[-b*S*(a-c)/(s*s*N) for a,c in zip(I['x_w'],I['x_l'])])
+        if fn.endswith('chain'):
+            at=P['a_t']; ap=P['a_prev']
+            ke=sqrt(1-ap-s*s)-sqrt(ap)*sqrt(1-at)/sqrt(at); kv=sqrt(1-ap-s*s)*sqrt(at)-sqrt(ap)*sqrt(1-at)
+            o.update(k_eps=ke,k_v=kv,grad_eps=[ke*g for g in o['grad_mu']],grad_v=[kv*g for g in o['grad_mu']])
+    elif fn.startswith('rdpo.') and 'delta' not in fn:
+        b=P['beta']; lam=P['lambda']; s=P['sigma']
+        lw=lr(I['x_w'],I['mu'],I['mu_ref'],s,N); ll=lr(I['x_l'],I['mu'],I['mu_ref'],s,N)
+        psi=min(0,-ll); a=1 if ll>0 else 0
+        z=b*(lw-ll)+(-lam*psi if fn=='rdpo.printed' else lam*psi); S=sig(-z)
+        dl=-b+lam*a if fn=='rdpo.printed' else -b-lam*a
+        o.update(lr_w=lw,lr_l=ll,psi=psi,z=z,loss=sp(-z),
+                 grad_mu=[-S*(b*(xw-m)+dl*(xl-m))/(s*s*N) for xw,xl,m in zip(I['x_w'],I['x_l'],I['mu'])])
+    elif fn=='tailorpo_g.eta':
+        o['eta']=P['eta_min']+(P['eta_max']-P['eta_min'])*(1+cos(pi*P['t']/P['T']))/2
+    elif fn.startswith('tailorpo_g.update'):
+        al=P['alpha']; v=I.get('vjp',[0]*d)
+        o['x_plus']=[x+int(P['sign'])*2*P['eta']*P['delta']*(g-sqrt(1-al)*vv)/sqrt(al) for x,g,vv in zip(I['x'],I['g'],v)]
+    elif fn=='tailorpo_g.guide':
+        al=P['alpha']; x=I['x']
+        x0=[(xi-sqrt(1-al)*(ea*xi+eb))/sqrt(al) for xi,ea,eb in zip(x,I['e_a'],I['e_b'])]
+        g=[qa+qb*y for qa,qb,y in zip(I['q_a'],I['q_b'],x0)]
+        gr=[(1-sqrt(1-al)*ea)*gi/sqrt(al) for ea,gi in zip(I['e_a'],g)]
+        o['r_before']=sum(qa*y+qb*y*y/2 for qa,qb,y in zip(I['q_a'],I['q_b'],x0))
+        o['x_plus']=[xi+int(P['sign'])*2*P['eta']*P['delta']*gi for xi,gi in zip(x,gr)]
+    elif fn=='diffusion_dpo' or fn.startswith('dspo'):
+        e=I['eps']
+        D=lambda a,b_: (sum((x-y)**2 for x,y in zip(a,e))-sum((x-y)**2 for x,y in zip(b_,e)))/N
+        dw=D(I['eth_w'],I['eref_w']); dl=D(I['eth_l'],I['eref_l'])
+        if fn=='diffusion_dpo':
+            b=P['beta']; u=-(b/2)*(dw-dl); S=sig(-u)
+            o.update(d_w=dw,d_l=dl,u=u,loss=sp(-u),grad_eth_w=[b*S*(a-x)/N for a,x in zip(I['eth_w'],e)],
+                     grad_eth_l=[-b*S*(a-x)/N for a,x in zip(I['eth_l'],e)])
+        else:
+            if fn.startswith('dspo.paper'): w=P['lambda']; b=P['lambda']*P['c_t']
+            else: w=b=P['beta']
+            u=-(b/2)*(dw-dl); S=sig(-u)
+            ee=[a-x for a,x in zip(I['eth_w'],e)]; p=[a-r for a,r in zip(I['eth_w'],I['eref_w'])]
+            v=[a-w*S*q for a,q in zip(ee,p)]
+            G=-(2*w/N)*sum(a*q for a,q in zip(v,p))
+            if fn.endswith('_sg'):
+                gw=[(2/mpf(N))*(1-w*S)*vi for vi in v]; gl=[mpf(0)]*d
+            else:
+                gw=[(2/mpf(N))*(1-w*S)*vi+G*S*(1-S)*b*ei/N for vi,ei in zip(v,ee)]
+                gl=[-G*S*(1-S)*b*(a-x)/N for a,x in zip(I['eth_l'],e)]
+            o.update(d_w=dw,d_l=dl,u=u,loss=sum(vi*vi for vi in v)/N,grad_eth_w=gw,grad_eth_l=gl)
+    elif fn=='spo.select':
+        sc=I['score']; bi=max(range(d),key=lambda i:(sc[i],-i)); wi=min(range(d),key=lambda i:(sc[i],i))
+        g=sc[bi]-sc[wi]
+        o.update(best=bi,worst=wi,valid=int(P['t']<=P['kappa'] and bi!=wi and tanh(g/2)>P['thr']))
+    elif fn=='tailorpo.rank' or fn.startswith('rdpo.delta'):
+        if fn=='tailorpo.rank': r=I['reward']
+        else:
+            ra=[float(x) for x in I['r_after']]; rb=float(P['r_before'])
+            r=[mpf(rb-x) if fn.endswith('printed') else mpf(x-rb) for x in ra]; o['dq']=r
+        order=sorted(range(d),key=lambda i:(-r[i],i)); o.update(order=order,winner=order[0],loser=order[-1])
+    elif fn=='gen.check':
+        return None
+    return o
+worst=0; nchk=0; bad=0
+for f in sorted(glob.glob(sys.argv[1]+'/*.vec')):
+    for block in open(f).read().split('\ncase ')[1:]:
+        lines=[l.split() for l in block.split('\n') if l and not l.startswith('#')]
+        cid=lines[0][0]; P={};I={};outs=[];red=None;fn=None;skip=False
+        for t in lines[1:]:
+            if t[0]=='fn': fn=t[1]
+            elif t[0]=='reduce': red=t[1]
+            elif t[0]=='param':
+                P[t[1]]=mpf(float.fromhex(t[2])) if 'x' in t[2] else int(t[2])
+            elif t[0]=='in': I[t[1]]=[mpf(float.fromhex(v)) for v in t[3:]]
+            elif t[0]=='gen': skip=True
+            elif t[0]=='out': outs.append(t)
+        if skip or fn is None: continue
+        d=len(next(iter(I.values()))) if I else 1
+        o=ev(fn,P,I,red,d)
+        if o is None: continue
+        for t in outs:
+            name=t[1]
+            if '[' in name: continue
+            e=[float.fromhex(v) if 'x' in v else int(v) for v in t[3:]]
+            v=o[name]; v=v if isinstance(v,list) else [v]
+            M=max(abs(x) for x in e) or 1e-300
+            err=max(abs(mpf(a)-mpf(b)) for a,b in zip(e,v))/M
+            nchk+=1
+            if err>1e-6:
+                bad+=1; print('MISMATCH',cid,fn,name,'rel',float(err),e[:3],[float(x) for x in v[:3]])
+            worst=max(worst,err if err<=1e-6 else 0)
+print('checked',nchk,'outputs; mismatches',bad,'; worst agreeing rel err',float(worst))
+sys.exit(1 if bad or nchk == 0 else 0)
+PY
+    if python3 "$T/third.py" vectors > "$T/third.out" 2>&1; then ok "third reading of sec. 5: $(tail -n 1 "$T/third.out")"; else
+        grep MISMATCH "$T/third.out" | head; tail -n 1 "$T/third.out"; no "third reading of sec. 5 disagrees with the vectors"; fi
+    python3 "$T/third.py" "$T/h" > "$T/third.out" 2>&1 && python3 "$T/third.py" "$T/ex" >> "$T/third.out" 2>&1
+    if [ $? -eq 0 ]; then ok "third reading agrees with the hand-written cases"; else
+        cat "$T/third.out"; no "third reading vs hand-written cases"; fi
+else
+    echo "skip: third reading (no vectors or no mpmath)"
+fi
+
 echo "$P passed, $F failed"
 [ $F -eq 0 ]
