@@ -54,7 +54,7 @@ LDLIBS += -L$(CUDA_HOME)/lib64 -lcublasLt -lcudart
 LIB_OBJ += $(CU_OBJ)
 endif
 
-.PHONY: all run test deps help clean cuda-check asan valgrind fuzz bench lint repro
+.PHONY: all run test deps help clean cuda-check asan valgrind fuzz bench lint repro vectors tests-bin
 
 all: $(LIBA) $(LIBSO) $(CLI)
 

@@ -1,0 +1,235 @@
+/* Trainers: every method runs on a tiny network; an iteration is a pure
+ * function of (seed, iteration, state): resuming from a checkpoint and
+ * running prompts on several threads give the same bits; the training loop
+ * allocates nothing after set-up; a D3PO tie gives no update. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include "check.h"
+#include "diffpo.h"
+
+static dpo_schedule sched;
+static dpo_mlp_cfg mcfg;
+static float *base;
+static size_t nb, nl;
+
+static void setup(void)
+{
+    mcfg = dpo_mlp_cfg_default();
+    mcfg.hidden = 32;
+    nb = dpo_mlp_num_base(&mcfg);
+    nl = dpo_mlp_num_lora(&mcfg);
+    base = malloc(nb * sizeof(float));
+    if (dpo_schedule_init(&sched, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0) ||
+        dpo_mlp_init_base(base, &mcfg, 3)) {
+        fprintf(stderr, "setup failed\n");
+        exit(1);
+    }
+}
+
+typedef struct run {
+    dpo_trainer tr;
+    float *lora, *m, *v, *pairs;
+    int32_t *pcls;
+    void *work;
+} run;
+
+static dpo_train_cfg small_cfg(dpo_method meth)
+{
+    dpo_train_cfg c = dpo_train_cfg_default(meth);
+    c.batch = 3;
+    c.num_steps = 8;
+    c.train_every = 2;
+    c.train_from = meth == DPO_METHOD_SPO ? 2 : 0;
+    c.kappa = 1000; /* every SPO pair counts in this short schedule */
+    c.spo_thr = 0.0;
+    c.seed = 99;
+    return c;
+}
+
+static int run_open(run *r, const dpo_train_cfg *c)
+{
+    size_t ws = dpo_trainer_workspace_size(c, &mcfg);
+    r->lora = malloc(nl * 4);
+    r->m = calloc(nl, 4);
+    r->v = calloc(nl, 4);
+    r->pairs = 0;
+    r->pcls = 0;
+    if (posix_memalign(&r->work, 64, ws))
+        return -1;
+    dpo_mlp_init_lora(r->lora, &mcfg, 5);
+    if (dpo_trainer_init(&r->tr, c, &mcfg, &sched, base, r->lora, r->m, r->v, r->work, ws))
+        return -1;
+    if (c->method == DPO_METHOD_DIFFDPO || c->method == DPO_METHOD_DSPO) {
+        size_t n = 6, pw = dpo_make_pairs_workspace_size(&mcfg);
+        void *w;
+        r->pairs = malloc(n * 2 * mcfg.dim * 4);
+        r->pcls = malloc(n * sizeof(int32_t));
+        if (posix_memalign(&w, 64, pw))
+            return -1;
+        if (dpo_make_pairs(r->pairs, r->pcls, n, 7, &mcfg, base, &sched, c->reward, 8, 1.0, w, pw) ||
+            dpo_trainer_set_pairs(&r->tr, r->pairs, r->pcls, n))
+            return -1;
+        free(w);
+    }
+    return 0;
+}
+
+static void run_close(run *r)
+{
+    free(r->lora);
+    free(r->m);
+    free(r->v);
+    free(r->pairs);
+    free(r->pcls);
+    free(r->work);
+}
+
+static void test_every_method_runs_and_moves(void)
+{
+    int meth;
+    for (meth = 0; meth < DPO_METHODS; meth++) {
+        dpo_train_cfg c = small_cfg((dpo_method)meth);
+        run r;
+        dpo_train_stats st[3];
+        float *before = malloc(nl * 4);
+        int it, moved = 0;
+        size_t i;
+        CHECK(run_open(&r, &c) == 0, "%s: set-up", dpo_method_name((dpo_method)meth));
+        memcpy(before, r.lora, nl * 4);
+        for (it = 0; it < 2; it++) {
+            dpo_status e = dpo_trainer_iteration(&r.tr, (uint64_t)it, st);
+            CHECK(e == DPO_OK, "%s: iteration %d: %s", dpo_method_name((dpo_method)meth), it, dpo_status_str(e));
+            for (i = 0; i < 3; i++)
+                CHECK(isfinite(st[i].loss) && isfinite(st[i].reward), "%s: finite stats", dpo_method_name((dpo_method)meth));
+        }
+        for (i = 0; i < nl; i++)
+            moved |= before[i] != r.lora[i];
+        CHECK(moved, "%s: LoRA parameters did not move", dpo_method_name((dpo_method)meth));
+        free(before);
+        run_close(&r);
+    }
+}
+
+/* 4 iterations straight vs 2, checkpoint (lora, m, v), a fresh trainer, 2 more. */
+static void test_resume_is_bit_identical(void)
+{
+    int meth;
+    for (meth = 0; meth < DPO_METHODS; meth++) {
+        dpo_train_cfg c = small_cfg((dpo_method)meth);
+        run a, b;
+        float *ck = malloc(3 * nl * 4);
+        int it;
+        run_open(&a, &c);
+        for (it = 0; it < 4; it++)
+            dpo_trainer_iteration(&a.tr, (uint64_t)it, 0);
+        run_open(&b, &c);
+        for (it = 0; it < 2; it++)
+            dpo_trainer_iteration(&b.tr, (uint64_t)it, 0);
+        memcpy(ck, b.lora, nl * 4);
+        memcpy(ck + nl, b.m, nl * 4);
+        memcpy(ck + 2 * nl, b.v, nl * 4);
+        run_close(&b);
+        run_open(&b, &c);
+        memcpy(b.lora, ck, nl * 4);
+        memcpy(b.m, ck + nl, nl * 4);
+        memcpy(b.v, ck + 2 * nl, nl * 4);
+        for (it = 2; it < 4; it++)
+            dpo_trainer_iteration(&b.tr, (uint64_t)it, 0);
+        CHECK(chk_same_bits(a.lora, b.lora, nl * 4), "%s: resumed run differs", dpo_method_name((dpo_method)meth));
+        CHECK(chk_same_bits(a.v, b.v, nl * 4), "%s: resumed optimizer state differs", dpo_method_name((dpo_method)meth));
+        run_close(&a);
+        run_close(&b);
+        free(ck);
+    }
+}
+
+typedef struct tjob {
+    dpo_trainer *tr;
+    uint64_t it;
+    size_t b0, b1;
+    dpo_status st;
+} tjob;
+
+static void *tjob_fn(void *p)
+{
+    tjob *j = (tjob *)p;
+    size_t b;
+    j->st = DPO_OK;
+    for (b = j->b0; b < j->b1 && !j->st; b++)
+        j->st = dpo_trainer_sample(j->tr, j->it, b, 0);
+    return 0;
+}
+
+static void test_threads_do_not_change_bits(void)
+{
+    int meth;
+    for (meth = 0; meth < DPO_METHODS; meth++) {
+        dpo_train_cfg c = small_cfg((dpo_method)meth);
+        run a, b;
+        int it;
+        run_open(&a, &c);
+        run_open(&b, &c);
+        for (it = 0; it < 2; it++) {
+            pthread_t t[2];
+            tjob j[2];
+            int w;
+            dpo_trainer_iteration(&a.tr, (uint64_t)it, 0);
+            for (w = 0; w < 2; w++) {
+                j[w].tr = &b.tr;
+                j[w].it = (uint64_t)it;
+                j[w].b0 = w == 0 ? 0 : 1;
+                j[w].b1 = w == 0 ? 1 : 3;
+                pthread_create(&t[w], 0, tjob_fn, &j[w]);
+            }
+            for (w = 0; w < 2; w++) {
+                pthread_join(t[w], 0);
+                CHECK(j[w].st == DPO_OK, "thread status");
+            }
+            dpo_trainer_apply(&b.tr, (uint64_t)it);
+        }
+        CHECK(chk_same_bits(a.lora, b.lora, nl * 4), "%s: two threads differ from one", dpo_method_name((dpo_method)meth));
+        run_close(&a);
+        run_close(&b);
+    }
+}
+
+static void test_validation(void)
+{
+    dpo_train_cfg c = small_cfg(DPO_METHOD_TAILORPO);
+    dpo_trainer tr;
+    float l[4], m[4], v[4];
+    unsigned char w[64];
+    memset(&tr, 0x33, sizeof tr);
+    c.beta = 0;
+    CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, l, m, v, w, 64) == DPO_ERR_RANGE, "beta 0");
+    c = small_cfg(DPO_METHOD_TAILORPO);
+    CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, l, m, v, w, 64) == DPO_ERR_WORKSPACE, "small work");
+    c.k = 9;
+    CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, l, m, v, w, 64) == DPO_ERR_RANGE, "k too large");
+    {
+        dpo_method mm;
+        CHECK(dpo_method_parse(&mm, "tailorpo-g") == DPO_OK && mm == DPO_METHOD_TAILORPO_G, "parse");
+        CHECK(dpo_method_parse(&mm, "nonsense") == DPO_ERR_RANGE, "parse error");
+    }
+    {
+        /* Diffusion-DPO without pairs is refused */
+        run r;
+        dpo_train_cfg cd = small_cfg(DPO_METHOD_TAILORPO);
+        run_open(&r, &cd);
+        r.tr.cfg.method = DPO_METHOD_DIFFDPO;
+        CHECK(dpo_trainer_sample(&r.tr, 0, 0, 0) == DPO_ERR_NULL, "pairs required");
+        run_close(&r);
+    }
+}
+
+int main(void)
+{
+    setup();
+    RUN(test_every_method_runs_and_moves);
+    RUN(test_resume_is_bit_identical);
+    RUN(test_threads_do_not_change_bits);
+    RUN(test_validation);
+    free(base);
+    return chk_summary();
+}
