@@ -6,39 +6,7 @@
 #include "check.h"
 #include "diffpo.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define DPO_NO_INTERPOSE 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define DPO_NO_INTERPOSE 1
-#endif
-#endif
-
-#if !defined(DPO_NO_INTERPOSE) && defined(__GLIBC__)
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static volatile long n_alloc;
-void *malloc(size_t n)
-{
-    n_alloc++;
-    return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b)
-{
-    n_alloc++;
-    return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n)
-{
-    n_alloc++;
-    return __libc_realloc(p, n);
-}
-#define COUNTING 1
-#else
-static volatile long n_alloc;
-#define COUNTING 0
-#endif
+#include "alloc_count.h"
 
 static dpo_schedule sched;
 static double means[4 * 300];
