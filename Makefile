@@ -43,18 +43,19 @@ NVFLAGS  = -std=c++17 -O3 -fmad=false -prec-div=true -prec-sqrt=true -Xcompiler 
            -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
            -Iinclude -Werror all-warnings
 
+CUDA_HOME ?= /usr/local/cuda
 LIBA  = $(BUILD)/libdiffpo.a
 LIBSO = $(BUILD)/libdiffpo.so
 CLI   = $(BUILD)/diffpo
 
 ifeq ($(CUDA),1)
-CUDA_HOME ?= /usr/local/cuda
 ALLCFLAGS += -DDPO_WITH_CUDA=1
 LDLIBS += -L$(CUDA_HOME)/lib64 -lcublasLt -lcudart
 LIB_OBJ += $(CU_OBJ)
 endif
 
-.PHONY: all run test deps help clean cuda-check asan valgrind fuzz bench lint repro vectors tests-bin
+.PHONY: all run test deps help clean cuda-check asan valgrind fuzz bench lint repro vectors tests-bin \
+        gpu-bin test-gpu bench-gpu
 
 all: $(LIBA) $(LIBSO) $(CLI)
 
@@ -65,6 +66,8 @@ help:
 	@echo "make deps         install missing system/Python dependencies"
 	@echo "make CUDA=1       also build kernels/ with nvcc"
 	@echo "make cuda-check   compile the shared element math and kernels/ with nvcc"
+	@echo "make test-gpu     CUDA build, GPU tests (bitwise against the CPU) and compute-sanitizer"
+	@echo "make bench-gpu    CUDA build and GPU benchmarks (writes docs/performance.md numbers)"
 	@echo "make asan         the unit tests under ASan+UBSan (clang or gcc)"
 	@echo "make valgrind     the unit tests under valgrind memcheck"
 	@echo "make fuzz         build and briefly run the libFuzzer harnesses (clang)"
@@ -96,6 +99,27 @@ $(BUILD)/tests/%: tests/%.c $(LIBA) $(HDRS)
 	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
 
 tests-bin: $(TEST_BIN)
+
+# GPU tests and benchmarks: tests/gpu/*.cu, host code compiled by nvcc and
+# linked against the CUDA build of the library (make CUDA=1 BUILD=build/cuda).
+GPU_TEST_SRC  := $(sort $(wildcard tests/gpu/test_*.cu))
+GPU_BENCH_SRC := $(sort $(wildcard tests/gpu/bench_*.cu))
+GPU_BIN := $(patsubst tests/gpu/%.cu,$(BUILD)/gpu/%,$(GPU_TEST_SRC) $(GPU_BENCH_SRC))
+GPU_LIBS = -L$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lxxhash -lpthread -lm
+
+$(BUILD)/gpu/%: tests/gpu/%.cu $(LIBA) $(HDRS) $(wildcard tests/gpu/*.h)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -Isrc -Itests -o $@ $< $(LIBA) $(GPU_LIBS)
+
+gpu-bin: $(GPU_BIN)
+
+test-gpu:
+	$(MAKE) CUDA=1 BUILD=build/cuda all gpu-bin
+	@BUILD=build/cuda sh tests/gpu/run_gpu_tests.sh
+
+bench-gpu:
+	$(MAKE) CUDA=1 BUILD=build/cuda all gpu-bin
+	@BUILD=build/cuda PYTHON=$(PYTHON) sh tests/gpu/run_bench_gpu.sh
 
 deps:
 	@sh tests/deps.sh

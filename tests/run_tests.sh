@@ -77,5 +77,23 @@ if [ "${SKIP_REPRO:-0}" != 1 ] && [ -f tests/repro_builds.sh ]; then
     tally repro_builds.sh $st
 fi
 
+# CUDA: wherever nvcc exists (no GPU needed) the kernels, the CUDA build of
+# the library and the GPU test and benchmark programs must compile.
+NVCC_BIN=$(command -v nvcc || echo "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc")
+if [ "${SKIP_CUDA:-0}" != 1 ] && [ -x "$NVCC_BIN" ]; then
+    echo "== cuda build (nvcc: $NVCC_BIN)"
+    if ${MAKE:-make} -s NVCC="$NVCC_BIN" cuda-check >"$log" 2>&1 &&
+       ${MAKE:-make} -s NVCC="$NVCC_BIN" CUDA=1 BUILD=build/cuda all gpu-bin >>"$log" 2>&1; then
+        echo "== cuda build: 1 passed, 0 failed"
+        total_p=$((total_p + 1))
+    else
+        echo "FAIL cuda build"
+        tail -n 30 "$log"
+        total_f=$((total_f + 1))
+    fi
+else
+    echo "== cuda build: skipped (no nvcc)"
+fi
+
 echo "$total_p passed, $total_f failed"
 [ "$total_f" -eq 0 ]

@@ -12,7 +12,6 @@ int cmd_philox(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_ddim_step(int argc, char **argv);
 int cmd_rollout(int argc, char **argv);
-int cmd_run(int argc, char **argv);
 int cmd_align(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

@@ -261,29 +261,3 @@ int cmd_rollout(int argc, char **argv)
         return rc;
     return rollout_exec(&a, "rollout");
 }
-
-/* The main job (for now): the default seeded rollout, on two threads. */
-int cmd_run(int argc, char **argv)
-{
-    rollout_args a;
-    int rc = rollout_parse(&a, argc, argv, "run");
-    if (rc == 1) {
-        printf("usage: diffpo run [rollout options]\n"
-               "The main job on its built-in default: a seeded 20-step DDIM rollout (eta 1) of the built-in\n"
-               "Gaussian-mixture model, batch 8 x dim 64 on 2 threads, printing per-step hashes and the\n"
-               "fingerprint.  Any rollout option overrides the default (diffpo rollout --help).\n");
-        return 0;
-    }
-    if (rc)
-        return rc;
-    if (argc <= 1) {
-        a.batch_i = 8;
-        a.dim_i = 64;
-        a.threads = 2;
-        a.splits = 2;
-    }
-    printf("diffpo %s: DDIM rollout of the built-in Gaussian-mixture model\n"
-           "seed %llu, %d steps, eta %g, batch %d, dim %d, %d threads\n",
-           dpo_version(), (unsigned long long)a.seed, a.steps, a.eta, a.batch_i, a.dim_i, a.threads);
-    return rollout_exec(&a, "run");
-}

@@ -10,7 +10,7 @@ typedef struct cli_cmd {
 } cli_cmd;
 
 static const cli_cmd cmds[] = {
-    {"run", cmd_run, "the main job on its built-in default"},
+    {"run", cmd_align, "the main job on its built-in default"},
     {"align", cmd_align, "preference alignment of the built-in network with every method (table, plots)"},
     {"philox", cmd_philox, "--key K0,K1 --counter C0,C1,C2,C3: one Philox4x32-10 block"},
     {"schedule", cmd_schedule, "alphas_cumprod table (--out) and inference timesteps"},
