@@ -67,13 +67,14 @@ dpo_train_cfg dpo_train_cfg_default(dpo_method m)
     case DPO_METHOD_RDPO_FIXED:
         c.train_every = 4;
         c.beta = 0.1;
-        c.lambda = 0.5;
+        c.lambda = 0.1; /* = beta: Psi is a raw log-ratio, delta is beta times one (docs/trainers.md) */
         break;
     case DPO_METHOD_SPO: /* public code: from step 4, k = 4, beta 10, mean log-prob */
         c.train_from = 4;
         c.k = 4;
         c.beta = 10.0;
         c.lp_mode = DPO_LOGPROB_MEAN;
+        c.opt = dpo_adamw_default(5e-4); /* 1e-3 diverges after ~60 iterations (docs/trainers.md) */
         break;
     case DPO_METHOD_DIFFDPO: /* beta scaled for d = 64 (SD-1.5: 5000 on 16384 latents) */
         c.lp_mode = DPO_LOGPROB_MEAN;
