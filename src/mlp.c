@@ -235,7 +235,7 @@ static void layer_fwd(float *Y, float *us, const float *X, size_t n, const layer
     if (lora && N->R) {
         dpo_matmul_f32(us, X, lora + L->la, n, L->in, N->R, 0, 1, 0);
         for (i = 0; i < n * N->R; i++)
-            us[i] = (float)(N->scale_d * (double)us[i]);
+            us[i] = dpo_lora_scale_f32(us[i], N->scale_d);
         dpo_matmul_f32(Y, us, lora + L->lb, n, N->R, L->out, 0, 1, 1);
     }
 }
@@ -291,12 +291,8 @@ dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_m
         const float *ce = base + N.cemb + (size_t)cls[i] * N.E;
         wc[i] = cls[i];
         ones[i] = 1.0f;
-        for (j = 0; j < N.D; j++)
-            r[j] = x[i * N.D + j];
-        for (j = 0; j < N.T; j++)
-            r[N.D + j] = dpo_temb_f32(t[i], j, N.T);
-        for (j = 0; j < N.E; j++)
-            r[N.D + N.T + j] = ce[j];
+        for (j = 0; j < N.in0; j++)
+            r[j] = dpo_mlp_input_f32(x + i * N.D, t[i], ce, j, N.D, N.T);
     }
     layer_fwd(z0, (float *)(w + W.u[0]), x0, n, &N.L[0], &N, base, lora);
     for (i = 0; i < n * N.H; i++)
@@ -334,7 +330,7 @@ static void layer_bwd(float *gX, float *gbase, float *glora, float *gu, const fl
     if (has_lora) {
         dpo_matmul_f32(gu, gY, lora + L->lb, n, L->out, N->R, 0, 0, 0);
         for (i = 0; i < n * N->R; i++)
-            gu[i] = (float)(N->scale_d * (double)gu[i]);
+            gu[i] = dpo_lora_scale_f32(gu[i], N->scale_d);
         if (glora) {
             dpo_matmul_f32(glora + L->lb, gY, us, L->out, n, N->R, 1, 0, 1);
             dpo_matmul_f32(glora + L->la, gu, X, N->R, n, L->in, 1, 0, 1);
@@ -430,16 +426,11 @@ dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const floa
                 for (j = 0; j < N.D; j++)
                     g_x[i * N.D + j] = g_x[i * N.D + j] + gp[i * N.in0 + j];
         if (g_base && N.E) {
-            for (k = 0; k < N.K; k++) {
+            for (k = 0; k < N.K; k++)
                 for (j = 0; j < N.E; j++) {
                     float *g = g_base + N.cemb + k * N.E + j;
-                    double s = (double)*g;
-                    for (i = 0; i < n; i++)
-                        if ((size_t)wc[i] == k)
-                            s += (double)gp[i * N.in0 + N.D + N.T + j];
-                    *g = (float)s;
+                    *g = dpo_cemb_grad_f32(*g, gp + N.D + N.T + j, N.in0, wc, n, k);
                 }
-            }
         }
     }
     return DPO_OK;

@@ -45,6 +45,38 @@ DPO_HD float dpo_temb_f32(int t, size_t i, size_t w)
     return (float)(i < half ? s : c);
 }
 
+/* Element j of the network's input row [x, temb(t), cemb(c)]: x (dim
+ * floats) and ce (the class-embedding row) are the sample's rows. */
+DPO_HD float dpo_mlp_input_f32(const float *x, int t, const float *ce, size_t j, size_t dim, size_t temb)
+{
+    if (j < dim)
+        return x[j];
+    if (j < dim + temb)
+        return dpo_temb_f32(t, j - dim, temb);
+    return ce[j - dim - temb];
+}
+
+/* The LoRA projection's scaling u = (lora_alpha / rank) u, in double,
+ * rounded once (forward: s (X A^T); backward: s (gY B)). */
+DPO_HD float dpo_lora_scale_f32(float u, double scale)
+{
+    return (float)(scale * (double)u);
+}
+
+/* Gradient of class-embedding element j of class k: g (the accumulator)
+ * widened, plus gin[i * stride] (the input gradient at that element of
+ * sample i) for every sample i < n with cls[i] == k, in ascending i, in
+ * double; rounded once. */
+DPO_HD float dpo_cemb_grad_f32(float g, const float *gin, size_t stride, const int32_t *cls, size_t n, size_t k)
+{
+    double s = (double)g;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if ((size_t)cls[i] == k)
+            s += (double)gin[i * stride];
+    return (float)s;
+}
+
 /* Per-step AdamW scalars, each computed in double and rounded once. */
 typedef struct dpo_adamw_coef {
     float b1, omb1, b2, omb2; /* beta1, 1 - beta1, beta2, 1 - beta2 */
