@@ -13,6 +13,7 @@ int cmd_schedule(int argc, char **argv);
 int cmd_ddim_step(int argc, char **argv);
 int cmd_rollout(int argc, char **argv);
 int cmd_align(int argc, char **argv);
+int cmd_experiments(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 
@@ -33,5 +34,56 @@ int cli_parse_double(const char *s, double *out);     /* finite only */
 int cli_npy_load(const char *path, dpo_npy_info *info, void **data, char *err, size_t errlen);
 int cli_npy_save(const char *path, dpo_dtype dtype, const uint64_t *shape, int ndim, const void *data, char *err,
                  size_t errlen);
+
+/* ---------------------------------------------------------------------------
+ * Shared by `diffpo align` and `diffpo experiments` (src/cli/align_common.c). */
+
+/* Seed of the built-in base model's pretraining (docs/model.md). */
+#define CLI_PRETRAIN_SEED 0u
+
+double cli_wall_now(void);                 /* monotonic seconds */
+void *cli_xaligned(size_t n);              /* zeroed, 64-byte aligned (free()), NULL when out of memory */
+
+/* The pretrained base model: loaded from OUT_DIR/base-<key>.bin when its key
+ * and XXH3 hash check, else pretrained now (DPO_PRETRAIN_BATCH, DPO_PRETRAIN_LR,
+ * seed CLI_PRETRAIN_SEED, pretrain_iters iterations) and cached there.
+ * Progress on stderr prefixed "<cmd>: " unless quiet.  0, or cli_fail's status. */
+int cli_base_model(float *base, const dpo_mlp_cfg *mc, const dpo_schedule *sched, int pretrain_iters,
+                   const char *out_dir, const char *cmd, int quiet);
+
+/* One trainer iteration with its prompts split over `threads` threads
+ * (bit-identical for any thread count), then dpo_trainer_apply. */
+dpo_status cli_iteration_threads(dpo_trainer *tr, uint64_t it, int threads, dpo_train_stats *stats);
+
+/* One training run: LoRA initialised with dpo_mlp_init_lora(cfg.seed), AdamW
+ * state zero, `iters` iterations, then the mean reward of the final model on
+ * held-out seed eval_seed (eval_per_class rollouts per class, cfg's T and eta). */
+typedef struct cli_train_spec {
+    const char *cmd;          /* progress/error prefix */
+    const char *label;        /* name in progress lines (NULL: the method's name) */
+    dpo_train_cfg cfg;
+    const dpo_mlp_cfg *mc;
+    const dpo_schedule *sched;
+    const float *base;
+    const float *pairs;       /* Diffusion-DPO, DSPO */
+    const int32_t *pair_cls;
+    size_t n_pairs;
+    int iters, threads, quiet;
+    uint64_t eval_seed;
+    size_t eval_per_class;
+} cli_train_spec;
+
+typedef struct cli_train_out {
+    double after, wall;
+    uint64_t fingerprint;     /* XXH3 of the final LoRA parameters */
+    double *reward_curve;     /* iters entries (may be NULL): mean training reward of the prompts */
+    double *lr_loser_curve;   /* iters entries (may be NULL): mean over prompts of stats.lr_loser */
+    double *lr_winner_curve;  /* iters entries (may be NULL) */
+    float *images;            /* the evaluation's final images (may be NULL) */
+} cli_train_out;
+
+/* Fills out (its curve/image pointers are the caller's buffers).  0, or
+ * cli_fail's status. */
+int cli_train_run(cli_train_out *out, const cli_train_spec *sp);
 
 #endif

@@ -4,18 +4,12 @@
  * the final LoRA parameters; writes reward curves (SVG) and a sample grid
  * (PNG).  Progress goes to stderr. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include "cli.h"
 #include "diffpo_plot.h"
-
-/* Seed of the built-in base model's pretraining (docs/model.md). */
-#define DPO_PRETRAIN_SEED 0u
-
 
 typedef struct align_opts {
     int methods[DPO_METHODS];
@@ -27,133 +21,6 @@ typedef struct align_opts {
     int quiet;
     double lr;
 } align_opts;
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void *xaligned(size_t n)
-{
-    void *p = 0;
-    if (posix_memalign(&p, 64, n ? n : 64))
-        return 0;
-    memset(p, 0, n ? n : 64);
-    return p;
-}
-
-/* ---------------------------------------------------- base-model cache */
-#define CACHE_MAGIC "DPOBASE1"
-
-/* The cache key: everything the pretrained weights depend on. */
-static uint64_t base_key(const dpo_mlp_cfg *m, int iters, size_t batch)
-{
-    uint64_t v[10];
-    v[0] = m->dim;
-    v[1] = m->hidden;
-    v[2] = m->temb;
-    v[3] = m->n_classes;
-    v[4] = m->cemb;
-    v[5] = (uint64_t)m->num_train_steps;
-    v[6] = (uint64_t)iters;
-    v[7] = batch;
-    v[8] = DPO_PRETRAIN_SEED;
-    v[9] = 1; /* bump when the pretraining recipe changes */
-    return dpo_hash64(v, sizeof v, 0);
-}
-
-/* Loads base weights from path when its key and XXH3 hash check; 0 on success. */
-static int cache_load(const char *path, float *base, size_t nb, uint64_t key)
-{
-    FILE *f = fopen(path, "rb");
-    char magic[8];
-    uint64_t k, h, n;
-    int ok = 0;
-    if (!f)
-        return -1;
-    if (fread(magic, 1, 8, f) == 8 && !memcmp(magic, CACHE_MAGIC, 8) && fread(&k, 8, 1, f) == 1 && k == key &&
-        fread(&n, 8, 1, f) == 1 && n == nb && fread(base, sizeof(float), nb, f) == nb && fread(&h, 8, 1, f) == 1 &&
-        h == dpo_hash64(base, nb * sizeof(float), key))
-        ok = 1;
-    fclose(f);
-    return ok ? 0 : -1;
-}
-
-static int cache_save(const char *path, const float *base, size_t nb, uint64_t key)
-{
-    char tmp[4096];
-    FILE *f;
-    uint64_t n = nb, h = dpo_hash64(base, nb * sizeof(float), key);
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return -1;
-    f = fopen(tmp, "wb");
-    if (!f)
-        return -1;
-    if (fwrite(CACHE_MAGIC, 1, 8, f) != 8 || fwrite(&key, 8, 1, f) != 1 || fwrite(&n, 8, 1, f) != 1 ||
-        fwrite(base, sizeof(float), nb, f) != nb || fwrite(&h, 8, 1, f) != 1) {
-        fclose(f);
-        remove(tmp);
-        return -1;
-    }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return -1;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------- threaded prompts */
-typedef struct prompt_job {
-    dpo_trainer *tr;
-    uint64_t it;
-    size_t b0, b1;
-    dpo_train_stats *stats;
-    dpo_status st;
-} prompt_job;
-
-static void *prompt_thread(void *p)
-{
-    prompt_job *j = (prompt_job *)p;
-    size_t b;
-    j->st = DPO_OK;
-    for (b = j->b0; b < j->b1 && j->st == DPO_OK; b++)
-        j->st = dpo_trainer_sample(j->tr, j->it, b, j->stats + b);
-    return 0;
-}
-
-/* One iteration with prompts split over threads (the split does not
- * change a bit: each prompt writes its own gradient slot). */
-static dpo_status iteration_threads(dpo_trainer *tr, uint64_t it, int threads, dpo_train_stats *stats)
-{
-    pthread_t tid[64];
-    prompt_job jobs[64];
-    int w, nt = threads;
-    size_t B = tr->cfg.batch;
-    if ((size_t)nt > B)
-        nt = (int)B;
-    if (nt > 64)
-        nt = 64;
-    for (w = 0; w < nt; w++) {
-        jobs[w].tr = tr;
-        jobs[w].it = it;
-        jobs[w].b0 = B * (size_t)w / (size_t)nt;
-        jobs[w].b1 = B * (size_t)(w + 1) / (size_t)nt;
-        jobs[w].stats = stats;
-        if (w == 0 || pthread_create(&tid[w], 0, prompt_thread, &jobs[w]) != 0) {
-            prompt_thread(&jobs[w]);
-            tid[w] = pthread_self();
-        }
-    }
-    for (w = 1; w < nt; w++)
-        if (!pthread_equal(tid[w], pthread_self()))
-            pthread_join(tid[w], 0);
-    for (w = 0; w < nt; w++)
-        if (jobs[w].st)
-            return jobs[w].st;
-    return dpo_trainer_apply(tr, it);
-}
 
 /* -------------------------------------------------------------- options */
 static int align_usage(void)
@@ -313,16 +180,13 @@ int cmd_align(int argc, char **argv)
     align_opts o;
     static dpo_schedule sched;
     dpo_mlp_cfg mc = dpo_mlp_cfg_default();
-    size_t nb, nl, B, D = DPO_IMG_DIM, epc, grid_cols, grid_rows;
-    float *base = 0, *lora = 0, *m = 0, *v = 0, *pairs = 0, *grid = 0, *imgs = 0;
+    size_t nb, B, D = DPO_IMG_DIM, epc, grid_cols, grid_rows;
+    float *base = 0, *pairs = 0, *grid = 0, *imgs = 0;
     int32_t *pcls = 0;
-    void *work = 0, *ework = 0;
-    dpo_train_stats *stats = 0;
+    void *ework = 0;
     method_result res[DPO_METHODS];
-    double base_reward = 0, t0;
-    char path[4096];
+    double base_reward = 0;
     int rc = 0, mi, i;
-    uint64_t key;
     dpo_status st;
 
     memset(res, 0, sizeof res);
@@ -338,76 +202,20 @@ int cmd_align(int argc, char **argv)
     if ((st = dpo_schedule_init(&sched, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0)) != DPO_OK)
         return cli_fail("align", "schedule: %s", dpo_status_str(st));
     nb = dpo_mlp_num_base(&mc);
-    nl = dpo_mlp_num_lora(&mc);
     grid_cols = mc.n_classes * (epc < 4 ? epc : 4);
     grid_rows = (size_t)o.n_methods + 1;
-    base = (float *)xaligned(nb * sizeof(float));
-    lora = (float *)xaligned(nl * sizeof(float));
-    m = (float *)xaligned(nl * sizeof(float));
-    v = (float *)xaligned(nl * sizeof(float));
-    stats = (dpo_train_stats *)calloc(B, sizeof *stats);
-    imgs = (float *)xaligned(mc.n_classes * epc * D * sizeof(float));
-    grid = (float *)xaligned(grid_rows * grid_cols * D * sizeof(float));
-    ework = xaligned(dpo_eval_workspace_size(&mc));
-    if (!base || !lora || !m || !v || !stats || !imgs || !grid || !ework) {
+    base = (float *)cli_xaligned(nb * sizeof(float));
+    imgs = (float *)cli_xaligned(mc.n_classes * epc * D * sizeof(float));
+    grid = (float *)cli_xaligned(grid_rows * grid_cols * D * sizeof(float));
+    ework = cli_xaligned(dpo_eval_workspace_size(&mc));
+    if (!base || !imgs || !grid || !ework) {
         rc = cli_fail("align", "out of memory");
         goto done;
     }
 
     /* 1. the base model: cached pretrained weights, or pretraining now */
-    key = base_key(&mc, o.pretrain_iters, DPO_PRETRAIN_BATCH);
-    snprintf(path, sizeof path, "%s/base-%016llx.bin", o.out_dir, (unsigned long long)key);
-    if (cache_load(path, base, nb, key) == 0) {
-        if (!o.quiet)
-            fprintf(stderr, "align: base model loaded from %s (XXH3 checked)\n", path);
-    } else {
-        size_t pw = dpo_pretrain_workspace_size(&mc, DPO_PRETRAIN_BATCH);
-        void *pwk = xaligned(pw);
-        float *pm = (float *)xaligned(nb * sizeof(float)), *pv = (float *)xaligned(nb * sizeof(float));
-        dpo_adamw h = dpo_adamw_default(DPO_PRETRAIN_LR);
-        int chunk = 100, done_it = 0;
-        double loss = 0;
-        if (!pwk || !pm || !pv) {
-            free(pwk);
-            free(pm);
-            free(pv);
-            rc = cli_fail("align", "out of memory");
-            goto done;
-        }
-        t0 = wall_now();
-        dpo_mlp_init_base(base, &mc, DPO_PRETRAIN_SEED);
-        while (done_it < o.pretrain_iters) {
-            int n = o.pretrain_iters - done_it < chunk ? o.pretrain_iters - done_it : chunk;
-            double *losses = (double *)malloc(sizeof(double) * (size_t)n);
-            if (!losses) {
-                st = DPO_ERR_SIZE;
-                break;
-            }
-            st = dpo_pretrain_run(base, pm, pv, losses, &mc, &sched, DPO_PRETRAIN_SEED, (uint64_t)done_it,
-                                  (uint64_t)(done_it + n), DPO_PRETRAIN_BATCH, &h, pwk, pw);
-            loss = 0;
-            for (i = 0; i < n; i++)
-                loss += losses[i] / n;
-            free(losses);
-            if (st)
-                break;
-            done_it += n;
-            if (!o.quiet)
-                fprintf(stderr, "\ralign: pretraining %d/%d, loss %.4f, %.1f s", done_it, o.pretrain_iters, loss,
-                        wall_now() - t0);
-        }
-        if (!o.quiet)
-            fprintf(stderr, "\n");
-        free(pwk);
-        free(pm);
-        free(pv);
-        if (st) {
-            rc = cli_fail("align", "pretraining: %s", dpo_status_str(st));
-            goto done;
-        }
-        if (cache_save(path, base, nb, key) != 0 && !o.quiet)
-            fprintf(stderr, "align: warning: could not cache the base model in %s\n", path);
-    }
+    if ((rc = cli_base_model(base, &mc, &sched, o.pretrain_iters, o.out_dir, "align", o.quiet)) != 0)
+        goto done;
 
     /* 2. the base model's reward on held-out seeds */
     st = dpo_eval_reward(&base_reward, imgs, o.seed ^ 0x5eed0f5eedULL, epc, &mc, base, 0, &sched, o.reward, 20, 1.0,
@@ -426,8 +234,8 @@ int cmd_align(int argc, char **argv)
             break;
     if (mi < o.n_methods) {
         size_t pw = dpo_make_pairs_workspace_size(&mc);
-        void *pwk = xaligned(pw);
-        pairs = (float *)xaligned((size_t)o.n_pairs * 2 * D * sizeof(float));
+        void *pwk = cli_xaligned(pw);
+        pairs = (float *)cli_xaligned((size_t)o.n_pairs * 2 * D * sizeof(float));
         pcls = (int32_t *)calloc((size_t)o.n_pairs, sizeof(int32_t));
         if (!pwk || !pairs || !pcls) {
             free(pwk);
@@ -446,49 +254,40 @@ int cmd_align(int argc, char **argv)
     /* 4. every method */
     for (mi = 0; mi < o.n_methods; mi++) {
         dpo_method meth = (dpo_method)o.methods[mi];
-        dpo_train_cfg tc = dpo_train_cfg_default(meth);
-        dpo_trainer tr;
-        size_t ws;
+        cli_train_spec sp;
+        cli_train_out out;
         int it;
-        tc.seed = o.seed;
-        tc.batch = B;
-        tc.reward = o.reward;
-        tc.opt = dpo_adamw_default(o.lr);
-        ws = dpo_trainer_workspace_size(&tc, &mc);
-        free(work);
-        work = xaligned(ws);
+        memset(&sp, 0, sizeof sp);
+        memset(&out, 0, sizeof out);
+        sp.cmd = "align";
+        sp.cfg = dpo_train_cfg_default(meth);
+        sp.cfg.seed = o.seed;
+        sp.cfg.batch = B;
+        sp.cfg.reward = o.reward;
+        sp.cfg.opt = dpo_adamw_default(o.lr);
+        sp.mc = &mc;
+        sp.sched = &sched;
+        sp.base = base;
+        sp.pairs = pairs;
+        sp.pair_cls = pcls;
+        sp.n_pairs = (size_t)o.n_pairs;
+        sp.iters = o.iters;
+        sp.threads = o.threads;
+        sp.quiet = o.quiet;
+        sp.eval_seed = o.seed ^ 0x5eed0f5eedULL;
+        sp.eval_per_class = epc;
         res[mi].curve = (double *)calloc((size_t)(o.iters ? o.iters : 1), sizeof(double));
-        if (!work || !res[mi].curve) {
+        if (!res[mi].curve) {
             rc = cli_fail("align", "out of memory");
             goto done;
         }
-        dpo_mlp_init_lora(lora, &mc, o.seed);
-        memset(m, 0, nl * sizeof(float));
-        memset(v, 0, nl * sizeof(float));
-        if ((st = dpo_trainer_init(&tr, &tc, &mc, &sched, base, lora, m, v, work, ws)) != DPO_OK ||
-            (pairs && (meth == DPO_METHOD_DIFFDPO || meth == DPO_METHOD_DSPO) &&
-             (st = dpo_trainer_set_pairs(&tr, pairs, pcls, (size_t)o.n_pairs)) != DPO_OK)) {
-            rc = cli_fail("align", "%s: %s", dpo_method_name(meth), dpo_status_str(st));
+        out.reward_curve = res[mi].curve;
+        out.images = imgs;
+        if ((rc = cli_train_run(&out, &sp)) != 0)
             goto done;
-        }
-        t0 = wall_now();
-        for (it = 0; it < o.iters; it++) {
-            double r = 0;
-            size_t b;
-            if ((st = iteration_threads(&tr, (uint64_t)it, o.threads, stats)) != DPO_OK) {
-                rc = cli_fail("align", "%s, iteration %d: %s", dpo_method_name(meth), it, dpo_status_str(st));
-                goto done;
-            }
-            for (b = 0; b < B; b++)
-                r += stats[b].reward / (double)B;
-            res[mi].curve[it] = r;
-            if (!o.quiet && (it % 10 == 9 || it == o.iters - 1))
-                fprintf(stderr, "\ralign: %-13s iteration %d/%d, training reward %.4f, %.1f s", dpo_method_name(meth),
-                        it + 1, o.iters, r, wall_now() - t0);
-        }
-        if (!o.quiet)
-            fprintf(stderr, "\n");
-        res[mi].wall = wall_now() - t0;
+        res[mi].wall = out.wall;
+        res[mi].fingerprint = out.fingerprint;
+        res[mi].after = out.after;
         {   /* smooth the curve: trailing moving average of 10 */
             double *sm = (double *)calloc((size_t)(o.iters ? o.iters : 1), sizeof(double));
             if (sm) {
@@ -502,13 +301,6 @@ int cmd_align(int argc, char **argv)
                 free(res[mi].curve);
                 res[mi].curve = sm;
             }
-        }
-        res[mi].fingerprint = dpo_hash64(lora, nl * sizeof(float), 0);
-        st = dpo_eval_reward(&res[mi].after, imgs, o.seed ^ 0x5eed0f5eedULL, epc, &mc, base, lora, &sched, o.reward,
-                             20, 1.0, ework, dpo_eval_workspace_size(&mc));
-        if (st) {
-            rc = cli_fail("align", "%s evaluation: %s", dpo_method_name(meth), dpo_status_str(st));
-            goto done;
         }
         res[mi].before = base_reward;
         for (i = 0; i < (int)grid_cols; i++)
@@ -534,14 +326,9 @@ done:
     for (mi = 0; mi < DPO_METHODS; mi++)
         free(res[mi].curve);
     free(base);
-    free(lora);
-    free(m);
-    free(v);
     free(pairs);
     free(pcls);
-    free(work);
     free(ework);
-    free(stats);
     free(imgs);
     free(grid);
     return rc;

@@ -1,0 +1,277 @@
+/* Shared pieces of `diffpo align` and `diffpo experiments`: the pretrained
+ * base model (pretrain-or-load with an XXH3-checked cache), prompts of a
+ * trainer iteration on threads, and one training run of a method with its
+ * held-out evaluation. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "cli.h"
+
+double cli_wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void *cli_xaligned(size_t n)
+{
+    void *p = 0;
+    if (posix_memalign(&p, 64, n ? n : 64))
+        return 0;
+    memset(p, 0, n ? n : 64);
+    return p;
+}
+
+/* ---------------------------------------------------- base-model cache */
+#define CACHE_MAGIC "DPOBASE1"
+
+/* The cache key: everything the pretrained weights depend on. */
+static uint64_t base_key(const dpo_mlp_cfg *m, int iters, size_t batch)
+{
+    uint64_t v[10];
+    v[0] = m->dim;
+    v[1] = m->hidden;
+    v[2] = m->temb;
+    v[3] = m->n_classes;
+    v[4] = m->cemb;
+    v[5] = (uint64_t)m->num_train_steps;
+    v[6] = (uint64_t)iters;
+    v[7] = batch;
+    v[8] = CLI_PRETRAIN_SEED;
+    v[9] = 1; /* bump when the pretraining recipe changes */
+    return dpo_hash64(v, sizeof v, 0);
+}
+
+/* Loads base weights from path when its key and XXH3 hash check; 0 on success. */
+static int cache_load(const char *path, float *base, size_t nb, uint64_t key)
+{
+    FILE *f = fopen(path, "rb");
+    char magic[8];
+    uint64_t k, h, n;
+    int ok = 0;
+    if (!f)
+        return -1;
+    if (fread(magic, 1, 8, f) == 8 && !memcmp(magic, CACHE_MAGIC, 8) && fread(&k, 8, 1, f) == 1 && k == key &&
+        fread(&n, 8, 1, f) == 1 && n == nb && fread(base, sizeof(float), nb, f) == nb && fread(&h, 8, 1, f) == 1 &&
+        h == dpo_hash64(base, nb * sizeof(float), key))
+        ok = 1;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+static int cache_save(const char *path, const float *base, size_t nb, uint64_t key)
+{
+    char tmp[4096];
+    FILE *f;
+    uint64_t n = nb, h = dpo_hash64(base, nb * sizeof(float), key);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -1;
+    f = fopen(tmp, "wb");
+    if (!f)
+        return -1;
+    if (fwrite(CACHE_MAGIC, 1, 8, f) != 8 || fwrite(&key, 8, 1, f) != 1 || fwrite(&n, 8, 1, f) != 1 ||
+        fwrite(base, sizeof(float), nb, f) != nb || fwrite(&h, 8, 1, f) != 1) {
+        fclose(f);
+        remove(tmp);
+        return -1;
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_base_model(float *base, const dpo_mlp_cfg *mc, const dpo_schedule *sched, int pretrain_iters,
+                   const char *out_dir, const char *cmd, int quiet)
+{
+    char path[4096];
+    size_t nb = dpo_mlp_num_base(mc), pw;
+    uint64_t key = base_key(mc, pretrain_iters, DPO_PRETRAIN_BATCH);
+    void *pwk;
+    float *pm, *pv;
+    dpo_adamw h = dpo_adamw_default(DPO_PRETRAIN_LR);
+    int chunk = 100, done_it = 0, i;
+    double loss = 0, t0;
+    dpo_status st = DPO_OK;
+
+    snprintf(path, sizeof path, "%s/base-%016llx.bin", out_dir, (unsigned long long)key);
+    if (cache_load(path, base, nb, key) == 0) {
+        if (!quiet)
+            fprintf(stderr, "%s: base model loaded from %s (XXH3 checked)\n", cmd, path);
+        return 0;
+    }
+    pw = dpo_pretrain_workspace_size(mc, DPO_PRETRAIN_BATCH);
+    pwk = cli_xaligned(pw);
+    pm = (float *)cli_xaligned(nb * sizeof(float));
+    pv = (float *)cli_xaligned(nb * sizeof(float));
+    if (!pwk || !pm || !pv) {
+        free(pwk);
+        free(pm);
+        free(pv);
+        return cli_fail(cmd, "out of memory");
+    }
+    t0 = cli_wall_now();
+    dpo_mlp_init_base(base, mc, CLI_PRETRAIN_SEED);
+    while (done_it < pretrain_iters) {
+        int n = pretrain_iters - done_it < chunk ? pretrain_iters - done_it : chunk;
+        double *losses = (double *)malloc(sizeof(double) * (size_t)n);
+        if (!losses) {
+            st = DPO_ERR_SIZE;
+            break;
+        }
+        st = dpo_pretrain_run(base, pm, pv, losses, mc, sched, CLI_PRETRAIN_SEED, (uint64_t)done_it,
+                              (uint64_t)(done_it + n), DPO_PRETRAIN_BATCH, &h, pwk, pw);
+        loss = 0;
+        for (i = 0; i < n; i++)
+            loss += losses[i] / n;
+        free(losses);
+        if (st)
+            break;
+        done_it += n;
+        if (!quiet)
+            fprintf(stderr, "\r%s: pretraining %d/%d, loss %.4f, %.1f s", cmd, done_it, pretrain_iters, loss,
+                    cli_wall_now() - t0);
+    }
+    if (!quiet)
+        fprintf(stderr, "\n");
+    free(pwk);
+    free(pm);
+    free(pv);
+    if (st)
+        return cli_fail(cmd, "pretraining: %s", dpo_status_str(st));
+    if (cache_save(path, base, nb, key) != 0 && !quiet)
+        fprintf(stderr, "%s: warning: could not cache the base model in %s\n", cmd, path);
+    return 0;
+}
+
+/* ------------------------------------------------------- threaded prompts */
+typedef struct prompt_job {
+    dpo_trainer *tr;
+    uint64_t it;
+    size_t b0, b1;
+    dpo_train_stats *stats;
+    dpo_status st;
+} prompt_job;
+
+static void *prompt_thread(void *p)
+{
+    prompt_job *j = (prompt_job *)p;
+    size_t b;
+    j->st = DPO_OK;
+    for (b = j->b0; b < j->b1 && j->st == DPO_OK; b++)
+        j->st = dpo_trainer_sample(j->tr, j->it, b, j->stats + b);
+    return 0;
+}
+
+/* One iteration with prompts split over threads (the split does not
+ * change a bit: each prompt writes its own gradient slot). */
+dpo_status cli_iteration_threads(dpo_trainer *tr, uint64_t it, int threads, dpo_train_stats *stats)
+{
+    pthread_t tid[64];
+    prompt_job jobs[64];
+    int w, nt = threads;
+    size_t B = tr->cfg.batch;
+    if ((size_t)nt > B)
+        nt = (int)B;
+    if (nt > 64)
+        nt = 64;
+    if (nt < 1)
+        nt = 1;
+    for (w = 0; w < nt; w++) {
+        jobs[w].tr = tr;
+        jobs[w].it = it;
+        jobs[w].b0 = B * (size_t)w / (size_t)nt;
+        jobs[w].b1 = B * (size_t)(w + 1) / (size_t)nt;
+        jobs[w].stats = stats;
+        if (w == 0 || pthread_create(&tid[w], 0, prompt_thread, &jobs[w]) != 0) {
+            prompt_thread(&jobs[w]);
+            tid[w] = pthread_self();
+        }
+    }
+    for (w = 1; w < nt; w++)
+        if (!pthread_equal(tid[w], pthread_self()))
+            pthread_join(tid[w], 0);
+    for (w = 0; w < nt; w++)
+        if (jobs[w].st)
+            return jobs[w].st;
+    return dpo_trainer_apply(tr, it);
+}
+
+/* ------------------------------------------------------ one training run */
+int cli_train_run(cli_train_out *out, const cli_train_spec *sp)
+{
+    const dpo_mlp_cfg *mc = sp->mc;
+    size_t nl = dpo_mlp_num_lora(mc), B = sp->cfg.batch, ws, b;
+    float *lora = 0, *m = 0, *v = 0;
+    void *work = 0, *ework = 0;
+    dpo_train_stats *stats = 0;
+    dpo_trainer tr;
+    dpo_status st;
+    const char *name = sp->label ? sp->label : dpo_method_name(sp->cfg.method);
+    double t0;
+    int it, rc = 0;
+
+    ws = dpo_trainer_workspace_size(&sp->cfg, mc);
+    if (ws == 0)
+        return cli_fail(sp->cmd, "%s: invalid trainer configuration", name);
+    lora = (float *)cli_xaligned(nl * sizeof(float));
+    m = (float *)cli_xaligned(nl * sizeof(float));
+    v = (float *)cli_xaligned(nl * sizeof(float));
+    work = cli_xaligned(ws);
+    ework = cli_xaligned(dpo_eval_workspace_size(mc));
+    stats = (dpo_train_stats *)calloc(B, sizeof *stats);
+    if (!lora || !m || !v || !work || !ework || !stats) {
+        rc = cli_fail(sp->cmd, "out of memory");
+        goto done;
+    }
+    dpo_mlp_init_lora(lora, mc, sp->cfg.seed);
+    if ((st = dpo_trainer_init(&tr, &sp->cfg, mc, sp->sched, sp->base, lora, m, v, work, ws)) != DPO_OK ||
+        ((sp->cfg.method == DPO_METHOD_DIFFDPO || sp->cfg.method == DPO_METHOD_DSPO) &&
+         (st = dpo_trainer_set_pairs(&tr, sp->pairs, sp->pair_cls, sp->n_pairs)) != DPO_OK)) {
+        rc = cli_fail(sp->cmd, "%s: %s", name, dpo_status_str(st));
+        goto done;
+    }
+    t0 = cli_wall_now();
+    for (it = 0; it < sp->iters; it++) {
+        double r = 0, lw = 0, ll = 0;
+        if ((st = cli_iteration_threads(&tr, (uint64_t)it, sp->threads, stats)) != DPO_OK) {
+            rc = cli_fail(sp->cmd, "%s, iteration %d: %s", name, it, dpo_status_str(st));
+            goto done;
+        }
+        for (b = 0; b < B; b++) {
+            r += stats[b].reward / (double)B;
+            ll += stats[b].lr_loser / (double)B;
+            lw += stats[b].lr_winner / (double)B;
+        }
+        if (out->reward_curve)
+            out->reward_curve[it] = r;
+        if (out->lr_loser_curve)
+            out->lr_loser_curve[it] = ll;
+        if (out->lr_winner_curve)
+            out->lr_winner_curve[it] = lw;
+        if (!sp->quiet && (it % 10 == 9 || it == sp->iters - 1))
+            fprintf(stderr, "\r%s: %-13s iteration %d/%d, training reward %.4f, %.1f s", sp->cmd, name, it + 1,
+                    sp->iters, r, cli_wall_now() - t0);
+    }
+    if (!sp->quiet)
+        fprintf(stderr, "\n");
+    out->wall = cli_wall_now() - t0;
+    out->fingerprint = dpo_hash64(lora, nl * sizeof(float), 0);
+    st = dpo_eval_reward(&out->after, out->images, sp->eval_seed, sp->eval_per_class, mc, sp->base, lora, sp->sched,
+                         sp->cfg.reward, sp->cfg.num_steps, sp->cfg.eta, ework, dpo_eval_workspace_size(mc));
+    if (st)
+        rc = cli_fail(sp->cmd, "%s evaluation: %s", name, dpo_status_str(st));
+done:
+    free(lora);
+    free(m);
+    free(v);
+    free(work);
+    free(ework);
+    free(stats);
+    return rc;
+}
