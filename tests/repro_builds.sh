@@ -2,6 +2,10 @@
 # The rollout fingerprint must be the same bits for gcc and clang, -O0 and
 # -O3, 1/2/4 threads and any split of the batch.  Builds four variants of the
 # CLI in build/repro-<cc>-<opt>/ and compares every fingerprint they print.
+# Then the main job on a shortened budget (pretraining from scratch in each
+# variant's own folder, every method): the align table -- rewards before and
+# after, and the fingerprint of every method's final LoRA parameters -- must
+# be identical for every variant and for 1 and 2 threads (wall time aside).
 set -u
 pass=0
 fail=0
@@ -41,5 +45,33 @@ for bin in $variants; do
         done
     done
 done
+
+align_ref=""
+for bin in $variants; do
+    for th in 1 2; do
+        out=$(dirname "$bin")/align-t$th
+        rm -rf "$out"
+        tab=$($bin align --iters 4 --batch 4 --pretrain-iters 120 --eval-per-class 2 --pairs 16 \
+                  --threads $th --out-dir "$out" --quiet 2>&1 | awk 'NR > 2 { $5 = ""; print }')
+        rows=$(echo "$tab" | grep -c '[0-9a-f]\{16\}$')
+        if [ "$rows" -ne 8 ]; then
+            echo "FAIL align table of $bin (threads $th) has $rows method rows, want 8:"
+            echo "$tab"
+            fail=$((fail + 1))
+        elif [ -z "$align_ref" ]; then
+            align_ref=$tab
+            pass=$((pass + 1))
+        elif [ "$tab" = "$align_ref" ]; then
+            pass=$((pass + 1))
+        else
+            echo "FAIL align table of $bin (threads $th) differs:"
+            echo "$tab"
+            echo "-- reference:"
+            echo "$align_ref"
+            fail=$((fail + 1))
+        fi
+    done
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
