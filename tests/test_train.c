@@ -5,6 +5,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include "alloc_count.h"
 #include "check.h"
 #include "diffpo.h"
 
@@ -107,6 +108,48 @@ static void test_every_method_runs_and_moves(void)
             moved |= before[i] != r.lora[i];
         CHECK(moved, "%s: LoRA parameters did not move", dpo_method_name((dpo_method)meth));
         free(before);
+        run_close(&r);
+    }
+}
+
+/* After set-up (buffers, workspace, trainer init, offline pairs) the
+ * training loop -- per-prompt samples, the AdamW apply, whole iterations --
+ * and the evaluation allocate nothing. */
+static void test_no_allocation_in_loop(void)
+{
+    int meth;
+    if (!COUNTING) {
+        printf("  (allocation counting unavailable in this build: skipped)\n");
+        return;
+    }
+    for (meth = 0; meth < DPO_METHODS; meth++) {
+        dpo_train_cfg c = small_cfg((dpo_method)meth);
+        run r;
+        dpo_train_stats st[3];
+        size_t ew = dpo_eval_workspace_size(&mcfg);
+        void *ework = 0;
+        double rew = 0;
+        long before;
+        int it, ok = 1;
+        size_t b;
+        CHECK(run_open(&r, &c) == 0, "%s: set-up", dpo_method_name((dpo_method)meth));
+        CHECK(posix_memalign(&ework, 64, ew) == 0, "eval workspace");
+        before = n_alloc;
+        for (it = 0; it < 3; it++) {
+            if (it == 1) { /* the threaded form: samples, then apply */
+                for (b = 0; b < c.batch; b++)
+                    ok &= dpo_trainer_sample(&r.tr, (uint64_t)it, b, &st[b]) == DPO_OK;
+                ok &= dpo_trainer_apply(&r.tr, (uint64_t)it) == DPO_OK;
+            } else {
+                ok &= dpo_trainer_iteration(&r.tr, (uint64_t)it, st) == DPO_OK;
+            }
+        }
+        ok &= dpo_eval_reward(&rew, 0, 7, 1, &mcfg, base, r.lora, &sched, c.reward, c.num_steps, c.eta, ework, ew) ==
+              DPO_OK;
+        CHECK(ok, "%s: iterations ran", dpo_method_name((dpo_method)meth));
+        CHECK(n_alloc == before, "%s: %ld allocations inside the training loop", dpo_method_name((dpo_method)meth),
+              (long)(n_alloc - before));
+        free(ework);
         run_close(&r);
     }
 }
@@ -230,6 +273,7 @@ int main(void)
     RUN(test_resume_is_bit_identical);
     RUN(test_threads_do_not_change_bits);
     RUN(test_validation);
+    RUN(test_no_allocation_in_loop);
     free(base);
     return chk_summary();
 }
