@@ -145,15 +145,7 @@ static void grad_write(void *g, const void *x, const void *mu, size_t n, double 
     if (!g)
         return;
     for (i = 0; i < n; i++)
-        dpo_st(g, f32, i, coef * (dpo_ld(x, f32, i) - dpo_ld(mu, f32, i)));
-}
-
-/* Fills the sigmoid-loss part of a result from z. */
-static void finish_sigmoid(dpo_pair_result *r, double z)
-{
-    r->z = z;
-    r->loss = dpo_nls(z);
-    r->sig_neg = dpo_sigmoid(-z);
+        dpo_st(g, f32, i, dpo_grad_diff(coef, dpo_ld(x, f32, i), dpo_ld(mu, f32, i)));
 }
 
 /* -------------------------------------------------------------- step DPO */
@@ -166,8 +158,7 @@ static dpo_status stepdpo(dpo_pair_result *res, void *gw, void *gl, const void *
     void *outs[2];
     dpo_status st;
     dpo_pair_result r;
-    int mean = p.mode == DPO_LOGPROB_MEAN;
-    double var;
+    double cw, cl;
     ins[0] = xw, ins[1] = muw, ins[2] = mrw, ins[3] = xl, ins[4] = mul, ins[5] = mrl;
     outs[0] = gw, outs[1] = gl;
     if (!res)
@@ -176,14 +167,9 @@ static dpo_status stepdpo(dpo_pair_result *res, void *gw, void *gl, const void *
         return st;
     if ((st = check_tensors(ins, 6, outs, 2, n, f32)) != DPO_OK)
         return st;
-    var = p.sigma * p.sigma;
-    r.lr_w = lr_of(xw, muw, mrw, n, f32, p.sigma, mean);
-    r.lr_l = lr_of(xl, mul, mrl, n, f32, p.sigma, mean);
-    finish_sigmoid(&r, p.beta * (r.lr_w - r.lr_l));
-    r.dl_dlr_w = -p.beta * r.sig_neg;
-    r.dl_dlr_l = p.beta * r.sig_neg;
-    grad_write(gw, xw, muw, n, dpo_lr_grad_coef(r.dl_dlr_w, var, (double)n, mean), f32);
-    grad_write(gl, xl, mul, n, dpo_lr_grad_coef(r.dl_dlr_l, var, (double)n, mean), f32);
+    dpo_stepdpo_scalars(&r, &cw, &cl, lr_sum(xw, muw, mrw, n, f32), lr_sum(xl, mul, mrl, n, f32), (double)n, p);
+    grad_write(gw, xw, muw, n, cw, f32);
+    grad_write(gl, xl, mul, n, cl, f32);
     *res = r;
     return DPO_OK;
 }
@@ -222,8 +208,7 @@ static dpo_status d3po_code(dpo_pair_result *res, void *g0, void *g1, const void
     void *outs[2];
     dpo_status st;
     dpo_pair_result r;
-    int mean = p.mode == DPO_LOGPROB_MEAN, in0, in1;
-    double var, lo, hi, lo_log, hi_log, h0, h1;
+    double c0, c1;
     ins[0] = x0, ins[1] = mu0, ins[2] = mr0, ins[3] = x1, ins[4] = mu1, ins[5] = mr1;
     outs[0] = g0, outs[1] = g1;
     if (!res)
@@ -235,25 +220,10 @@ static dpo_status d3po_code(dpo_pair_result *res, void *g0, void *g1, const void
         return st;
     if ((st = check_tensors(ins, 6, outs, 2, n, f32)) != DPO_OK)
         return st;
-    var = p.sigma * p.sigma;
-    lo = 1.0 - p.clip_eps;
-    hi = 1.0 + p.clip_eps;
-    lo_log = dpo_log(lo);
-    hi_log = dpo_log(hi);
-    h0 = (double)label;
-    h1 = -(double)label;
-    r.lr_w = lr_of(x0, mu0, mr0, n, f32, p.sigma, mean);
-    r.lr_l = lr_of(x1, mu1, mr1, n, f32, p.sigma, mean);
-    {
-        double l0 = dpo_clamp_logratio(r.lr_w, lo_log, hi_log, lo, hi, &in0);
-        double l1 = dpo_clamp_logratio(r.lr_l, lo_log, hi_log, lo, hi, &in1);
-        finish_sigmoid(&r, p.beta * (h0 * l0 + h1 * l1));
-    }
-    /* dL/dlr_k = -sigma(-z) beta h_k [inside_k]; exact zeros for ties */
-    r.dl_dlr_w = in0 && label ? -r.sig_neg * p.beta * h0 : 0.0;
-    r.dl_dlr_l = in1 && label ? -r.sig_neg * p.beta * h1 : 0.0;
-    grad_write(g0, x0, mu0, n, dpo_lr_grad_coef(r.dl_dlr_w, var, (double)n, mean), f32);
-    grad_write(g1, x1, mu1, n, dpo_lr_grad_coef(r.dl_dlr_l, var, (double)n, mean), f32);
+    dpo_d3po_code_scalars(&r, &c0, &c1, lr_sum(x0, mu0, mr0, n, f32), lr_sum(x1, mu1, mr1, n, f32), (double)n,
+                          label, p);
+    grad_write(g0, x0, mu0, n, c0, f32);
+    grad_write(g1, x1, mu1, n, c1, f32);
     *res = r;
     return DPO_OK;
 }
@@ -274,19 +244,16 @@ dpo_status dpo_d3po_code_f64(dpo_pair_result *res, double *g_mu_0, double *g_mu_
 
 /* ------------------------------------------------ TailorPO and RDPO (shared x_t) */
 
-/* Shared-parent pair: lr_w, lr_l and their difference in the shared form. */
-static void shared_lrs(double *lrw, double *lrl, double *diff, const void *xw, const void *xl, const void *mu,
-                       const void *mr, size_t n, double sigma, int mean, int f32)
+/* Shared-parent pair: canonical sum of the shared-form difference terms. */
+static double shared_sum(const void *xw, const void *xl, const void *mu, const void *mr, size_t n, int f32)
 {
     dpo_sum s;
     size_t i;
-    *lrw = lr_of(xw, mu, mr, n, f32, sigma, mean);
-    *lrl = lr_of(xl, mu, mr, n, f32, sigma, mean);
     dpo_sum_init(&s);
     for (i = 0; i < n; i++)
         dpo_sum_add(&s, dpo_lr_shared_term(dpo_ld(xw, f32, i), dpo_ld(xl, f32, i), dpo_ld(mu, f32, i),
                                            dpo_ld(mr, f32, i)));
-    *diff = dpo_lr_finish(dpo_sum_result(&s), sigma * sigma, (double)n, mean);
+    return dpo_sum_result(&s);
 }
 
 /* g = cw (x_w - mu) + cl (x_l - mu), each coefficient already / sigma^2 [/ n] */
@@ -296,13 +263,8 @@ static void grad_write2(void *g, const void *xw, const void *xl, const void *mu,
     size_t i;
     if (!g)
         return;
-    for (i = 0; i < n; i++) {
-        double m = dpo_ld(mu, f32, i);
-        if (cl == -cw) /* TailorPO: exactly cw (x_w - x_l), eq. 21 */
-            dpo_st(g, f32, i, cw * (dpo_ld(xw, f32, i) - dpo_ld(xl, f32, i)));
-        else
-            dpo_st(g, f32, i, cw * (dpo_ld(xw, f32, i) - m) + cl * (dpo_ld(xl, f32, i) - m));
-    }
+    for (i = 0; i < n; i++) /* TailorPO (cl == -cw): exactly cw (x_w - x_l), eq. 21 */
+        dpo_st(g, f32, i, dpo_grad2_elem(dpo_ld(xw, f32, i), dpo_ld(xl, f32, i), dpo_ld(mu, f32, i), cw, cl));
 }
 
 static dpo_status rdpo(dpo_pair_result *res, void *g, const void *xw, const void *xl, const void *mu,
@@ -312,8 +274,7 @@ static dpo_status rdpo(dpo_pair_result *res, void *g, const void *xw, const void
     void *outs[1];
     dpo_status st;
     dpo_pair_result r;
-    int mean = p.mode == DPO_LOGPROB_MEAN, active;
-    double var, diff, z, dpsi;
+    double cw, cl;
     ins[0] = xw, ins[1] = xl, ins[2] = mu, ins[3] = mr;
     outs[0] = g;
     if (!res)
@@ -325,25 +286,9 @@ static dpo_status rdpo(dpo_pair_result *res, void *g, const void *xw, const void
         return st;
     if ((st = check_tensors(ins, 4, outs, 1, n, f32)) != DPO_OK)
         return st;
-    var = p.sigma * p.sigma;
-    shared_lrs(&r.lr_w, &r.lr_l, &diff, xw, xl, mu, mr, n, p.sigma, mean, f32);
-    z = p.beta * diff;
-    /* Psi = min(0, -lr_l): active (= -lr_l) only when lr_l > 0 */
-    active = p.lambda > 0 && r.lr_l > 0;
-    if (active) {
-        /* printed: z = delta - lambda Psi = delta + lambda lr_l
-         * intended: z = delta + lambda Psi = delta - lambda lr_l */
-        z = p.variant == DPO_RDPO_PRINTED ? z + p.lambda * r.lr_l : z - p.lambda * r.lr_l;
-    }
-    finish_sigmoid(&r, z);
-    dpsi = active ? (p.variant == DPO_RDPO_PRINTED ? p.lambda : -p.lambda) : 0.0;
-    r.dl_dlr_w = -r.sig_neg * p.beta;
-    r.dl_dlr_l = -r.sig_neg * (dpsi - p.beta);
-    {
-        double cw = dpo_lr_grad_coef(r.dl_dlr_w, var, (double)n, mean);
-        double cl = active ? dpo_lr_grad_coef(r.dl_dlr_l, var, (double)n, mean) : -cw;
-        grad_write2(g, xw, xl, mu, n, cw, cl, f32);
-    }
+    dpo_rdpo_scalars(&r, &cw, &cl, lr_sum(xw, mu, mr, n, f32), lr_sum(xl, mu, mr, n, f32),
+                     shared_sum(xw, xl, mu, mr, n, f32), (double)n, p);
+    grad_write2(g, xw, xl, mu, n, cw, cl, f32);
     *res = r;
     return DPO_OK;
 }

@@ -35,17 +35,15 @@ static dpo_status check6(const void *const *in, void *gw, void *gl, size_t n, in
     return DPO_OK;
 }
 
-/* N(sum_i (eth - eref)((eth - eps) + (eref - eps))) */
-static double err_diff(const void *eps, const void *eth, const void *eref, size_t n, int mean, int f32)
+/* sum_i (eth - eref)((eth - eps) + (eref - eps)), canonical */
+static double err_sum(const void *eps, const void *eth, const void *eref, size_t n, int f32)
 {
     dpo_sum s;
     size_t i;
-    double S;
     dpo_sum_init(&s);
     for (i = 0; i < n; i++)
         dpo_sum_add(&s, dpo_err_diff_term(dpo_ld(eps, f32, i), dpo_ld(eth, f32, i), dpo_ld(eref, f32, i)));
-    S = dpo_sum_result(&s);
-    return mean ? S / (double)n : S;
+    return dpo_sum_result(&s);
 }
 
 /* g[i] = coef * (eth[i] - eps[i]) */
@@ -55,7 +53,7 @@ static void grad_err(void *g, const void *eth, const void *eps, size_t n, double
     if (!g)
         return;
     for (i = 0; i < n; i++)
-        dpo_st(g, f32, i, coef * (dpo_ld(eth, f32, i) - dpo_ld(eps, f32, i)));
+        dpo_st(g, f32, i, dpo_grad_diff(coef, dpo_ld(eth, f32, i), dpo_ld(eps, f32, i)));
 }
 
 static int good_mode(dpo_logprob_mode m)
@@ -70,30 +68,17 @@ static dpo_status diffdpo(dpo_pair_result *res, void *gw, void *gl, const void *
 {
     dpo_status st;
     dpo_pair_result r;
-    int mean = p.mode == DPO_LOGPROB_MEAN;
-    double u;
+    double c;
     if (!res)
         return DPO_ERR_NULL;
     if (!good_mode(p.mode) || !dpo_pm_isfinite(p.beta) || !(p.beta > 0))
         return DPO_ERR_RANGE;
     if ((st = check6(in, gw, gl, n, f32)) != DPO_OK)
         return st;
-    r.lr_w = err_diff(in[0], in[2], in[3], n, mean, f32);
-    r.lr_l = err_diff(in[1], in[4], in[5], n, mean, f32);
-    u = -(0.5 * p.beta) * (r.lr_w - r.lr_l);
-    r.z = u;
-    r.loss = dpo_nls(u);
-    r.sig_neg = dpo_sigmoid(-u);
-    r.dl_dlr_w = r.sig_neg * (0.5 * p.beta);
-    r.dl_dlr_l = -r.dl_dlr_w;
-    {
-        /* dD/de_th = 2 (e_th - eps) [/ n]:  coefficient beta sigma(-u) [/ n] */
-        double c = p.beta * r.sig_neg;
-        if (mean)
-            c = c / (double)n;
-        grad_err(gw, in[2], in[0], n, c, f32);
-        grad_err(gl, in[4], in[1], n, -c, f32);
-    }
+    dpo_diffdpo_scalars(&r, &c, err_sum(in[0], in[2], in[3], n, f32), err_sum(in[1], in[4], in[5], n, f32),
+                        (double)n, p);
+    grad_err(gw, in[2], in[0], n, c, f32);
+    grad_err(gl, in[4], in[1], n, -c, f32);
     *res = r;
     return DPO_OK;
 }
@@ -143,8 +128,7 @@ static dpo_status dspo(dpo_pair_result *res, void *gw, void *gl, const void *con
 {
     dpo_status st;
     dpo_pair_result r;
-    int mean = p.mode == DPO_LOGPROB_MEAN;
-    double u, sn, sp, c, Svv, Svp, dldD;
+    double sp, c, cd, cw;
     dpo_sum s1, s2;
     size_t i;
     if (!res)
@@ -154,48 +138,23 @@ static dpo_status dspo(dpo_pair_result *res, void *gw, void *gl, const void *con
         return DPO_ERR_RANGE;
     if ((st = check6(in, gw, gl, n, f32)) != DPO_OK)
         return st;
-    r.lr_w = err_diff(in[0], in[2], in[3], n, mean, f32);
-    r.lr_l = err_diff(in[1], in[4], in[5], n, mean, f32);
-    u = -(0.5 * p.beta_u) * (r.lr_w - r.lr_l);
-    sn = dpo_sigmoid(-u); /* 1 - sigma(u) */
-    sp = dpo_sigmoid(u);
-    c = p.weight * sn;
+    c = dpo_dspo_pre(&r, &sp, err_sum(in[0], in[2], in[3], n, f32), err_sum(in[1], in[4], in[5], n, f32),
+                     (double)n, p);
     /* v_i = (e_th - eps) - c (e_th - e_ref);  L = N(sum v^2) */
     dpo_sum_init(&s1);
     dpo_sum_init(&s2);
     for (i = 0; i < n; i++) {
-        double e = dpo_ld(in[0], f32, i), th = dpo_ld(in[2], f32, i), rf = dpo_ld(in[3], f32, i);
-        double pp = th - rf;
-        double v = (th - e) - c * pp;
+        double pp;
+        double v = dpo_dspo_v(&pp, dpo_ld(in[0], f32, i), dpo_ld(in[2], f32, i), dpo_ld(in[3], f32, i), c);
         dpo_sum_add(&s1, v * v);
         dpo_sum_add(&s2, v * pp);
     }
-    Svv = dpo_sum_result(&s1);
-    Svp = dpo_sum_result(&s2);
-    r.z = u;
-    r.sig_neg = sn;
-    r.loss = mean ? Svv / (double)n : Svv;
-    /* dL/dc = -2 N(sum v p); dc/du = -w sigma(u) sigma(-u); du/dD_w = -beta_u/2 */
-    if (p.stopgrad)
-        dldD = 0.0;
-    else {
-        double dldc = -2.0 * (mean ? Svp / (double)n : Svp);
-        dldD = dldc * (p.weight * (sp * sn)) * (0.5 * p.beta_u);
-    }
-    r.dl_dlr_w = dldD;
-    r.dl_dlr_l = -dldD;
-    {
-        double k2 = mean ? 2.0 / (double)n : 2.0; /* dN(.)/d(elem) factor */
-        double cd = k2 * (1.0 - c);               /* direct term: 2 v (1 - c) [/ n] */
-        double cw = k2 * dldD;                    /* through D_w: 2 (e_th - eps) [/ n] */
-        if (gw)
-            for (i = 0; i < n; i++) {
-                double e = dpo_ld(in[0], f32, i), th = dpo_ld(in[2], f32, i), rf = dpo_ld(in[3], f32, i);
-                double v = (th - e) - c * (th - rf);
-                dpo_st(gw, f32, i, cd * v + cw * (th - e));
-            }
-        grad_err(gl, in[4], in[1], n, -cw, f32);
-    }
+    dpo_dspo_post(&r, &cd, &cw, dpo_sum_result(&s1), dpo_sum_result(&s2), c, sp, (double)n, p);
+    if (gw)
+        for (i = 0; i < n; i++)
+            dpo_st(gw, f32, i, dpo_dspo_gw_elem(dpo_ld(in[0], f32, i), dpo_ld(in[2], f32, i),
+                                                dpo_ld(in[3], f32, i), c, cd, cw));
+    grad_err(gl, in[4], in[1], n, -cw, f32);
     *res = r;
     return DPO_OK;
 }

@@ -41,9 +41,7 @@ static dpo_status g_update(void *xp, const void *x, const void *g, const void *v
         if (!dpo_pm_isfinite(dpo_ld(x, f32, i)) || !dpo_pm_isfinite(dpo_ld(g, f32, i)) ||
             (use_vjp && !dpo_pm_isfinite(dpo_ld(vjp, f32, i))))
             return DPO_ERR_NONFINITE;
-    sa = DPO_SQRT(p.alpha);
-    sb = DPO_SQRT(1.0 - p.alpha);
-    scale = (double)p.sign * (2.0 * p.eta * p.delta);
+    dpo_guide_scalars(&sa, &sb, &scale, p);
     for (i = 0; i < n; i++)
         dpo_st(xp, f32, i,
                dpo_guide_elem(dpo_ld(x, f32, i), dpo_ld(g, f32, i), use_vjp ? dpo_ld(vjp, f32, i) : 0.0, scale,

@@ -16,6 +16,7 @@
 
 #include "dpo_pmath.h"
 #include "dpo_reduce.h"
+#include "../../include/diffpo.h"
 
 /* ---- loads and stores of float32 / float64 tensors (f32 != 0: float) */
 DPO_HD double dpo_ld(const void *p, int f32, size_t i)
@@ -108,6 +109,186 @@ DPO_HD double dpo_err_diff_term(double eps, double eth, double eref)
 DPO_HD double dpo_guide_elem(double x, double g, double vjp, double scale, double sqrt_beta, double sqrt_alpha)
 {
     return x + scale * ((g - sqrt_beta * vjp) / sqrt_alpha);
+}
+
+
+/* ---- per-element gradient bodies (written once for CPU and GPU) */
+
+/* coef * (a - b): the gradient element of every log-ratio / error form. */
+DPO_HD double dpo_grad_diff(double coef, double a, double b)
+{
+    return coef * (a - b);
+}
+
+/* Shared-parent gradient element cw (x_w - mu) + cl (x_l - mu); when
+ * cl == -cw (TailorPO, eq. 21) exactly cw (x_w - x_l). */
+DPO_HD double dpo_grad2_elem(double xw, double xl, double m, double cw, double cl)
+{
+    if (cl == -cw)
+        return cw * (xw - xl);
+    return cw * (xw - m) + cl * (xl - m);
+}
+
+/* ---- scalar parts of the losses, from canonical sums (one thread on the
+ * GPU, the driver's tail on the CPU).  S* are canonical sums of the
+ * element terms named in each function. */
+
+/* loss, z and sigma(-z) of L = -log sigma(z). */
+DPO_HD void dpo_pair_sigmoid(dpo_pair_result *r, double z)
+{
+    r->z = z;
+    r->loss = dpo_nls(z);
+    r->sig_neg = dpo_sigmoid(-z);
+}
+
+/* Step DPO from Sw, Sl = sums of dpo_lr_term over winner and loser;
+ * cw, cl: gradient coefficients (g = c (x - mu)). */
+DPO_HD void dpo_stepdpo_scalars(dpo_pair_result *r, double *cw, double *cl, double Sw, double Sl, double n,
+                                dpo_dpo_params p)
+{
+    int mean = p.mode == DPO_LOGPROB_MEAN;
+    double var = p.sigma * p.sigma;
+    r->lr_w = dpo_lr_finish(Sw, 2.0 * (p.sigma * p.sigma), n, mean);
+    r->lr_l = dpo_lr_finish(Sl, 2.0 * (p.sigma * p.sigma), n, mean);
+    dpo_pair_sigmoid(r, p.beta * (r->lr_w - r->lr_l));
+    r->dl_dlr_w = -p.beta * r->sig_neg;
+    r->dl_dlr_l = p.beta * r->sig_neg;
+    *cw = dpo_lr_grad_coef(r->dl_dlr_w, var, n, mean);
+    *cl = dpo_lr_grad_coef(r->dl_dlr_l, var, n, mean);
+}
+
+/* d3po public code from S0, S1 = sums of dpo_lr_term of samples 0 and 1. */
+DPO_HD void dpo_d3po_code_scalars(dpo_pair_result *r, double *c0, double *c1, double S0, double S1, double n,
+                                  int label, dpo_clip_params p)
+{
+    int mean = p.mode == DPO_LOGPROB_MEAN, in0, in1;
+    double var = p.sigma * p.sigma;
+    double lo = 1.0 - p.clip_eps, hi = 1.0 + p.clip_eps;
+    double lo_log = dpo_log(lo), hi_log = dpo_log(hi);
+    double h0 = (double)label, h1 = -(double)label;
+    double l0, l1;
+    r->lr_w = dpo_lr_finish(S0, 2.0 * (p.sigma * p.sigma), n, mean);
+    r->lr_l = dpo_lr_finish(S1, 2.0 * (p.sigma * p.sigma), n, mean);
+    l0 = dpo_clamp_logratio(r->lr_w, lo_log, hi_log, lo, hi, &in0);
+    l1 = dpo_clamp_logratio(r->lr_l, lo_log, hi_log, lo, hi, &in1);
+    dpo_pair_sigmoid(r, p.beta * (h0 * l0 + h1 * l1));
+    /* dL/dlr_k = -sigma(-z) beta h_k [inside_k]; exact zeros for ties */
+    r->dl_dlr_w = in0 && label ? -r->sig_neg * p.beta * h0 : 0.0;
+    r->dl_dlr_l = in1 && label ? -r->sig_neg * p.beta * h1 : 0.0;
+    *c0 = dpo_lr_grad_coef(r->dl_dlr_w, var, n, mean);
+    *c1 = dpo_lr_grad_coef(r->dl_dlr_l, var, n, mean);
+}
+
+/* RDPO / TailorPO (shared parent) from Sw, Sl = sums of dpo_lr_term of
+ * x_w and x_l against (mu, mu_ref) and Sd = sum of dpo_lr_shared_term;
+ * gradient element dpo_grad2_elem(.., cw, cl). */
+DPO_HD void dpo_rdpo_scalars(dpo_pair_result *r, double *cw, double *cl, double Sw, double Sl, double Sd, double n,
+                             dpo_rdpo_params p)
+{
+    int mean = p.mode == DPO_LOGPROB_MEAN, active;
+    double var = p.sigma * p.sigma, diff, z, dpsi;
+    r->lr_w = dpo_lr_finish(Sw, 2.0 * (p.sigma * p.sigma), n, mean);
+    r->lr_l = dpo_lr_finish(Sl, 2.0 * (p.sigma * p.sigma), n, mean);
+    diff = dpo_lr_finish(Sd, p.sigma * p.sigma, n, mean);
+    z = p.beta * diff;
+    /* Psi = min(0, -lr_l): active (= -lr_l) only when lr_l > 0 */
+    active = p.lambda > 0 && r->lr_l > 0;
+    if (active) {
+        /* printed: z = delta - lambda Psi = delta + lambda lr_l
+         * intended: z = delta + lambda Psi = delta - lambda lr_l */
+        z = p.variant == DPO_RDPO_PRINTED ? z + p.lambda * r->lr_l : z - p.lambda * r->lr_l;
+    }
+    dpo_pair_sigmoid(r, z);
+    dpsi = active ? (p.variant == DPO_RDPO_PRINTED ? p.lambda : -p.lambda) : 0.0;
+    r->dl_dlr_w = -r->sig_neg * p.beta;
+    r->dl_dlr_l = -r->sig_neg * (dpsi - p.beta);
+    *cw = dpo_lr_grad_coef(r->dl_dlr_w, var, n, mean);
+    *cl = active ? dpo_lr_grad_coef(r->dl_dlr_l, var, n, mean) : -*cw;
+}
+
+/* Diffusion-DPO from Sw, Sl = sums of dpo_err_diff_term; c: gradient
+ * coefficient, g_w = c (e_th,w - eps_w), g_l = -c (e_th,l - eps_l). */
+DPO_HD void dpo_diffdpo_scalars(dpo_pair_result *r, double *c, double Sw, double Sl, double n, dpo_eps_params p)
+{
+    int mean = p.mode == DPO_LOGPROB_MEAN;
+    double u, k;
+    r->lr_w = mean ? Sw / n : Sw;
+    r->lr_l = mean ? Sl / n : Sl;
+    u = -(0.5 * p.beta) * (r->lr_w - r->lr_l);
+    r->z = u;
+    r->loss = dpo_nls(u);
+    r->sig_neg = dpo_sigmoid(-u);
+    r->dl_dlr_w = r->sig_neg * (0.5 * p.beta);
+    r->dl_dlr_l = -r->dl_dlr_w;
+    /* dD/de_th = 2 (e_th - eps) [/ n]:  coefficient beta sigma(-u) [/ n] */
+    k = p.beta * r->sig_neg;
+    if (mean)
+        k = k / n;
+    *c = k;
+}
+
+/* DSPO, first part: from Sw, Sl = sums of dpo_err_diff_term, the scalars
+ * the second pass needs: c = w sigma(-u) (returned), *sp = sigma(u). */
+DPO_HD double dpo_dspo_pre(dpo_pair_result *r, double *sp, double Sw, double Sl, double n, dpo_dspo_params p)
+{
+    int mean = p.mode == DPO_LOGPROB_MEAN;
+    double u, sn;
+    r->lr_w = mean ? Sw / n : Sw;
+    r->lr_l = mean ? Sl / n : Sl;
+    u = -(0.5 * p.beta_u) * (r->lr_w - r->lr_l);
+    sn = dpo_sigmoid(-u); /* 1 - sigma(u) */
+    *sp = dpo_sigmoid(u);
+    r->z = u;
+    r->sig_neg = sn;
+    return p.weight * sn;
+}
+
+/* DSPO element: v = (e_th - eps) - c (e_th - e_ref); *pp = e_th - e_ref.
+ * Terms of the second pass: v v and v pp. */
+DPO_HD double dpo_dspo_v(double *pp, double e, double th, double rf, double c)
+{
+    double q = th - rf;
+    *pp = q;
+    return (th - e) - c * q;
+}
+
+/* DSPO, second part: from Svv = sum v^2 and Svp = sum v pp, the loss,
+ * dL/dD and the gradient coefficients: g_w = cd v + cw (e_th,w - eps_w),
+ * g_l = -cw (e_th,l - eps_l). */
+DPO_HD void dpo_dspo_post(dpo_pair_result *r, double *cd, double *cw, double Svv, double Svp, double c, double sp,
+                          double n, dpo_dspo_params p)
+{
+    int mean = p.mode == DPO_LOGPROB_MEAN;
+    double dldD, k2;
+    r->loss = mean ? Svv / n : Svv;
+    /* dL/dc = -2 N(sum v p); dc/du = -w sigma(u) sigma(-u); du/dD_w = -beta_u/2 */
+    if (p.stopgrad)
+        dldD = 0.0;
+    else {
+        double dldc = -2.0 * (mean ? Svp / n : Svp);
+        dldD = dldc * (p.weight * (sp * r->sig_neg)) * (0.5 * p.beta_u);
+    }
+    r->dl_dlr_w = dldD;
+    r->dl_dlr_l = -dldD;
+    k2 = mean ? 2.0 / n : 2.0; /* dN(.)/d(elem) factor */
+    *cd = k2 * (1.0 - c);      /* direct term: 2 v (1 - c) [/ n] */
+    *cw = k2 * dldD;           /* through D_w: 2 (e_th - eps) [/ n] */
+}
+
+/* DSPO winner gradient element: cd v + cw (e_th - eps). */
+DPO_HD double dpo_dspo_gw_elem(double e, double th, double rf, double c, double cd, double cw)
+{
+    double pp;
+    double v = dpo_dspo_v(&pp, e, th, rf, c);
+    return cd * v + cw * (th - e);
+}
+
+/* TailorPO-G per-call scalars: sqrt(a), sqrt(1 - a), sign 2 eta delta. */
+DPO_HD void dpo_guide_scalars(double *sa, double *sb, double *scale, dpo_guide_params p)
+{
+    *sa = DPO_SQRT(p.alpha);
+    *sb = DPO_SQRT(1.0 - p.alpha);
+    *scale = (double)p.sign * (2.0 * p.eta * p.delta);
 }
 
 #endif
