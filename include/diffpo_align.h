@@ -114,8 +114,11 @@ dpo_status dpo_adamw_step(float *param, float *m, float *v, const float *grad, s
  *              r = -sum sqrt(dx^2 + dy^2 + 0.01) / DPO_IMG_SIDE;
  *   CLASSMATCH log p(c | x) under a fixed linear classifier whose weights
  *              are the class templates of the data generator.
- * The step-aware preference function of SPO scores a candidate x_{t-1} by
- * the reward of x0_hat predicted at the next timestep (dpo_spo_score). */
+ * The step-aware preference function of SPO (and the step-wise reward of
+ * TailorPO/RDPO) scores a candidate x_{t-1} by the reward of x0_hat
+ * predicted by the current model at the next timestep (src/train.c).  A
+ * caller's own reward plugs in through dpo_train_cfg.user_reward
+ * (diffpo_train.h) as a dpo_reward_model. */
 typedef enum dpo_reward_kind {
     DPO_REWARD_AESTHETIC = 0,
     DPO_REWARD_COMPRESS = 1,

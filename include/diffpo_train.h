@@ -27,7 +27,12 @@ typedef struct dpo_train_cfg {
     size_t batch;            /* prompts per iteration */
     int num_steps;           /* DDIM steps T (paper 20) */
     double eta;              /* DDIM eta (paper 1) */
-    dpo_reward_kind reward;
+    dpo_reward_kind reward;  /* built-in reward (used when user_reward is NULL) */
+    const dpo_reward_model *user_reward; /* NULL, or the caller's reward: value (and grad for
+                                TailorPO-G); dim must equal the network's; called concurrently
+                                from every thread that runs prompts; nonzero return ->
+                                DPO_ERR_MODEL.  The SPO step-aware preference, TailorPO/RDPO
+                                step-wise rewards and D3PO labels all go through it. */
     dpo_logprob_mode lp_mode;/* reduction of the step log-probabilities */
     double beta;             /* DPO temperature of the method */
     double lambda;           /* RDPO penalty weight; DSPO weight */

@@ -138,7 +138,20 @@ typedef struct ctx {
     double eta;
     uint64_t seed;
     dpo_reward_kind reward;
+    const dpo_reward_model *user; /* the caller's reward, or NULL: the built-in `reward` */
 } ctx;
+
+/* r (and g = grad r when g != NULL) of one image x0 of class cls. */
+static dpo_status reward_at(double *r, float *g, const ctx *c, const float *x0, int32_t cls)
+{
+    if (c->user) {
+        int rc = g ? c->user->grad(c->user->user, r, g, x0, 1, &cls) : c->user->value(c->user->user, r, x0, 1, &cls);
+        if (rc != 0)
+            return DPO_ERR_MODEL;
+        return dpo_pm_isfinite(*r) ? DPO_OK : DPO_ERR_NONFINITE;
+    }
+    return dpo_reward_eval(r, g, c->reward, x0, 1, &cls);
+}
 
 static dpo_status eps_at(float *out, void *work, size_t wsz, const ctx *c, const float *lora, const float *x, int t,
                          int32_t cls)
@@ -212,7 +225,7 @@ static dpo_status stepwise_reward(double *r, float *x0h, float *g, const ctx *c,
         if (alpha_next)
             *alpha_next = (double)co.alpha_t;
     }
-    return dpo_reward_eval(r, g, c->reward, x0h, 1, &cls);
+    return reward_at(r, g, c, x0h, cls);
 }
 
 /* Adds the gradient wrt eps_theta through theta's forward kept in mw[w]. */
@@ -248,8 +261,8 @@ static dpo_status iter_d3po(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t 
             sample_from(tr2[i] + (size_t)(j + 1) * D, s->buf[BUF_MU], s->buf[BUF_Z], D, &co);
         }
     }
-    if ((e = dpo_reward_eval(&r0, 0, c->reward, s->traj0 + (size_t)c->T * D, 1, &cls)) != DPO_OK ||
-        (e = dpo_reward_eval(&r1, 0, c->reward, s->traj1 + (size_t)c->T * D, 1, &cls)) != DPO_OK)
+    if ((e = reward_at(&r0, 0, c, s->traj0 + (size_t)c->T * D, cls)) != DPO_OK ||
+        (e = reward_at(&r1, 0, c, s->traj1 + (size_t)c->T * D, cls)) != DPO_OK)
         return e;
     if ((e = dpo_d3po_label(&label, r0, r1)) != DPO_OK)
         return e;
@@ -384,7 +397,7 @@ static dpo_status iter_stepwise(dpo_trainer *tr, const ctx *c, scratch *s, uint3
         if (M == DPO_METHOD_RDPO || M == DPO_METHOD_RDPO_FIXED) {
             double dq[2];
             int order[2];
-            if ((e = dpo_reward_eval(&r_before, 0, c->reward, s->buf[BUF_X0], 1, &cls)) != DPO_OK ||
+            if ((e = reward_at(&r_before, 0, c, s->buf[BUF_X0], cls)) != DPO_OK ||
                 (e = dpo_rdpo_delta_q(dq, r, r_before, 2, DPO_DQ_GAIN)) != DPO_OK ||
                 (e = dpo_rank_desc(order, dq, 2)) != DPO_OK)
                 return e;
@@ -464,7 +477,7 @@ static dpo_status iter_stepwise(dpo_trainer *tr, const ctx *c, scratch *s, uint3
             memcpy(x, xw, D * sizeof(float)); /* the winner continues */
         }
     }
-    return dpo_reward_eval(&st->reward, 0, c->reward, x, 1, &cls);
+    return reward_at(&st->reward, 0, c, x, cls);
 }
 
 /* Diffusion-DPO and DSPO on the offline pairs. */
@@ -533,6 +546,14 @@ static dpo_status cfg_check(const dpo_train_cfg *cf, const dpo_mlp_cfg *m)
         cf->k > DPO_TRAIN_MAX_K || !(cf->spo_thr >= 0 && cf->spo_thr < 1) || !(cf->opt.lr > 0) ||
         !(cf->guide_eta_min > 0) || !(cf->guide_eta_max >= cf->guide_eta_min) || !(cf->guide_delta > 0))
         return DPO_ERR_RANGE;
+    if (cf->user_reward) {
+        if (!cf->user_reward->value)
+            return DPO_ERR_NULL;
+        if (cf->user_reward->dim != m->dim)
+            return DPO_ERR_SIZE;
+        if (cf->method == DPO_METHOD_TAILORPO_G && !cf->user_reward->grad)
+            return DPO_ERR_UNSUPPORTED;
+    }
     return DPO_OK;
 }
 
@@ -626,6 +647,7 @@ dpo_status dpo_trainer_sample(dpo_trainer *tr, uint64_t it, size_t b, dpo_train_
     c.eta = tr->cfg.eta;
     c.seed = tr->cfg.seed;
     c.reward = tr->cfg.reward;
+    c.user = tr->cfg.user_reward;
     switch (tr->cfg.method) {
     case DPO_METHOD_D3PO: e = iter_d3po(tr, &c, &s, g, cls, slot, &st); break;
     case DPO_METHOD_DIFFDPO:
@@ -724,6 +746,7 @@ static dpo_status ctx_make(ctx *c, int32_t *ts, const dpo_mlp_cfg *mcfg, const f
     c->eta = eta;
     c->seed = seed;
     c->reward = reward;
+    c->user = 0;
     return DPO_OK;
 }
 

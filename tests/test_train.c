@@ -187,6 +187,117 @@ static void test_resume_is_bit_identical(void)
     }
 }
 
+/* A user reward: the built-in aesthetic reward scaled by `scale` (its
+ * value and gradient), optionally failing. */
+typedef struct ureward {
+    double scale;
+    int fail;
+    long calls;
+} ureward;
+
+static int ur_value(void *u, double *r, const float *x0, size_t n, const int32_t *cond)
+{
+    ureward *w = (ureward *)u;
+    size_t i;
+    w->calls++;
+    if (w->fail || dpo_reward_eval(r, 0, DPO_REWARD_AESTHETIC, x0, n, cond) != DPO_OK)
+        return -1;
+    for (i = 0; i < n; i++)
+        r[i] *= w->scale;
+    return 0;
+}
+
+static int ur_grad(void *u, double *r, float *g, const float *x0, size_t n, const int32_t *cond)
+{
+    ureward *w = (ureward *)u;
+    size_t i;
+    w->calls++;
+    if (w->fail || dpo_reward_eval(r, g, DPO_REWARD_AESTHETIC, x0, n, cond) != DPO_OK)
+        return -1;
+    for (i = 0; i < n; i++)
+        r[i] *= w->scale;
+    for (i = 0; i < n * mcfg.dim; i++)
+        g[i] = (float)(w->scale * (double)g[i]);
+    return 0;
+}
+
+/* cfg.user_reward: a user reward equal to the built-in one (scale 1) gives
+ * the built-in run's bits and is actually called; the negated reward flips
+ * the preferences and gives other bits; validation and failure mapping. */
+static void test_user_reward(void)
+{
+    int meth;
+    for (meth = 0; meth < DPO_METHODS; meth++) {
+        dpo_method me = (dpo_method)meth;
+        dpo_train_cfg c = small_cfg(me), cu, cn;
+        dpo_reward_model um = {0, 0, ur_value, ur_grad};
+        ureward w1 = {1.0, 0, 0}, wn = {-1.0, 0, 0};
+        run a, b, n;
+        int it;
+        dpo_status e = DPO_OK;
+        um.dim = mcfg.dim;
+        cu = c;
+        cn = c;
+        um.user = &w1;
+        cu.user_reward = &um;
+        run_open(&a, &c);
+        CHECK(run_open(&b, &cu) == 0, "%s: set-up with a user reward", dpo_method_name(me));
+        for (it = 0; it < 2; it++) {
+            dpo_trainer_iteration(&a.tr, (uint64_t)it, 0);
+            e = dpo_trainer_iteration(&b.tr, (uint64_t)it, 0);
+        }
+        CHECK(e == DPO_OK, "%s: user-reward iteration: %s", dpo_method_name(me), dpo_status_str(e));
+        CHECK(chk_same_bits(a.lora, b.lora, nl * 4), "%s: user reward equal to the built-in one changes bits",
+              dpo_method_name(me));
+        if (me != DPO_METHOD_DIFFDPO && me != DPO_METHOD_DSPO) { /* offline pairs are ranked once, outside */
+            dpo_reward_model nm = um;
+            CHECK(w1.calls > 0, "%s: the user reward was not called", dpo_method_name(me));
+            nm.user = &wn;
+            cn.user_reward = &nm;
+            run_open(&n, &cn);
+            for (it = 0; it < 2; it++)
+                dpo_trainer_iteration(&n.tr, (uint64_t)it, 0);
+            CHECK(!chk_same_bits(a.lora, n.lora, nl * 4), "%s: the negated user reward gave the same bits",
+                  dpo_method_name(me));
+            /* failure of the callback -> DPO_ERR_MODEL */
+            wn.fail = 1;
+            memcpy(b.lora, n.lora, nl * 4); /* b is done: keep a copy of n's state */
+            e = dpo_trainer_iteration(&n.tr, 2, 0);
+            CHECK(e == DPO_ERR_MODEL, "%s: failing user reward gives %s", dpo_method_name(me), dpo_status_str(e));
+            CHECK(chk_same_bits(b.lora, n.lora, nl * 4), "%s: a failed iteration changed the LoRA parameters",
+                  dpo_method_name(me));
+            run_close(&n);
+        }
+        run_close(&a);
+        run_close(&b);
+    }
+    { /* validation at init */
+        dpo_train_cfg c = small_cfg(DPO_METHOD_TAILORPO_G);
+        dpo_reward_model um = {0, 0, ur_value, 0};
+        dpo_trainer tr;
+        float *lora = calloc(nl, 4), *m = calloc(nl, 4), *v = calloc(nl, 4);
+        size_t ws = dpo_trainer_workspace_size(&c, &mcfg);
+        void *work = 0;
+        CHECK(posix_memalign(&work, 64, ws) == 0, "workspace");
+        um.dim = mcfg.dim;
+        c.user_reward = &um;
+        CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, lora, m, v, work, ws) == DPO_ERR_UNSUPPORTED,
+              "tailorpo-g needs the user reward's gradient");
+        c.method = DPO_METHOD_TAILORPO;
+        um.dim = mcfg.dim + 1;
+        CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, lora, m, v, work, ws) == DPO_ERR_SIZE,
+              "user reward dim must match the network");
+        um.dim = mcfg.dim;
+        um.value = 0;
+        CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, lora, m, v, work, ws) == DPO_ERR_NULL,
+              "user reward without value");
+        free(lora);
+        free(m);
+        free(v);
+        free(work);
+    }
+}
+
 typedef struct tjob {
     dpo_trainer *tr;
     uint64_t it;
@@ -274,6 +385,7 @@ int main(void)
     RUN(test_threads_do_not_change_bits);
     RUN(test_validation);
     RUN(test_no_allocation_in_loop);
+    RUN(test_user_reward);
     free(base);
     return chk_summary();
 }
