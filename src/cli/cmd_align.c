@@ -33,7 +33,8 @@ static int align_usage(void)
            "held-out seeds, the change, wall time and the XXH3 fingerprint of the final LoRA parameters.\n"
            "Writes DIR/reward_curves.svg and DIR/samples.png (rows: base model, then each method).\n"
            "Methods: d3po diffusion-dpo tailorpo tailorpo-g rdpo rdpo-fixed spo dspo (default: all).\n"
-           "Defaults: seed 1, 120 iterations of batch 8, 2 threads, aesthetic reward, lr 1e-3,\n"
+           "Defaults: seed 1, 120 iterations of batch 8, 2 threads, aesthetic reward, each method's own lr\n"
+           "(dpo_train_cfg_default, docs/trainers.md; --lr sets one for all),\n"
            "pretraining %d iterations, 8 evaluation samples per class, 256 offline pairs, DIR diffpo-out.\n"
            "Results are bit-identical for any --threads.\n",
            DPO_PRETRAIN_ITERS);
@@ -53,7 +54,7 @@ static int align_parse(align_opts *o, int argc, char **argv)
     o->n_pairs = 256;
     o->reward = DPO_REWARD_AESTHETIC;
     o->out_dir = "diffpo-out";
-    o->lr = 1e-3;
+    o->lr = 0; /* 0: each method's default */
     for (m = 0; m < DPO_METHODS; m++)
         o->methods[m] = m;
     o->n_methods = DPO_METHODS;
@@ -264,7 +265,8 @@ int cmd_align(int argc, char **argv)
         sp.cfg.seed = o.seed;
         sp.cfg.batch = B;
         sp.cfg.reward = o.reward;
-        sp.cfg.opt = dpo_adamw_default(o.lr);
+        if (o.lr > 0)
+            sp.cfg.opt = dpo_adamw_default(o.lr);
         sp.mc = &mc;
         sp.sched = &sched;
         sp.base = base;

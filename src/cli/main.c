@@ -12,6 +12,7 @@ typedef struct cli_cmd {
 static const cli_cmd cmds[] = {
     {"run", cmd_align, "the main job on its built-in default"},
     {"align", cmd_align, "preference alignment of the built-in network with every method (table, plots)"},
+    {"experiments", cmd_experiments, "the papers' claims measured on the built-in model -> docs/results.md"},
     {"philox", cmd_philox, "--key K0,K1 --counter C0,C1,C2,C3: one Philox4x32-10 block"},
     {"schedule", cmd_schedule, "alphas_cumprod table (--out) and inference timesteps"},
     {"ddim-step", cmd_ddim_step, "one DDIM/DDPM step on .npy tensors, with log-probabilities"},
@@ -25,7 +26,7 @@ static void usage(FILE *f)
     size_t i;
     fprintf(f, "usage: diffpo <command> [options]   (diffpo <command> --help)\n\ncommands:\n");
     for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+        fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].help);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,1037 @@
+/* diffpo experiments: the papers' claims measured on the built-in model,
+ * written to docs/results.md (Markdown) with the command that regenerates
+ * it.  Sections (docs/cli.md describes each measurement):
+ *   1  TailorPO Fig. 2: how often the order of step-wise rewards
+ *      r(x0_hat(x_t)) of a pair disagrees with the order of its final
+ *      images, per step, in the D3PO setting (two trajectories) and in the
+ *      TailorPO setting (two candidates from one x_t, each continued);
+ *   2  TailorPO eq. 9 vs eq. 11: the mu-space direction of the D3PO
+ *      gradient against x^w - x^l, and the same for TailorPO's pairs;
+ *   3  RDPO Fig. 1 / 3b: the loser's log-ratio over training;
+ *   4  SPO Table 3: the resampler strategies;
+ *   5  the main align table.
+ * Everything in the results file is a pure function of (code, seed,
+ * --quick): byte-identical for any --threads.  Progress goes to stderr. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "cli.h"
+#include "diffpo_plot.h"
+
+#define XT 20                  /* DDIM steps (TailorPO: T = 20) */
+#define XK DPO_REWARD_KINDS    /* rewards measured in section 1 */
+#define XSTREAM_BRANCH (DPO_STREAM_USER + 1u) /* TailorPO-setting branch noise */
+
+typedef struct xp_opts {
+    const char *out_dir, *results;
+    int quick, threads;
+    uint64_t seed;
+} xp_opts;
+
+typedef struct xp_budget {
+    int pretrain_iters;
+    size_t pairs_d3po, pairs_tailor;
+    int iters, batch, eval_pc, n_offline, every;
+} xp_budget;
+
+/* The base model and the sampler every measurement of sections 1-2 uses. */
+typedef struct xp_env {
+    dpo_mlp_cfg mc;
+    const dpo_schedule *sched;
+    const float *base;
+    int32_t ts[XT];
+    dpo_step_coef_f32 co[XT];
+    uint64_t seed;
+} xp_env;
+
+/* -------------------------------------------------------------- options */
+static int xp_usage(void)
+{
+    printf("usage: diffpo experiments [--out-dir DIR] [--results FILE] [--quick] [--seed N] [--threads T]\n"
+           "Measures the papers' claims on the pretrained built-in model and writes them as Markdown to\n"
+           "FILE (default docs/results.md): TailorPO Fig. 2 (step-wise vs final preference order),\n"
+           "TailorPO eq. 9 vs eq. 11 (gradient directions), RDPO Fig. 1/3b (the loser's log-ratio over\n"
+           "training), SPO Table 3 (resamplers) and the main table of every method.  DIR (default\n"
+           "diffpo-out) holds the cached base model and DIR/rdpo_loser_ratio.svg.  --quick: small budgets\n"
+           "(for tests).  Defaults: seed 1, 2 threads.  The results file is byte-identical for any --threads.\n");
+    return 0;
+}
+
+static int xp_parse(xp_opts *o, int argc, char **argv)
+{
+    int i;
+    memset(o, 0, sizeof *o);
+    o->out_dir = "diffpo-out";
+    o->results = "docs/results.md";
+    o->threads = 2;
+    o->seed = 1;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : 0;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+            return 1;
+        if (!strcmp(a, "--quick")) {
+            o->quick = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return cli_fail("experiments", "unexpected argument '%s'", a);
+        if (strcmp(a, "--out-dir") && strcmp(a, "--results") && strcmp(a, "--seed") && strcmp(a, "--threads"))
+            return cli_fail("experiments", "unknown option '%s'", a);
+        if (!v)
+            return cli_fail("experiments", "option '%s' needs a value", a);
+        i++;
+        if (!strcmp(a, "--seed")) {
+            if (cli_parse_u64(v, &o->seed))
+                return cli_fail("experiments", "--seed: not an unsigned 64-bit integer: '%s'", v);
+        } else if (!strcmp(a, "--threads")) {
+            if (cli_parse_int(v, 1, 64, &o->threads))
+                return cli_fail("experiments", "--threads: need an integer in [1, 64], got '%s'", v);
+        } else if (!strcmp(a, "--out-dir")) {
+            if (!*v)
+                return cli_fail("experiments", "--out-dir: empty path");
+            o->out_dir = v;
+        } else {
+            if (!*v)
+                return cli_fail("experiments", "--results: empty path");
+            o->results = v;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------- parallel for pairs */
+typedef dpo_status (*xp_pair_fn)(void *ctx, size_t i, void *work, size_t work_size);
+
+typedef struct xp_job {
+    xp_pair_fn fn;
+    void *ctx;
+    size_t i0, i1, work_size;
+    dpo_status st;
+} xp_job;
+
+static void *xp_thread(void *p)
+{
+    xp_job *j = (xp_job *)p;
+    void *work = cli_xaligned(j->work_size);
+    size_t i;
+    j->st = work ? DPO_OK : DPO_ERR_WORKSPACE;
+    for (i = j->i0; i < j->i1 && j->st == DPO_OK; i++)
+        j->st = j->fn(j->ctx, i, work, j->work_size);
+    free(work);
+    return 0;
+}
+
+/* fn(ctx, i) for i in [0, n) on `threads` threads; each call writes only
+ * pair i's own outputs, so the results do not depend on the split. */
+static dpo_status xp_parallel(xp_pair_fn fn, void *ctx, size_t n, int threads, size_t work_size)
+{
+    pthread_t tid[64];
+    xp_job jobs[64];
+    int w, nt = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+    if ((size_t)nt > n)
+        nt = n ? (int)n : 1;
+    for (w = 0; w < nt; w++) {
+        jobs[w].fn = fn;
+        jobs[w].ctx = ctx;
+        jobs[w].i0 = n * (size_t)w / (size_t)nt;
+        jobs[w].i1 = n * (size_t)(w + 1) / (size_t)nt;
+        jobs[w].work_size = work_size;
+        if (w == 0 || pthread_create(&tid[w], 0, xp_thread, &jobs[w]) != 0) {
+            xp_thread(&jobs[w]);
+            tid[w] = pthread_self();
+        }
+    }
+    for (w = 1; w < nt; w++)
+        if (!pthread_equal(tid[w], pthread_self()))
+            pthread_join(tid[w], 0);
+    for (w = 0; w < nt; w++)
+        if (jobs[w].st)
+            return jobs[w].st;
+    return DPO_OK;
+}
+
+/* ------------------------------------------------------------ primitives */
+static void xp_noise(float *z, const xp_env *e, uint32_t stream, uint32_t g, uint32_t step, uint32_t cand)
+{
+    dpo_noise_coord nc;
+    nc.seed = e->seed;
+    nc.stream = stream;
+    nc.sample = g;
+    nc.step = step;
+    nc.candidate = cand;
+    dpo_normal_f32(z, nc, 0, e->mc.dim);
+}
+
+/* Step j of the base model from x: x_prev (= mu + sigma z), x0_hat, mu. */
+static dpo_status xp_step(float *x_prev, float *x0, float *mu, const xp_env *e, const float *x, int j, int32_t cls,
+                          const float *z, float *eps, void *work, size_t wsz)
+{
+    int32_t t = e->ts[j], c = cls;
+    dpo_status st = dpo_mlp_forward(eps, work, wsz, &e->mc, e->base, 0, x, &t, &c, 1);
+    if (st)
+        return st;
+    return dpo_step_f32(x_prev, x0, mu, x, eps, z, e->mc.dim, &e->co[j]);
+}
+
+static dpo_status xp_rewards(double r[XK], const float *x0, int32_t cls)
+{
+    int k;
+    dpo_status st;
+    for (k = 0; k < XK; k++)
+        if ((st = dpo_reward_eval(&r[k], 0, (dpo_reward_kind)k, x0, 1, &cls)) != DPO_OK)
+            return st;
+    return DPO_OK;
+}
+
+static void xp_cos(double *cos_ab, double *nb_over_na, const float *a, const float *b, size_t n)
+{
+    double aa = 0, bb = 0, ab = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+        ab += (double)a[i] * b[i];
+    }
+    *cos_ab = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
+    if (nb_over_na)
+        *nb_over_na = aa > 0 ? sqrt(bb / aa) : 0.0;
+}
+
+/* ------------------------------------------------ section 1-2: D3PO pairs
+ * Pair g: two trajectories of the base model from one x_T (Philox INIT,
+ * sample g) with independent step noise (STEP, sample g, step j, candidate
+ * 0 and 1), class g mod 4.  Recorded: r_k(x0_hat) of both states after
+ * each step k = 1..T (x0_hat of the state after k steps comes from the
+ * model's eps at the next timestep; after the last step the image itself),
+ * and at every step j >= 1 (x_t^0 != x_t^1) the eq. 9 direction
+ *   g = (x^0_{t-1} - mu(x^0_t)) - (x^1_{t-1} - mu(x^1_t))
+ * against a = x^0_{t-1} - x^1_{t-1} and u = mu(x^1_t) - mu(x^0_t).  The
+ * three cosines do not change when the roles of 0 and 1 swap (all three
+ * vectors change sign), so they need no label. */
+typedef struct d3po_rec {
+    double r[2][XT + 1][XK];   /* [traj][k][reward], k = 1..T */
+    double cos_ga[XT], cos_gu[XT], norm_ua[XT];
+} d3po_rec;
+
+typedef struct d3po_ctx {
+    const xp_env *e;
+    d3po_rec *rec;
+} d3po_ctx;
+
+static dpo_status d3po_pair(void *vctx, size_t i, void *work, size_t wsz)
+{
+    d3po_ctx *c = (d3po_ctx *)vctx;
+    const xp_env *e = c->e;
+    const size_t D = e->mc.dim;
+    d3po_rec *rec = c->rec + i;
+    uint32_t g = (uint32_t)i;
+    int32_t cls = (int32_t)(g % (uint32_t)e->mc.n_classes);
+    float x[2][DPO_IMG_DIM], xn[2][DPO_IMG_DIM], mu[2][DPO_IMG_DIM], x0[DPO_IMG_DIM], z[DPO_IMG_DIM],
+        eps[DPO_IMG_DIM], gv[DPO_IMG_DIM], av[DPO_IMG_DIM], uv[DPO_IMG_DIM];
+    int j, q;
+    size_t d;
+    dpo_status st;
+    xp_noise(x[0], e, DPO_STREAM_INIT, g, 0, 0);
+    memcpy(x[1], x[0], sizeof x[0]);
+    for (j = 0; j < XT; j++) {
+        for (q = 0; q < 2; q++) {
+            xp_noise(z, e, DPO_STREAM_STEP, g, (uint32_t)j, (uint32_t)q);
+            if ((st = xp_step(xn[q], x0, mu[q], e, x[q], j, cls, z, eps, work, wsz)) != DPO_OK)
+                return st;
+            if (j >= 1 && (st = xp_rewards(rec->r[q][j], x0, cls)) != DPO_OK) /* state after j steps */
+                return st;
+        }
+        if (j >= 1) {
+            for (d = 0; d < D; d++) {
+                float dw = xn[0][d] - mu[0][d], dl = xn[1][d] - mu[1][d];
+                gv[d] = dw - dl;
+                av[d] = xn[0][d] - xn[1][d];
+                uv[d] = mu[1][d] - mu[0][d];
+            }
+            {
+                double cau;
+                xp_cos(&rec->cos_ga[j], 0, av, gv, D);
+                xp_cos(&rec->cos_gu[j], 0, uv, gv, D);
+                xp_cos(&cau, &rec->norm_ua[j], av, uv, D); /* |u| / |a| */
+            }
+        }
+        memcpy(x, xn, sizeof x);
+    }
+    for (q = 0; q < 2; q++)
+        if ((st = xp_rewards(rec->r[q][XT], x[q], cls)) != DPO_OK)
+            return st;
+    return DPO_OK;
+}
+
+/* ---------------------------------------------- section 1-2: TailorPO pairs
+ * Pair g: a trunk trajectory of the base model (noise as trajectory 0
+ * above).  At every step j the trunk's x_t branches: candidates q = 0, 1
+ * are drawn from the same mu(x_t) with noise (stream USER+1, sample g,
+ * step j, candidate 2j + q) and each is continued to an image with the
+ * same stream at steps j' > j.  Recorded: r_k(x0_hat(candidate)) (eps at
+ * the next timestep; the image itself when j = T - 1), the candidates'
+ * final rewards, and cos((x^0 - mu) - (x^1 - mu), x^0 - x^1) in float
+ * arithmetic (exactly eq. 11's direction when the arithmetic is exact). */
+typedef struct tailor_rec {
+    double rs[XT][2][XK];      /* step-wise reward of the candidates of branch j */
+    double rf[XT][2][XK];      /* final reward of the continued candidates */
+    double cos_min, cos_max;
+} tailor_rec;
+
+typedef struct tailor_ctx {
+    const xp_env *e;
+    tailor_rec *rec;
+} tailor_ctx;
+
+static dpo_status tailor_pair(void *vctx, size_t i, void *work, size_t wsz)
+{
+    tailor_ctx *c = (tailor_ctx *)vctx;
+    const xp_env *e = c->e;
+    const size_t D = e->mc.dim;
+    tailor_rec *rec = c->rec + i;
+    uint32_t g = (uint32_t)i;
+    int32_t cls = (int32_t)(g % (uint32_t)e->mc.n_classes);
+    float x[DPO_IMG_DIM], xn[DPO_IMG_DIM], mu[DPO_IMG_DIM], mu2[DPO_IMG_DIM], x0[DPO_IMG_DIM], z[DPO_IMG_DIM],
+        eps[DPO_IMG_DIM], eps_t[DPO_IMG_DIM], cand[2][DPO_IMG_DIM], y[DPO_IMG_DIM], yn[DPO_IMG_DIM], gv[DPO_IMG_DIM], av[DPO_IMG_DIM];
+    int j, jj, q;
+    size_t d;
+    dpo_status st;
+    rec->cos_min = 2;
+    rec->cos_max = -2;
+    xp_noise(x, e, DPO_STREAM_INIT, g, 0, 0);
+    for (j = 0; j < XT; j++) {
+        double cs;
+        xp_noise(z, e, DPO_STREAM_STEP, g, (uint32_t)j, 0);
+        if ((st = xp_step(xn, x0, mu, e, x, j, cls, z, eps_t, work, wsz)) != DPO_OK)
+            return st;
+        for (q = 0; q < 2; q++) {
+            uint32_t cand_id = (uint32_t)(2 * j + q);
+            xp_noise(z, e, XSTREAM_BRANCH, g, (uint32_t)j, cand_id);
+            /* same x_t and eps: the same mu, bit for bit */
+            if ((st = dpo_step_f32(cand[q], 0, mu2, x, eps_t, z, D, &e->co[j])) != DPO_OK)
+                return st;
+            memcpy(y, cand[q], sizeof y);
+            for (jj = j + 1; jj < XT; jj++) {
+                xp_noise(z, e, XSTREAM_BRANCH, g, (uint32_t)jj, cand_id);
+                if ((st = xp_step(yn, x0, mu2, e, y, jj, cls, z, eps, work, wsz)) != DPO_OK)
+                    return st;
+                if (jj == j + 1 && (st = xp_rewards(rec->rs[j][q], x0, cls)) != DPO_OK)
+                    return st;
+                memcpy(y, yn, sizeof y);
+            }
+            if ((st = xp_rewards(rec->rf[j][q], y, cls)) != DPO_OK)
+                return st;
+            if (j == XT - 1)
+                memcpy(rec->rs[j][q], rec->rf[j][q], sizeof rec->rs[j][q]);
+        }
+        for (d = 0; d < D; d++) {
+            float dw = cand[0][d] - mu[d], dl = cand[1][d] - mu[d];
+            gv[d] = dw - dl;
+            av[d] = cand[0][d] - cand[1][d];
+        }
+        xp_cos(&cs, 0, av, gv, D);
+        if (cs < rec->cos_min)
+            rec->cos_min = cs;
+        if (cs > rec->cos_max)
+            rec->cos_max = cs;
+        memcpy(x, xn, sizeof x);
+    }
+    return DPO_OK;
+}
+
+/* sign(a - b) as -1, 0, 1 */
+static int sgn(double a, double b)
+{
+    return a > b ? 1 : a < b ? -1 : 0;
+}
+
+/* ------------------------------------------------------- training runs */
+typedef struct run_res {
+    const char *label;
+    double after, se, se_diff;
+    uint64_t fingerprint;
+    double *lr_loser, *reward;
+} run_res;
+
+/* Standard error of the mean reward over the evaluation images, and (base_r
+ * given) the standard error of the mean paired difference from the base
+ * model's rewards on the same seeds; r_out (may be NULL) gets the rewards. */
+static dpo_status eval_se(double *se, double *se_diff, double *r_out, const double *base_r, const float *imgs,
+                          size_t n_classes, size_t epc, dpo_reward_kind kind)
+{
+    size_t n = n_classes * epc, i;
+    double s = 0, s2 = 0, d = 0, d2 = 0, mean, md;
+    dpo_status st;
+    for (i = 0; i < n; i++) {
+        double r;
+        int32_t cl = (int32_t)(i / epc);
+        if ((st = dpo_reward_eval(&r, 0, kind, imgs + i * DPO_IMG_DIM, 1, &cl)) != DPO_OK)
+            return st;
+        if (r_out)
+            r_out[i] = r;
+        s += r;
+        s2 += r * r;
+        if (base_r) {
+            d += r - base_r[i];
+            d2 += (r - base_r[i]) * (r - base_r[i]);
+        }
+    }
+    mean = s / (double)n;
+    md = d / (double)n;
+    *se = n > 1 ? sqrt(fmax(0.0, (s2 - (double)n * mean * mean) / (double)(n - 1)) / (double)n) : 0.0;
+    if (se_diff)
+        *se_diff = n > 1 && base_r ? sqrt(fmax(0.0, (d2 - (double)n * md * md) / (double)(n - 1)) / (double)n) : 0.0;
+    return DPO_OK;
+}
+
+typedef struct xp_state {
+    xp_opts o;
+    xp_budget bu;
+    dpo_mlp_cfg mc;
+    const dpo_schedule *sched;
+    const float *base;
+    const float *pairs;
+    const int32_t *pcls;
+    float *imgs;
+    double *base_r;
+    uint64_t eval_seed;
+} xp_state;
+
+static int xp_train(run_res *rr, const xp_state *S, dpo_train_cfg cfg, const char *label)
+{
+    cli_train_spec sp;
+    cli_train_out out;
+    int rc;
+    memset(&sp, 0, sizeof sp);
+    memset(&out, 0, sizeof out);
+    cfg.seed = S->o.seed;
+    cfg.batch = (size_t)S->bu.batch;
+    sp.cmd = "experiments";
+    sp.label = label;
+    sp.cfg = cfg;
+    sp.mc = &S->mc;
+    sp.sched = S->sched;
+    sp.base = S->base;
+    sp.pairs = S->pairs;
+    sp.pair_cls = S->pcls;
+    sp.n_pairs = (size_t)S->bu.n_offline;
+    sp.iters = S->bu.iters;
+    sp.threads = S->o.threads;
+    sp.eval_seed = S->eval_seed;
+    sp.eval_per_class = (size_t)S->bu.eval_pc;
+    rr->label = label;
+    rr->lr_loser = (double *)calloc((size_t)S->bu.iters, sizeof(double));
+    rr->reward = (double *)calloc((size_t)S->bu.iters, sizeof(double));
+    if (!rr->lr_loser || !rr->reward)
+        return cli_fail("experiments", "out of memory");
+    out.lr_loser_curve = rr->lr_loser;
+    out.reward_curve = rr->reward;
+    out.images = S->imgs;
+    if ((rc = cli_train_run(&out, &sp)) != 0)
+        return rc;
+    rr->after = out.after;
+    rr->fingerprint = out.fingerprint;
+    if (eval_se(&rr->se, &rr->se_diff, 0, S->base_r, S->imgs, S->mc.n_classes, (size_t)S->bu.eval_pc, cfg.reward) !=
+        DPO_OK)
+        return cli_fail("experiments", "%s: evaluation failed", label);
+    return 0;
+}
+
+static double window_mean(const double *v, int end, int w)
+{
+    int a = end - w + 1 < 0 ? 0 : end - w + 1, i;
+    double s = 0;
+    for (i = a; i <= end; i++)
+        s += v[i];
+    return s / (double)(end - a + 1);
+}
+
+static int write_lr_plot(const xp_state *S, run_res *const *runs, const double *scale, int n)
+{
+    char path[4096];
+    dpo_plot_series s[8];
+    dpo_plot_chart ch;
+    double *xs, *ys;
+    int i, it, iters = S->bu.iters, rc = 0;
+    FILE *f;
+    xs = (double *)malloc(sizeof(double) * (size_t)iters);
+    ys = (double *)malloc(sizeof(double) * (size_t)iters * (size_t)n);
+    if (!xs || !ys) {
+        free(xs);
+        free(ys);
+        return -1;
+    }
+    for (it = 0; it < iters; it++)
+        xs[it] = (double)(it + 1);
+    for (i = 0; i < n; i++) {
+        for (it = 0; it < iters; it++)
+            ys[(size_t)i * (size_t)iters + (size_t)it] = scale[i] * window_mean(runs[i]->lr_loser, it, 10);
+        s[i].name = runs[i]->label;
+        s[i].x = xs;
+        s[i].y = ys + (size_t)i * (size_t)iters;
+        s[i].n = (size_t)iters;
+    }
+    ch.title = "loser log-ratio log pi_theta/pi_ref per trained step (sum over 64 elements), moving average of 10";
+    ch.xlabel = "iteration";
+    ch.ylabel = "log pi_theta/pi_ref of the loser";
+    ch.width = 900;
+    ch.height = 540;
+    snprintf(path, sizeof path, "%s/rdpo_loser_ratio.svg", S->o.out_dir);
+    f = fopen(path, "wb");
+    if (!f || dpo_plot_svg(f, &ch, s, (size_t)n) != DPO_OK)
+        rc = -1;
+    if (f && fclose(f) != 0)
+        rc = -1;
+    free(xs);
+    free(ys);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- main */
+int cmd_experiments(int argc, char **argv)
+{
+    static dpo_schedule sched;
+    static const dpo_resampler rs_kind[4] = {DPO_RESAMPLE_NONE, DPO_RESAMPLE_WINNER, DPO_RESAMPLE_LOSER,
+                                             DPO_RESAMPLE_RANDOM};
+    static const char *const rs_name[4] = {"none (a fresh candidate)", "winner", "loser", "random"};
+    static const char *const rs_label[4] = {"spo-none", "spo-winner", "spo-loser", "spo-random"};
+    static const double paper_aes[4] = {5.438, 3.963, 5.338, 5.887}; /* SPO Table 3, Aesthetics column */
+    xp_state S;
+    xp_env E;
+    xp_opts o;
+    xp_budget bu;
+    char tmp[4096], cmdline[256];
+    FILE *f = 0;
+    float *base = 0, *pairs = 0, *imgs = 0;
+    int32_t *pcls = 0;
+    void *ework = 0;
+    d3po_rec *drec = 0;
+    tailor_rec *trec = 0;
+    run_res main_r[DPO_METHODS], rdpo0, spo_r[3];
+    run_res *spo_all[4];
+    double base_reward = 0, base_se = 0, t0;
+    double dis_d[XT + 1][XK], dis_t[XT + 1][XK], tl_cos_min = 2, tl_cos_max = -2;
+    double m_ga[XT], m_gu[XT], m_ua[XT], min_ga[XT], max_ga[XT];
+    size_t n_d[XK], n_t[XT + 1][XK], i;
+    int rc, j, k, q, mi;
+    dpo_status st;
+    dpo_step_opts so = dpo_step_opts_default();
+
+    memset(main_r, 0, sizeof main_r);
+    memset(&rdpo0, 0, sizeof rdpo0);
+    memset(spo_r, 0, sizeof spo_r);
+    rc = xp_parse(&o, argc, argv);
+    if (rc == 1)
+        return xp_usage();
+    if (rc)
+        return rc;
+    if (o.quick) {
+        bu.pretrain_iters = 1000;
+        bu.pairs_d3po = 48;
+        bu.pairs_tailor = 16;
+        bu.iters = 6;
+        bu.batch = 4;
+        bu.eval_pc = 2;
+        bu.n_offline = 16;
+        bu.every = 2;
+    } else {
+        bu.pretrain_iters = DPO_PRETRAIN_ITERS;
+        bu.pairs_d3po = 1024;
+        bu.pairs_tailor = 256;
+        bu.iters = 120;
+        bu.batch = 8;
+        bu.eval_pc = 32;
+        bu.n_offline = 256;
+        bu.every = 10;
+    }
+    if (mkdir(o.out_dir, 0777) != 0 && errno != EEXIST)
+        return cli_fail("experiments", "cannot create output folder '%s': %s", o.out_dir, strerror(errno));
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", o.results) >= (int)sizeof tmp)
+        return cli_fail("experiments", "--results: path too long");
+    /* the results file is written at the end; check now that it can be */
+    f = fopen(tmp, "wb");
+    if (!f)
+        return cli_fail("experiments", "cannot write '%s': %s", tmp, strerror(errno));
+    fclose(f);
+    f = 0;
+    remove(tmp);
+
+    if ((st = dpo_schedule_init(&sched, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0)) != DPO_OK)
+        return cli_fail("experiments", "schedule: %s", dpo_status_str(st));
+    memset(&S, 0, sizeof S);
+    memset(&E, 0, sizeof E);
+    S.o = o;
+    S.bu = bu;
+    S.mc = dpo_mlp_cfg_default();
+    S.sched = &sched;
+    S.eval_seed = o.seed ^ 0x5eed0f5eedULL; /* the held-out seed of diffpo align */
+    base = (float *)cli_xaligned(dpo_mlp_num_base(&S.mc) * sizeof(float));
+    imgs = (float *)cli_xaligned(S.mc.n_classes * (size_t)bu.eval_pc * DPO_IMG_DIM * sizeof(float));
+    ework = cli_xaligned(dpo_eval_workspace_size(&S.mc));
+    drec = (d3po_rec *)calloc(bu.pairs_d3po, sizeof *drec);
+    trec = (tailor_rec *)calloc(bu.pairs_tailor, sizeof *trec);
+    pairs = (float *)cli_xaligned((size_t)bu.n_offline * 2 * DPO_IMG_DIM * sizeof(float));
+    pcls = (int32_t *)calloc((size_t)bu.n_offline, sizeof(int32_t));
+    S.base_r = (double *)calloc(S.mc.n_classes * (size_t)bu.eval_pc, sizeof(double));
+    if (!S.base_r || !base || !imgs || !ework || !drec || !trec || !pairs || !pcls) {
+        rc = cli_fail("experiments", "out of memory");
+        goto done;
+    }
+    if (S.mc.dim != DPO_IMG_DIM) {
+        rc = cli_fail("experiments", "the built-in model's dimension is not %d", DPO_IMG_DIM);
+        goto done;
+    }
+    if ((rc = cli_base_model(base, &S.mc, &sched, bu.pretrain_iters, o.out_dir, "experiments", 0)) != 0)
+        goto done;
+    S.base = base;
+    S.imgs = imgs;
+
+    /* ---- sections 1-2: pairs of the base model */
+    E.mc = S.mc;
+    E.sched = &sched;
+    E.base = base;
+    E.seed = o.seed ^ 0xf162f162ULL;
+    so.eta = 1.0;
+    if ((st = dpo_timesteps(E.ts, XT, sched.num_train_steps, DPO_SPACING_LEADING, 1)) != DPO_OK) {
+        rc = cli_fail("experiments", "timesteps: %s", dpo_status_str(st));
+        goto done;
+    }
+    for (j = 0; j < XT; j++)
+        if ((st = dpo_step_coef_f32_init(&E.co[j], &sched, E.ts[j], XT, &so)) != DPO_OK) {
+            rc = cli_fail("experiments", "step coefficients: %s", dpo_status_str(st));
+            goto done;
+        }
+    t0 = cli_wall_now();
+    {
+        d3po_ctx dc;
+        tailor_ctx tc;
+        dc.e = &E;
+        dc.rec = drec;
+        tc.e = &E;
+        tc.rec = trec;
+        fprintf(stderr, "experiments: %zu D3PO-setting pairs ...", bu.pairs_d3po);
+        if ((st = xp_parallel(d3po_pair, &dc, bu.pairs_d3po, o.threads, dpo_mlp_workspace_size(&S.mc, 1))) !=
+            DPO_OK) {
+            rc = cli_fail("experiments", "D3PO pairs: %s", dpo_status_str(st));
+            goto done;
+        }
+        fprintf(stderr, " %.1f s; %zu TailorPO-setting pairs (%d branches each) ...", cli_wall_now() - t0,
+                bu.pairs_tailor, XT);
+        if ((st = xp_parallel(tailor_pair, &tc, bu.pairs_tailor, o.threads, dpo_mlp_workspace_size(&S.mc, 1))) !=
+            DPO_OK) {
+            rc = cli_fail("experiments", "TailorPO pairs: %s", dpo_status_str(st));
+            goto done;
+        }
+        fprintf(stderr, " %.1f s\n", cli_wall_now() - t0);
+    }
+    /* aggregate, in pair order */
+    memset(dis_d, 0, sizeof dis_d);
+    memset(dis_t, 0, sizeof dis_t);
+    memset(n_d, 0, sizeof n_d);
+    memset(n_t, 0, sizeof n_t);
+    for (k = 0; k < XK; k++)
+        for (i = 0; i < bu.pairs_d3po; i++) {
+            int fin = sgn(drec[i].r[0][XT][k], drec[i].r[1][XT][k]);
+            if (!fin)
+                continue; /* equal final rewards: no order to disagree with */
+            n_d[k]++;
+            for (j = 1; j <= XT; j++)
+                if (sgn(drec[i].r[0][j][k], drec[i].r[1][j][k]) != fin)
+                    dis_d[j][k] += 1;
+        }
+    for (k = 0; k < XK; k++)
+        for (j = 1; j <= XT; j++)
+            dis_d[j][k] = n_d[k] ? dis_d[j][k] / (double)n_d[k] : 0.0;
+    /* TailorPO setting: branch j ranks states after j + 1 steps */
+    for (k = 0; k < XK; k++)
+        for (j = 0; j < XT; j++) {
+            double cnt = 0;
+            size_t nn = 0;
+            for (i = 0; i < bu.pairs_tailor; i++) {
+                int fin = sgn(trec[i].rf[j][0][k], trec[i].rf[j][1][k]);
+                if (!fin)
+                    continue;
+                nn++;
+                if (sgn(trec[i].rs[j][0][k], trec[i].rs[j][1][k]) != fin)
+                    cnt += 1;
+            }
+            n_t[j + 1][k] = nn;
+            dis_t[j + 1][k] = nn ? cnt / (double)nn : 0.0;
+        }
+    for (j = 1; j < XT; j++) {
+        double a = 0, b = 0, c = 0;
+        min_ga[j] = 2;
+        max_ga[j] = -2;
+        for (i = 0; i < bu.pairs_d3po; i++) {
+            a += drec[i].cos_ga[j];
+            b += drec[i].cos_gu[j];
+            c += drec[i].norm_ua[j];
+            if (drec[i].cos_ga[j] < min_ga[j])
+                min_ga[j] = drec[i].cos_ga[j];
+            if (drec[i].cos_ga[j] > max_ga[j])
+                max_ga[j] = drec[i].cos_ga[j];
+        }
+        m_ga[j] = a / (double)bu.pairs_d3po;
+        m_gu[j] = b / (double)bu.pairs_d3po;
+        m_ua[j] = c / (double)bu.pairs_d3po;
+    }
+    for (i = 0; i < bu.pairs_tailor; i++) {
+        if (trec[i].cos_min < tl_cos_min)
+            tl_cos_min = trec[i].cos_min;
+        if (trec[i].cos_max > tl_cos_max)
+            tl_cos_max = trec[i].cos_max;
+    }
+
+    /* ---- the base model's held-out reward, offline pairs */
+    st = dpo_eval_reward(&base_reward, imgs, S.eval_seed, (size_t)bu.eval_pc, &S.mc, base, 0, &sched,
+                         DPO_REWARD_AESTHETIC, XT, 1.0, ework, dpo_eval_workspace_size(&S.mc));
+    if (st || (st = eval_se(&base_se, 0, S.base_r, 0, imgs, S.mc.n_classes, (size_t)bu.eval_pc,
+                                      DPO_REWARD_AESTHETIC)) != DPO_OK) {
+        rc = cli_fail("experiments", "evaluation: %s", dpo_status_str(st));
+        goto done;
+    }
+    {
+        size_t pw = dpo_make_pairs_workspace_size(&S.mc);
+        void *pwk = cli_xaligned(pw);
+        if (!pwk) {
+            rc = cli_fail("experiments", "out of memory");
+            goto done;
+        }
+        st = dpo_make_pairs(pairs, pcls, (size_t)bu.n_offline, o.seed ^ 0xba5eba11ULL, &S.mc, base, &sched,
+                            DPO_REWARD_AESTHETIC, XT, 1.0, pwk, pw);
+        free(pwk);
+        if (st) {
+            rc = cli_fail("experiments", "offline pairs: %s", dpo_status_str(st));
+            goto done;
+        }
+    }
+    S.pairs = pairs;
+    S.pcls = pcls;
+
+    /* ---- section 5 (and the shared runs of 3, 4): every method, its defaults */
+    for (mi = 0; mi < DPO_METHODS; mi++)
+        if ((rc = xp_train(&main_r[mi], &S, dpo_train_cfg_default((dpo_method)mi), dpo_method_name((dpo_method)mi))) !=
+            0)
+            goto done;
+    /* ---- section 3: RDPO without Psi */
+    {
+        dpo_train_cfg c0 = dpo_train_cfg_default(DPO_METHOD_RDPO);
+        c0.lambda = 0;
+        if ((rc = xp_train(&rdpo0, &S, c0, "rdpo-lambda0")) != 0)
+            goto done;
+    }
+    /* ---- section 4: SPO resamplers (random is the main run) */
+    for (q = 0; q < 3; q++) {
+        dpo_train_cfg cs = dpo_train_cfg_default(DPO_METHOD_SPO);
+        cs.resampler = rs_kind[q];
+        if ((rc = xp_train(&spo_r[q], &S, cs, rs_label[q])) != 0)
+            goto done;
+        spo_all[q] = &spo_r[q];
+    }
+    spo_all[3] = &main_r[DPO_METHOD_SPO];
+    {
+        run_res *pl[5];
+        double sc[5] = {64.0, 1, 1, 1, 1};
+        pl[0] = &main_r[DPO_METHOD_D3PO];
+        pl[1] = &main_r[DPO_METHOD_TAILORPO];
+        pl[2] = &main_r[DPO_METHOD_RDPO];
+        pl[3] = &main_r[DPO_METHOD_RDPO_FIXED];
+        pl[4] = &rdpo0;
+        if (write_lr_plot(&S, pl, sc, 5) != 0)
+            fprintf(stderr, "experiments: warning: could not write %s/rdpo_loser_ratio.svg\n", o.out_dir);
+    }
+
+    /* ---------------------------------------------------- the results file */
+    snprintf(cmdline, sizeof cmdline, "build/diffpo experiments%s", o.quick ? " --quick" : "");
+    if (o.seed != 1)
+        snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), " --seed %llu",
+                 (unsigned long long)o.seed);
+    f = fopen(tmp, "wb");
+    if (!f) {
+        rc = cli_fail("experiments", "cannot write '%s': %s", tmp, strerror(errno));
+        goto done;
+    }
+    {
+        const dpo_train_cfg dr = dpo_train_cfg_default(DPO_METHOD_RDPO);
+        const dpo_train_cfg ds = dpo_train_cfg_default(DPO_METHOD_SPO);
+        double d_mid = 0, t_mid = 0, worst_ga = 2, best_gu = 0, wsum;
+        int nmid = 0, it, up_print, up_fixed;
+        fprintf(f, "# Results: the papers' claims measured on the built-in model\n\n");
+        fprintf(f, "Generated by `%s` (`make` first). Every number in this file is a pure function of the\n"
+                   "code, the seed and the budget: the file is byte-identical for any `--threads`\n"
+                   "(tests/cli_experiments.sh checks it), so rerunning the command reproduces it exactly.\n"
+                   "Plot: `diffpo-out/rdpo_loser_ratio.svg` (section 3).\n\n",
+                cmdline);
+        fprintf(f, "## Setup\n\n");
+        fprintf(f, "- Model: the built-in ε-network (docs/model.md), pretrained %d iterations of batch %d (seed %u),\n"
+                   "  frozen as the reference; LoRA rank %zu on every linear layer is trained.\n",
+                bu.pretrain_iters, DPO_PRETRAIN_BATCH, CLI_PRETRAIN_SEED, S.mc.lora_rank);
+        fprintf(f, "- Sampler: SD-1.5 schedule (scaled_linear 0.00085–0.012, 1000 steps), T = %d DDIM steps\n"
+                   "  (timesteps %d, %d, …, %d), η = 1, float32, Philox noise (docs/reproducibility.md).\n",
+                XT, (int)E.ts[0], (int)E.ts[1], (int)E.ts[XT - 1]);
+        fprintf(f, "- Training (sections 3–5): %d iterations of %d prompts, aesthetic reward, each method's\n"
+                   "  defaults (`dpo_train_cfg_default`, docs/trainers.md), seed %llu. Evaluation: mean aesthetic\n"
+                   "  reward of %d held-out samples (%d per class, the held-out seed of `diffpo align`) ± its\n"
+                   "  standard error; every model is evaluated on the same seeds, so each change from the base\n"
+                   "  model is given ± the standard error of the paired per-sample differences.\n\n",
+                bu.iters, bu.batch, (unsigned long long)o.seed, (int)S.mc.n_classes * bu.eval_pc, bu.eval_pc);
+
+        /* section 1 */
+        fprintf(f, "## 1. TailorPO Fig. 2: step-wise reward order vs final image order\n\n");
+        fprintf(f, "TailorPO (Fig. 2, eq. 12) ranks intermediate samples by the step-wise reward\n"
+                   "r(x̂0(x_t)) and reports that this order is not always the order of the final images.\n"
+                   "Measured here: the fraction of pairs whose step-wise order disagrees with the order of\n"
+                   "their final images' rewards (a tie in the step-wise reward counts as a disagreement;\n"
+                   "pairs with equal final rewards are left out), for each of the three built-in rewards.\n\n"
+                   "- **D3PO setting** (%zu pairs): two trajectories of the base model from one x_T with\n"
+                   "  independent step noise. Row k compares the two states after k steps; x̂0 uses the\n"
+                   "  model's ε at the next timestep (the row label t), and row k = %d is the images\n"
+                   "  themselves, so its disagreement is 0 by definition (a check).\n"
+                   "- **TailorPO setting** (%zu pairs): one base trajectory; at step k − 1 two candidates are\n"
+                   "  drawn from the same x_t, ranked by r(x̂0(candidate)) after that step, and each is\n"
+                   "  continued to its own image with fresh noise. Row k compares those two candidates.\n\n",
+                bu.pairs_d3po, XT, bu.pairs_tailor);
+        fprintf(f, "| k | t | D3PO: aesthetic | compress | classmatch | TailorPO: aesthetic | compress | classmatch |\n");
+        fprintf(f, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for (j = 1; j <= XT; j++) {
+            fprintf(f, "| %d | ", j);
+            if (j < XT)
+                fprintf(f, "%d |", (int)E.ts[j]);
+            else
+                fprintf(f, "image |");
+            for (k = 0; k < XK; k++)
+                fprintf(f, " %.3f |", dis_d[j][k]);
+            for (k = 0; k < XK; k++)
+                fprintf(f, " %.3f |", dis_t[j][k]);
+            fprintf(f, "\n");
+        }
+        fprintf(f, "\nPairs counted (final rewards not equal): D3PO setting %zu / %zu / %zu (aesthetic / compress /\n"
+                   "classmatch); TailorPO setting, row 1: %zu / %zu / %zu.\n\n",
+                n_d[0], n_d[1], n_d[2], n_t[1][0], n_t[1][1], n_t[1][2]);
+        for (j = 1; j < XT; j++)
+            if (E.ts[j] >= 300 && E.ts[j] <= 700) {
+                d_mid += dis_d[j][0];
+                t_mid += dis_t[j][0];
+                nmid++;
+            }
+        if (nmid) {
+            d_mid /= nmid;
+            t_mid /= nmid;
+        }
+        fprintf(f, "What the small model shows: with the aesthetic reward the step-wise order disagrees with\n"
+                   "the final order in %.1f%% of D3PO-setting pairs after the first step (t = %d), %.1f%% on\n"
+                   "average over 300 ≤ t ≤ 700, and %.1f%% at t = %d, one step before the image; in the\n"
+                   "TailorPO setting the figures are %.1f%%, %.1f%% and %.1f%%. TailorPO's claim that the\n"
+                   "orders disagree at intermediate steps %s here; the disagreement %s as t falls.\n\n",
+                100 * dis_d[1][0], (int)E.ts[1], 100 * d_mid, 100 * dis_d[XT - 1][0], (int)E.ts[XT - 1],
+                100 * dis_t[1][0], 100 * t_mid, 100 * dis_t[XT - 1][0],
+                dis_d[1][0] > 0 ? "holds" : "does not hold",
+                dis_d[XT - 1][0] < dis_d[1][0] ? "shrinks" : "does not shrink");
+
+        /* section 2 */
+        fprintf(f, "## 2. TailorPO eq. 9 vs eq. 11: the direction of the gradient in μ-space\n\n");
+        fprintf(f, "Eq. 8 gives the D3PO gradient as −(f/σ²)[(x^w_{t−1} − μ(x^w_t))ᵀ∇μ(x^w_t) − (x^l_{t−1} − μ(x^l_t))ᵀ∇μ(x^l_t)];\n"
+                   "eq. 9 assumes ∇μ(x^w_t) ≈ ∇μ(x^l_t) and so reads the μ-space direction\n"
+                   "g = (x^w_{t−1} − μ(x^w_t)) − (x^l_{t−1} − μ(x^l_t)) = (x^w_{t−1} − x^l_{t−1}) + (μ(x^l_t) − μ(x^w_t)).\n"
+                   "Eq. 11 (TailorPO, same x_t) has the direction x^w_{t−1} − x^l_{t−1}. Measured on the\n"
+                   "D3PO-setting pairs of section 1 at every step from distinct x_t (steps 1–%d; at step 0\n"
+                   "both share x_T), with the base model's μ (= μθ before training): cos(g, x^w − x^l),\n"
+                   "and the fraction of g's norm along u = μ(x^l) − μ(x^w), i.e. (g·u)/(‖g‖‖u‖) = cos(g, u);\n"
+                   "and ‖u‖/‖x^w − x^l‖. All three are unchanged when winner and loser swap (g, u and\n"
+                   "x^w − x^l all change sign), so they hold for any ranking. Means over %zu pairs.\n"
+                   "Note that x_{t−1} − μ(x_t) = σ_t z exactly in real arithmetic, so g = σ_t(z^w − z^l): the\n"
+                   "D3PO direction is the difference of the two step noises.\n\n",
+                XT - 1, bu.pairs_d3po);
+        fprintf(f, "| step | t | σ_t | mean cos(g, x^w − x^l) | min | max | mean cos(g, μ^l − μ^w) | mean ‖μ^l − μ^w‖/‖x^w − x^l‖ |\n");
+        fprintf(f, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for (j = 1; j < XT; j++) {
+            fprintf(f, "| %d | %d | %.4f | %.4f | %.4f | %.4f | %+.4f | %.4f |\n", j, (int)E.ts[j], (double)E.co[j].sigma,
+                    m_ga[j], min_ga[j], max_ga[j], m_gu[j], m_ua[j]);
+            if (m_ga[j] < worst_ga)
+                worst_ga = m_ga[j];
+            if (fabs(m_gu[j]) > fabs(best_gu))
+                best_gu = m_gu[j];
+        }
+        fprintf(f, "\nTailorPO pairs (the %zu × %d branches of section 1, same x_t): the same direction computed\n"
+                   "in float32 as (x^w − μ) − (x^l − μ) against x^w − x^l: cos in [%.9f, %.9f]\n"
+                   "(1 up to rounding: the check of eq. 11).\n\n",
+                bu.pairs_tailor, XT, tl_cos_min, tl_cos_max);
+        {
+            double gu_lo = 1, gu_hi = -1, ua_lo = 1e300, ua_hi = 0;
+            for (j = 1; j < XT; j++) {
+                gu_lo = m_gu[j] < gu_lo ? m_gu[j] : gu_lo;
+                gu_hi = m_gu[j] > gu_hi ? m_gu[j] : gu_hi;
+                ua_lo = m_ua[j] < ua_lo ? m_ua[j] : ua_lo;
+                ua_hi = m_ua[j] > ua_hi ? m_ua[j] : ua_hi;
+            }
+            fprintf(f, "What the small model shows: relative to eq. 11's direction x^w − x^l, the D3PO direction is\n"
+                       "shifted by exactly u = μ(x^l) − μ(x^w) (g = (x^w − x^l) + u), and the shift is large: ‖u‖\n"
+                       "is %.2f to %.2f of ‖x^w − x^l‖ (step means; %.2f at the first step, %.2f at the last).\n"
+                       "So g is far from x^w − x^l:\n"
+                       "its mean cosine with it is %.3f after the first step and falls to %.3f (lowest step mean).\n"
+                       "This agrees with eq. 9's point that the separate inputs disturb the direction. It does not\n"
+                       "agree with the reading that g then points towards the loser's mean: the step means of\n"
+                       "cos(g, u) lie in [%+.4f, %+.4f]. Since g = σ_t(z^w − z^l) is the step noise, independent of\n"
+                       "x_t^w and x_t^l, the added u only cancels the −u contained in x^w − x^l = −u + g.\n\n",
+                    ua_lo, ua_hi, m_ua[1], m_ua[XT - 1], m_ga[1], worst_ga, gu_lo, gu_hi);
+            (void)best_gu;
+        }
+
+        /* section 3 */
+        fprintf(f, "## 3. RDPO Fig. 1 / 3b: the loser's log-ratio over training\n\n");
+        fprintf(f, "RDPO (Fig. 1) reports that under D3PO the loser's log πθ/πref keeps rising, and (Fig. 3b)\n"
+                   "that its penalty Ψ = min(0, log πref(x^l)/πθ(x^l)) (eq. 9) stops the rise. Measured: the\n"
+                   "mean over each iteration's prompts and trained steps of the loser's log πθ/πref of the\n"
+                   "sampled step (summed over the 64 elements; D3PO's mean-per-element value × 64), averaged\n"
+                   "over the last %d iterations. Runs: `d3po`; `tailorpo`; `rdpo` (eq. 9 as printed, λ = %g,\n"
+                   "β = %g); `rdpo-fixed` (the penalty with the sign the text describes, docs/derivations.md\n"
+                   "E4); `rdpo-lambda0` (rdpo with λ = 0: no Ψ, ranked by ΔQ).\n\n",
+                bu.every, dr.lambda, dr.beta);
+        fprintf(f, "| iterations | d3po | tailorpo | rdpo (printed) | rdpo-fixed | rdpo-lambda0 |\n");
+        fprintf(f, "| --- | ---: | ---: | ---: | ---: | ---: |\n");
+        for (it = bu.every - 1; it < bu.iters; it += bu.every) {
+            fprintf(f, "| %d–%d | %+.4f | %+.4f | %+.4f | %+.4f | %+.4f |\n", it - bu.every + 2, it + 1,
+                    64.0 * window_mean(main_r[DPO_METHOD_D3PO].lr_loser, it, bu.every),
+                    window_mean(main_r[DPO_METHOD_TAILORPO].lr_loser, it, bu.every),
+                    window_mean(main_r[DPO_METHOD_RDPO].lr_loser, it, bu.every),
+                    window_mean(main_r[DPO_METHOD_RDPO_FIXED].lr_loser, it, bu.every),
+                    window_mean(rdpo0.lr_loser, it, bu.every));
+        }
+        fprintf(f, "\n| run | reward after | change vs base | LoRA fingerprint |\n| --- | ---: | ---: | --- |\n");
+        {
+            run_res *rr[5];
+            rr[0] = &main_r[DPO_METHOD_D3PO];
+            rr[1] = &main_r[DPO_METHOD_TAILORPO];
+            rr[2] = &main_r[DPO_METHOD_RDPO];
+            rr[3] = &main_r[DPO_METHOD_RDPO_FIXED];
+            rr[4] = &rdpo0;
+            for (q = 0; q < 5; q++)
+                fprintf(f, "| %s | %.4f ± %.4f | %+.4f ± %.4f | `%016llx` |\n", rr[q]->label, rr[q]->after,
+                        rr[q]->se, rr[q]->after - base_reward, rr[q]->se_diff, (unsigned long long)rr[q]->fingerprint);
+        }
+        {
+            int last = bu.iters - 1, w = bu.every;
+            double lp = window_mean(main_r[DPO_METHOD_RDPO].lr_loser, last, w),
+                   lf = window_mean(main_r[DPO_METHOD_RDPO_FIXED].lr_loser, last, w),
+                   l0 = window_mean(rdpo0.lr_loser, last, w),
+                   ld = 64.0 * window_mean(main_r[DPO_METHOD_D3PO].lr_loser, last, w),
+                   ld0 = 64.0 * window_mean(main_r[DPO_METHOD_D3PO].lr_loser, w - 1, w);
+            up_print = lp > l0;
+            up_fixed = lf < l0;
+            fprintf(f, "\nWhat the small model shows: over the last %d iterations the loser's log-ratio is\n"
+                       "%+.4f with Ψ as printed, %+.4f with the consistent sign and %+.4f without Ψ. The printed\n"
+                       "penalty %s the loser's log-ratio relative to no penalty, and the consistent one %s it%s.\n"
+                       "D3PO's loser log-ratio goes from %+.4f (first %d iterations) to %+.4f (last %d): RDPO\n"
+                       "Fig. 1's rise under D3PO %s on this model at this budget.\n",
+                    w, lp, lf, l0, up_print ? "raises" : "does not raise", up_fixed ? "lowers" : "does not lower",
+                    up_print && up_fixed ? " (the sign erratum E4 of docs/derivations.md, measured in training)" : "",
+                    ld0, w, ld, w, ld > ld0 ? "is reproduced" : "is not reproduced");
+            if (rdpo0.fingerprint == main_r[DPO_METHOD_TAILORPO].fingerprint)
+                fprintf(f, "`rdpo-lambda0` ends with the same LoRA bits as `tailorpo` (fingerprints above): with a\n"
+                           "shared x_t, ranking by ΔQ is ranking by r(x̂0(x_{t−1})) (docs/derivations.md E3), and\n"
+                           "without Ψ the losses are the same.\n\n");
+            else
+                fprintf(f, "`rdpo-lambda0` and `tailorpo` end with different LoRA bits: %s.\n\n",
+                        "ΔQ ranked a pair differently from r(x̂0(x_{t−1})) (a floating-point tie, docs/derivations.md "
+                        "E3) or the losses differ in rounding");
+        }
+
+        /* section 4 */
+        fprintf(f, "## 4. SPO Table 3: step-wise resampler strategies\n\n");
+        fprintf(f, "SPO (β = %g, k = %d, lr %g, trained from step %d) with each choice of the candidate that\n"
+                   "continues the trajectory. \"none\" continues with a fresh sample from the same x_t that was\n"
+                   "not among the scored candidates (the trajectory does not depend on the ranking). Reward on\n"
+                   "the held-out seeds; the paper's column is SPO Table 3's Aesthetics on SD-1.5 (its \"×\" row\n"
+                   "is no resampling: k independent trajectories).\n\n",
+                ds.beta, ds.k, ds.opt.lr, ds.train_from);
+        fprintf(f, "| resampler | reward after | change vs base | paper (Aesthetics) | LoRA fingerprint |\n");
+        fprintf(f, "| --- | ---: | ---: | ---: | --- |\n");
+        for (q = 0; q < 4; q++)
+            fprintf(f, "| %s | %.4f ± %.4f | %+.4f ± %.4f | %.3f | `%016llx` |\n", rs_name[q], spo_all[q]->after,
+                    spo_all[q]->se, spo_all[q]->after - base_reward, spo_all[q]->se_diff, paper_aes[q],
+                    (unsigned long long)spo_all[q]->fingerprint);
+        {
+            int order[4], a, b;
+            for (a = 0; a < 4; a++)
+                order[a] = a;
+            for (a = 0; a < 4; a++)
+                for (b = a + 1; b < 4; b++)
+                    if (spo_all[order[b]]->after > spo_all[order[a]]->after) {
+                        int t = order[a];
+                        order[a] = order[b];
+                        order[b] = t;
+                    }
+            fprintf(f, "\nWhat the small model shows: ranked by reward after, %s > %s > %s > %s; the paper\n"
+                       "ranks random > none > loser > winner. The paper's best (random) %s the best here, and its\n"
+                       "worst (winner) %s the worst here. The paired standard errors of the changes (±%.4f to\n"
+                       "±%.4f) say which gaps exceed the evaluation's sampling noise.\n\n",
+                    rs_label[order[0]], rs_label[order[1]], rs_label[order[2]], rs_label[order[3]],
+                    order[0] == 3 ? "is also" : "is not", order[3] == 1 ? "is also" : "is not",
+                    fmin(fmin(spo_all[0]->se_diff, spo_all[1]->se_diff), fmin(spo_all[2]->se_diff, spo_all[3]->se_diff)),
+                    fmax(fmax(spo_all[0]->se_diff, spo_all[1]->se_diff), fmax(spo_all[2]->se_diff, spo_all[3]->se_diff)));
+        }
+
+        /* section 5 */
+        fprintf(f, "## 5. Every method, default budget (the main align table)\n\n");
+        fprintf(f, "The same runs as `build/diffpo align --eval-per-class %d%s` (which also prints wall\n"
+                   "times and writes the plots). Base model: %.4f ± %.4f.\n\n",
+                bu.eval_pc, o.quick ? " --iters 6 --batch 4 --pairs 16 --pretrain-iters 1000" : "", base_reward,
+                base_se);
+        fprintf(f, "| method | reward before | reward after | change | LoRA fingerprint |\n");
+        fprintf(f, "| --- | ---: | ---: | ---: | --- |\n");
+        wsum = 0;
+        for (mi = 0; mi < DPO_METHODS; mi++) {
+            fprintf(f, "| %s | %.4f | %.4f ± %.4f | %+.4f ± %.4f | `%016llx` |\n", main_r[mi].label, base_reward,
+                    main_r[mi].after, main_r[mi].se, main_r[mi].after - base_reward, main_r[mi].se_diff,
+                    (unsigned long long)main_r[mi].fingerprint);
+            wsum += main_r[mi].after > base_reward ? 1 : 0;
+        }
+        fprintf(f, "\nWhat the small model shows: %d of %d methods end above the base model's held-out reward.\n",
+                (int)wsum, DPO_METHODS);
+        for (mi = 0; mi < DPO_METHODS; mi++)
+            if (main_r[mi].after <= base_reward)
+                fprintf(f, "- `%s` does not raise the reward (%+.4f ± %.4f) at its defaults and this budget.\n",
+                        main_r[mi].label, main_r[mi].after - base_reward, main_r[mi].se_diff);
+        fprintf(f, "\n");
+    }
+    if (fflush(f) != 0 || ferror(f)) {
+        fclose(f);
+        f = 0;
+        remove(tmp);
+        rc = cli_fail("experiments", "write error on '%s'", tmp);
+        goto done;
+    }
+    if (fclose(f) != 0 || rename(tmp, o.results) != 0) {
+        f = 0;
+        remove(tmp);
+        rc = cli_fail("experiments", "cannot write '%s': %s", o.results, strerror(errno));
+        goto done;
+    }
+    f = 0;
+    fprintf(stderr, "experiments: wrote %s and %s/rdpo_loser_ratio.svg\n", o.results, o.out_dir);
+    rc = 0;
+done:
+    for (mi = 0; mi < DPO_METHODS; mi++) {
+        free(main_r[mi].lr_loser);
+        free(main_r[mi].reward);
+    }
+    free(rdpo0.lr_loser);
+    free(rdpo0.reward);
+    for (q = 0; q < 3; q++) {
+        free(spo_r[q].lr_loser);
+        free(spo_r[q].reward);
+    }
+    free(base);
+    free(imgs);
+    free(ework);
+    free(drec);
+    free(trec);
+    free(pairs);
+    free(pcls);
+    free(S.base_r);
+    return rc;
+}
