@@ -16,6 +16,7 @@ sys.path.insert(0, HERE)
 
 import build_step  # noqa: E402
 import build_more  # noqa: E402
+import fam_train  # noqa: E402
 
 HEADER = """# diffpo golden vectors: %s
 # Written by vectors/gen/generate.py (python3 vectors/gen/generate.py, or make vectors);
@@ -60,6 +61,20 @@ def main(argv):
                 by_fn[c.fn] = by_fn.get(c.fn, 0) + 1
             print("%-22s %4d cases  %8d bytes  %s" % (stem + ".vec", len(cases), len(text),
                                                      ", ".join("%s %d" % kv for kv in sorted(by_fn.items()))))
+    # one trainer iteration per method (docs/vectors.md sec. 8): a subdirectory, because these
+    # cases are read by tests/test_train_vectors.c, not by `diffpo verify vectors/`
+    tcases = fam_train.build()
+    for c in tcases:
+        assert c.cid not in ids, c.cid
+        ids.add(c.cid)
+    text = HEADER % ("one trainer iteration of every method on a tiny configuration", len(tcases)) + \
+        "\n".join(c.text() for c in tcases)
+    os.makedirs(os.path.join(out_dir, "train"), exist_ok=True)
+    with open(os.path.join(out_dir, "train", "train_iter.vec"), "w", newline="\n") as f:
+        f.write(text)
+    total += len(tcases)
+    if not quiet:
+        print("%-22s %4d cases  %8d bytes  %s" % ("train/train_iter.vec", len(tcases), len(text), "train_iter.*"))
     if not quiet:
         print("total %d cases" % total)
         print("RDPO descent-step effect on lr_l (case, first-order change):")
