@@ -1,0 +1,83 @@
+// Strict matrix product on the device: the bits of dpo_matmul_f32
+// (src/matmul.c).  Each output element is owned by one thread, which
+// accumulates the exact float x float products op(A)[i][p] op(B)[p][j] in
+// double in ascending p (from 0, or from C widened), then rounds once to
+// float.  Tiles of op(A) and op(B) are staged in shared memory only to
+// share loads; they never split or reorder a chain.  The product of two
+// floats is exact in double, so -fmad=false or not, every partial sum is
+// the CPU's.
+#include "dpo_cuda_internal.cuh"
+#include "diffpo_cuda_model.h"
+#include "../src/internal.h"
+
+#define MMS_TILE 16
+
+__global__ void dpo_k_matmul_strict(float *C, const float *A, const float *B, unsigned m, unsigned k, unsigned n,
+                                    int ta, int tb, int acc)
+{
+    __shared__ float as[MMS_TILE][MMS_TILE + 1];
+    __shared__ float bs[MMS_TILE][MMS_TILE + 1];
+    const unsigned tx = threadIdx.x, ty = threadIdx.y;
+    const unsigned mt = (m + MMS_TILE - 1) / MMS_TILE, nt = (n + MMS_TILE - 1) / MMS_TILE;
+    for (unsigned by = blockIdx.y; by < mt; by += gridDim.y) {
+        for (unsigned bx = blockIdx.x; bx < nt; bx += gridDim.x) {
+            const unsigned i = by * MMS_TILE + ty, j = bx * MMS_TILE + tx;
+            const bool own = i < m && j < n;
+            double s = (acc && own) ? (double)C[(size_t)i * n + j] : 0.0;
+            for (unsigned p0 = 0; p0 < k; p0 += MMS_TILE) {
+                // as[ty][tx] = op(A)[by*T + ty][p0 + tx]; bs[ty][tx] = op(B)[p0 + ty][bx*T + tx]
+                {
+                    const unsigned ai = by * MMS_TILE + ty, ap = p0 + tx;
+                    float v = 0.0f;
+                    if (ai < m && ap < k)
+                        v = ta ? A[(size_t)ap * m + ai] : A[(size_t)ai * k + ap];
+                    as[ty][tx] = v;
+                    const unsigned bp = p0 + ty, bj = bx * MMS_TILE + tx;
+                    float w = 0.0f;
+                    if (bp < k && bj < n)
+                        w = tb ? B[(size_t)bj * k + bp] : B[(size_t)bp * n + bj];
+                    bs[ty][tx] = w;
+                }
+                __syncthreads();
+                const unsigned pe = k - p0 < MMS_TILE ? k - p0 : MMS_TILE;
+                for (unsigned q = 0; q < pe; q++)
+                    s += (double)as[ty][q] * (double)bs[q][tx];
+                __syncthreads();
+            }
+            if (own)
+                C[(size_t)i * n + j] = (float)s;
+        }
+    }
+}
+
+extern "C" dpo_status dpo_cu_matmul_strict(float *d_C, const float *d_A, const float *d_B, size_t m, size_t k,
+                                           size_t n, int ta, int tb, int accumulate, void *stream)
+{
+    const size_t lim = (size_t)1 << 31, f = sizeof(float);
+    if (!d_C)
+        return DPO_ERR_NULL;
+    if (k && (!d_A || !d_B))
+        return DPO_ERR_NULL;
+    if (m == 0 || n == 0 || m >= lim || n >= lim || k >= lim)
+        return DPO_ERR_SIZE;
+    if (m * n > DPO_MAX_ELEMS || m * k > DPO_MAX_ELEMS || k * n > DPO_MAX_ELEMS)
+        return DPO_ERR_SIZE;
+    if (((uintptr_t)d_C | (uintptr_t)d_A | (uintptr_t)d_B) % f)
+        return DPO_ERR_RANGE;
+    if (k && (dpo_overlap(d_C, m * n * f, d_A, m * k * f) || dpo_overlap(d_C, m * n * f, d_B, k * n * f)))
+        return DPO_ERR_ALIAS;
+    if (k == 0 && accumulate)
+        return DPO_OK; // C unchanged, as on the CPU
+    cudaStream_t st = (cudaStream_t)stream;
+    if (k == 0) {
+        DPO_CU(cudaMemsetAsync(d_C, 0, m * n * f, st));
+        return DPO_OK;
+    }
+    size_t mt = (m + MMS_TILE - 1) / MMS_TILE, nt = (n + MMS_TILE - 1) / MMS_TILE;
+    dim3 block(MMS_TILE, MMS_TILE);
+    dim3 grid((unsigned)(nt < 65535u * 32u ? nt : 65535u * 32u), (unsigned)(mt < 65535u ? mt : 65535u));
+    dpo_k_matmul_strict<<<grid, block, 0, st>>>(d_C, d_A, d_B, (unsigned)m, (unsigned)k, (unsigned)n, ta ? 1 : 0,
+                                                 tb ? 1 : 0, accumulate ? 1 : 0);
+    DPO_CU_LAUNCHED();
+    return DPO_OK;
+}
