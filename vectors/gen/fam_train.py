@@ -398,6 +398,8 @@ class Iter:
             l0 = lr(xl, mu0, mref, sigma, N)
             self.marg.add("rdpo g=%d j=%d sign of lr_l" % (g, j), l0, 0)
             active = l0 > 0
+            self.log.append("g=%d j=%d %s: lr_l = %s, psi %s" % (g, j, M, mpmath.nstr(l0, 8),
+                                                               "active" if active else "inactive"))
             sgn = -1 if M == "rdpo" else 1  # printed z = delta - lambda psi; intended + lambda psi
 
             def term(lora):
