@@ -88,6 +88,18 @@ fr=$(awk '/^\| random \|/ {print $NF == "|" ? $(NF-1) : $NF}' "$R")
 fs=$(awk '/^## 5\./{s=1} s && /^\| spo \|/ {print $(NF-1)}' "$R")
 [ -n "$fr" ] && [ "$fr" = "$fs" ] && ok "SPO random = main spo run ($fs)" || no "SPO random '$fr' vs spo '$fs'"
 
+# ---- section 5 is `diffpo align` with the options the file names: same rewards and fingerprints
+acmd=$(sed -n 's/^The same runs as `build\/diffpo align \([^`]*\)`.*/\1/p' "$R")
+if [ -n "$acmd" ]; then
+    "$D" align $acmd --out-dir "$T/out" --quiet >"$T/align.txt" 2>"$T/erra"
+    want=$(awk '/^## 5\./{s=1} s && /^\| [a-z0-9-]+ \| [0-9]/ {gsub(/`/, ""); print $2, $4, $6, $10, $14}' "$R")
+    got=$(awk 'NR > 2 {print $1, $2, $3, $4, $6}' "$T/align.txt")
+    [ -n "$want" ] && [ "$want" = "$got" ] && ok "section 5 = diffpo align $acmd (rewards, fingerprints)" ||
+        no "section 5 vs align: want '$want' got '$got' ($(cat "$T/erra"))"
+else
+    no "section 5 names no align command"
+fi
+
 # ---- threads 2: byte-identical
 "$D" experiments --quick --threads 2 --out-dir "$T/out" --results "$T/r2.md" 2>"$T/err2"; st=$?
 if [ $st -eq 0 ] && cmp -s "$T/r1.md" "$T/r2.md"; then ok "threads 1 and 2: byte-identical results"; else
