@@ -50,6 +50,15 @@ __global__ void dpo_k_matmul_strict(float *C, const float *A, const float *B, un
     }
 }
 
+// The one launch of this file (a host-emulation build may predefine it).
+#ifndef MMS_LAUNCH
+#define MMS_LAUNCH(grid, block, st, ...)                                                                              \
+    do {                                                                                                              \
+        dpo_k_matmul_strict<<<(grid), (block), 0, (st)>>>(__VA_ARGS__);                                               \
+        DPO_CU_LAUNCHED();                                                                                            \
+    } while (0)
+#endif
+
 extern "C" dpo_status dpo_cu_matmul_strict(float *d_C, const float *d_A, const float *d_B, size_t m, size_t k,
                                            size_t n, int ta, int tb, int accumulate, void *stream)
 {
@@ -76,8 +85,7 @@ extern "C" dpo_status dpo_cu_matmul_strict(float *d_C, const float *d_A, const f
     size_t mt = (m + MMS_TILE - 1) / MMS_TILE, nt = (n + MMS_TILE - 1) / MMS_TILE;
     dim3 block(MMS_TILE, MMS_TILE);
     dim3 grid((unsigned)(nt < 65535u * 32u ? nt : 65535u * 32u), (unsigned)(mt < 65535u ? mt : 65535u));
-    dpo_k_matmul_strict<<<grid, block, 0, st>>>(d_C, d_A, d_B, (unsigned)m, (unsigned)k, (unsigned)n, ta ? 1 : 0,
-                                                 tb ? 1 : 0, accumulate ? 1 : 0);
-    DPO_CU_LAUNCHED();
+    MMS_LAUNCH(grid, block, st, d_C, d_A, d_B, (unsigned)m, (unsigned)k, (unsigned)n, ta ? 1 : 0, tb ? 1 : 0,
+               accumulate ? 1 : 0);
     return DPO_OK;
 }

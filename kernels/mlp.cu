@@ -334,11 +334,15 @@ static dpo_status cm_mm(const cm_run *r, float *C, const float *A, const float *
             return cm_st_;                                                                                            \
     } while (0)
 
+// Every launch of this file goes through CM_LAUNCH (a host-emulation build
+// of the driver logic may predefine it).
+#ifndef CM_LAUNCH
 #define CM_LAUNCH(kern, count, st, ...)                                                                               \
     do {                                                                                                              \
         kern<<<dpo_cu_blocks((count), CM_THREADS), CM_THREADS, 0, (st)>>>(__VA_ARGS__);                                 \
         DPO_CU_LAUNCHED();                                                                                            \
     } while (0)
+#endif
 
 // src/mlp.c layer_fwd.
 static dpo_status cm_layer_fwd(const cm_run *r, float *Y, float *us, const float *X, size_t n, const cm_layer *L,
