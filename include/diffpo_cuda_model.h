@@ -146,6 +146,29 @@ dpo_status dpo_cu_mlp_backward(dpo_cu_mlp *ctx, float *d_gx, float *d_gbase, flo
                                void *d_work, size_t work_size, const float *d_base, const float *d_lora, size_t n,
                                void *stream);
 
+/* ----------------------------------------------------- pretraining
+ * dpo_pretrain_run (diffpo_align.h) with the network on the device:
+ * batch = the context's n, the same batches (data images, timesteps,
+ * noise drawn on the host exactly as the CPU does, staged in host_work and
+ * copied to the device), the network's forward and backward through ctx,
+ * the MSE gradient and AdamW (dpo_adamw_elem) as kernels, the loss summed
+ * on the host in the canonical tree.  State (d_base, d_adam_m, d_adam_v)
+ * on the device.  In strict mode the state after [it_begin, it_end) has
+ * the bits of dpo_pretrain_run's and loss_out its losses; in fast mode the
+ * run repeats its own bits.  Same argument rules and statuses as
+ * dpo_pretrain_run (cfg->dim must be DPO_IMG_DIM, n_classes >= 4,
+ * cfg->num_train_steps == sched->num_train_steps).  The stream is
+ * synchronised a few times per iteration (input checks, the loss).
+ * d_work: dpo_cu_pretrain_workspace_size bytes, 256-byte aligned (the
+ * network's work first); host_work: dpo_cu_pretrain_host_size bytes,
+ * 8-byte aligned (page-locked memory makes the copies asynchronous). */
+size_t dpo_cu_pretrain_workspace_size(const dpo_cu_mlp *ctx);
+size_t dpo_cu_pretrain_host_size(const dpo_cu_mlp *ctx);
+dpo_status dpo_cu_pretrain_run(dpo_cu_mlp *ctx, float *d_base, float *d_adam_m, float *d_adam_v, double *loss_out,
+                               const dpo_schedule *sched, uint64_t seed, uint64_t it_begin, uint64_t it_end,
+                               const dpo_adamw *opt, void *d_work, size_t work_size, void *host_work,
+                               size_t host_size, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

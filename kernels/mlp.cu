@@ -13,6 +13,8 @@
 #include "diffpo_cuda_model.h"
 #include "../src/internal.h"
 #include "../src/core/dpo_mlp.h"
+#include "../src/core/dpo_philox.h"
+#include "../src/core/dpo_reduce.h"
 
 #define CM_MAX_N ((size_t)1 << 24)
 #define CM_MAX_PLANS 32
@@ -524,6 +526,184 @@ extern "C" dpo_status dpo_cu_mlp_backward(dpo_cu_mlp *ctx, float *d_gx, float *d
         if (d_gbase && ctx->E)
             CM_LAUNCH(cm_k_cemb_grad, ctx->K * ctx->E, r.st, d_gbase + ctx->cemb, gp + ctx->D + ctx->T, ctx->in0, wc,
                       n, ctx->K, ctx->E);
+    }
+    return DPO_OK;
+}
+
+// ------------------------------------------------------------ pretraining
+// dpo_pretrain_run with the network on the device (diffpo_cuda_model.h).
+__global__ void cm_k_mse_grad(float *gout, const float *out, const float *eps, size_t d, double gscale)
+{
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < d; i += stride)
+        gout[i] = (float)(gscale * ((double)out[i] - (double)eps[i]));
+}
+
+__global__ void cm_k_adamw(float *p, float *m, float *v, const float *g, size_t n, dpo_adamw_coef c)
+{
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        dpo_adamw_elem(p + i, m + i, v + i, g[i], &c);
+}
+
+typedef struct cm_pl {
+    size_t xt, eps, out, gout, gbase, t, cls, total; // device, after the network's work
+    size_t h_xt, h_eps, h_out, h_t, h_cls, h_total;  // host staging
+} cm_pl;
+
+static int cm_pl_make(cm_pl *L, const dpo_cu_mlp *c)
+{
+    const size_t B = c->n, d = B * c->D, f = sizeof(float);
+    size_t o = A256(c->total);
+    if (c->D != DPO_IMG_DIM || c->K < DPO_DATA_CLASSES || B > 0xffffffffu)
+        return 0;
+    L->xt = o;
+    o += A256(d * f);
+    L->eps = o;
+    o += A256(d * f);
+    L->out = o;
+    o += A256(d * f);
+    L->gout = o;
+    o += A256(d * f);
+    L->gbase = o;
+    o += A256(c->n_base * f);
+    L->t = o;
+    o += A256(B * 4);
+    L->cls = o;
+    o += A256(B * 4);
+    L->total = o;
+    o = 0;
+    L->h_xt = o;
+    o += A256(d * f);
+    L->h_eps = o;
+    o += A256(d * f);
+    L->h_out = o;
+    o += A256(d * f);
+    L->h_t = o;
+    o += A256(B * 4);
+    L->h_cls = o;
+    o += A256(B * 4);
+    L->h_total = o;
+    return 1;
+}
+
+extern "C" size_t dpo_cu_pretrain_workspace_size(const dpo_cu_mlp *ctx)
+{
+    cm_pl L;
+    return ctx && cm_pl_make(&L, ctx) ? L.total : 0;
+}
+
+extern "C" size_t dpo_cu_pretrain_host_size(const dpo_cu_mlp *ctx)
+{
+    cm_pl L;
+    return ctx && cm_pl_make(&L, ctx) ? L.h_total : 0;
+}
+
+// Finite check of one device array (stream synchronised once).
+static dpo_status cm_check_finite(const cm_run *r, const float *v, size_t n)
+{
+    return cm_check(r, v, n, NULL, NULL, 0);
+}
+
+extern "C" dpo_status dpo_cu_pretrain_run(dpo_cu_mlp *ctx, float *d_base, float *d_adam_m, float *d_adam_v,
+                                          double *loss_out, const dpo_schedule *sched, uint64_t seed,
+                                          uint64_t it_begin, uint64_t it_end, const dpo_adamw *opt, void *d_work,
+                                          size_t work_size, void *host_work, size_t host_size, void *stream)
+{
+    cm_pl L;
+    const size_t f = sizeof(float);
+    if (!ctx || !d_base || !d_adam_m || !d_adam_v || !sched || !opt || !d_work || !host_work)
+        return DPO_ERR_NULL;
+    if (!cm_pl_make(&L, ctx))
+        return DPO_ERR_SIZE;
+    const size_t B = ctx->n, D = ctx->D, d = B * D, nb = ctx->n_base;
+    if (ctx->cfg.num_train_steps != sched->num_train_steps || it_begin > it_end || it_end > ((uint64_t)1 << 32) ||
+        (it_end && (uint64_t)B > ((uint64_t)1 << 32) / it_end))
+        return DPO_ERR_RANGE;
+    if (!(dpo_pm_isfinite(opt->lr) && opt->lr >= 0) || !(opt->beta1 >= 0 && opt->beta1 < 1) ||
+        !(opt->beta2 >= 0 && opt->beta2 < 1) || !(dpo_pm_isfinite(opt->eps) && opt->eps > 0) ||
+        !(dpo_pm_isfinite(opt->weight_decay) && opt->weight_decay >= 0) || !((float)opt->eps > 0.0f))
+        return DPO_ERR_RANGE;
+    if (work_size < L.total || ((uintptr_t)d_work % 256u) || host_size < L.h_total || ((uintptr_t)host_work % 8u))
+        return DPO_ERR_WORKSPACE;
+    if (((uintptr_t)d_base | (uintptr_t)d_adam_m | (uintptr_t)d_adam_v) % 4u)
+        return DPO_ERR_RANGE;
+    {
+        const size_t bb = nb * f, nl = (size_t)(it_end - it_begin) * sizeof(double);
+        if (dpo_overlap(d_base, bb, d_adam_m, bb) || dpo_overlap(d_base, bb, d_adam_v, bb) ||
+            dpo_overlap(d_adam_m, bb, d_adam_v, bb) || dpo_overlap(d_work, L.total, d_base, bb) ||
+            dpo_overlap(d_work, L.total, d_adam_m, bb) || dpo_overlap(d_work, L.total, d_adam_v, bb) ||
+            dpo_overlap(host_work, L.h_total, loss_out, nl) || dpo_overlap(host_work, L.h_total, sched, sizeof(*sched)) ||
+            dpo_overlap(host_work, L.h_total, opt, sizeof(*opt)))
+            return DPO_ERR_ALIAS;
+    }
+    cm_run r;
+    r.c = ctx;
+    r.w = (unsigned char *)d_work;
+    r.st = (cudaStream_t)stream;
+    CM_TRY(cm_check_finite(&r, d_base, nb));
+    CM_TRY(cm_check_finite(&r, d_adam_m, nb));
+    CM_TRY(cm_check_finite(&r, d_adam_v, nb));
+
+    unsigned char *w = r.w, *h = (unsigned char *)host_work;
+    float *xt = (float *)(w + L.xt), *eps = (float *)(w + L.eps), *out = (float *)(w + L.out);
+    float *gout = (float *)(w + L.gout), *gbase = (float *)(w + L.gbase);
+    int32_t *tt = (int32_t *)(w + L.t), *cc = (int32_t *)(w + L.cls);
+    float *hx = (float *)(h + L.h_xt), *he = (float *)(h + L.h_eps), *ho = (float *)(h + L.h_out);
+    int32_t *ht = (int32_t *)(h + L.h_t), *hc = (int32_t *)(h + L.h_cls);
+    for (uint64_t it = it_begin; it < it_end; it++) {
+        const double gscale = 2.0 / (double)d;
+        // the batch, on the host, exactly as src/pretrain.c
+        for (size_t b = 0; b < B; b++) {
+            uint32_t ctr[4], key[2], wd[4];
+            dpo_noise_coord nc;
+            float *x0 = hx + b * D;
+            CM_TRY(dpo_data_image(x0, &hc[b], seed, (uint32_t)(it * B + b), -1));
+            dpo_philox_coords(ctr, key, seed, DPO_STREAM_TIMESTEP, (uint32_t)b, (uint32_t)it, 0u, 0u);
+            dpo_philox4x32_10(wd, ctr, key);
+            ht[b] = (int32_t)dpo_uniform_index(wd[0], (uint32_t)ctx->cfg.num_train_steps);
+            nc.seed = seed;
+            nc.stream = DPO_STREAM_TRAIN;
+            nc.sample = (uint32_t)b;
+            nc.step = (uint32_t)it;
+            nc.candidate = 0;
+            CM_TRY(dpo_normal_f32(he + b * D, nc, 0, D));
+            const float sa = (float)DPO_SQRT((double)sched->ac32[ht[b]]);
+            const float sb = (float)DPO_SQRT(1.0 - (double)sched->ac32[ht[b]]);
+            for (size_t j = 0; j < D; j++)
+                x0[j] = sa * x0[j] + sb * he[b * D + j];
+        }
+        DPO_CU(cudaMemcpyAsync(xt, hx, d * f, cudaMemcpyHostToDevice, r.st));
+        DPO_CU(cudaMemcpyAsync(eps, he, d * f, cudaMemcpyHostToDevice, r.st));
+        DPO_CU(cudaMemcpyAsync(tt, ht, B * 4, cudaMemcpyHostToDevice, r.st));
+        DPO_CU(cudaMemcpyAsync(cc, hc, B * 4, cudaMemcpyHostToDevice, r.st));
+        CM_TRY(dpo_cu_mlp_forward(ctx, out, d_work, ctx->total, d_base, NULL, xt, tt, cc, B, stream));
+        // the loss on the host (canonical sum over the CPU's terms), the gradient on the device
+        DPO_CU(cudaMemcpyAsync(ho, out, d * f, cudaMemcpyDeviceToHost, r.st));
+        CM_LAUNCH(cm_k_mse_grad, d, r.st, gout, out, eps, d, gscale);
+        DPO_CU(cudaStreamSynchronize(r.st));
+        double loss;
+        {
+            dpo_sum s;
+            dpo_sum_init(&s);
+            for (size_t i = 0; i < d; i++) {
+                const double e = (double)ho[i] - (double)he[i];
+                dpo_sum_add(&s, e * e);
+            }
+            loss = dpo_sum_result(&s) / (double)d;
+        }
+        if (!dpo_pm_isfinite(loss))
+            return DPO_ERR_NONFINITE;
+        DPO_CU(cudaMemsetAsync(gbase, 0, nb * f, r.st));
+        CM_TRY(dpo_cu_mlp_backward(ctx, NULL, gbase, NULL, gout, d_work, ctx->total, d_base, NULL, B, stream));
+        CM_TRY(cm_check_finite(&r, gbase, nb)); // dpo_adamw_step refuses a non-finite gradient
+        {
+            dpo_adamw_coef c;
+            dpo_adamw_coef_init(&c, opt->lr, opt->beta1, opt->beta2, opt->eps, opt->weight_decay, it + 1);
+            CM_LAUNCH(cm_k_adamw, nb, r.st, d_base, d_adam_m, d_adam_v, gbase, nb, c);
+        }
+        if (loss_out)
+            loss_out[it - it_begin] = loss;
     }
     return DPO_OK;
 }

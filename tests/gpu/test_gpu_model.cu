@@ -11,7 +11,8 @@
 //     dpo_mlp_backward on the built-in config and odd configs (no LoRA, no
 //     class embedding, n smaller than the context's); fast mode run-to-run
 //     bitwise and within 1e-4 normwise of the CPU;
-//   bad arguments: status codes, outputs untouched.
+//   bad arguments: status codes, outputs untouched;
+//   pretraining on the device: strict gives dpo_pretrain_run's bits.
 // With no CUDA device: "no CUDA device", 0 passed, 1 failed, exit 1.
 // DPO_GPU_QUICK=1: small sizes (compute-sanitizer runs).
 #include <stdio.h>
@@ -818,6 +819,121 @@ static void test_model_bad_args(void)
     minst_free(&M);
 }
 
+// A short pretraining run with the network on the device: strict mode gives
+// dpo_pretrain_run's state and losses bit for bit (also when split into two
+// calls); fast mode repeats its own bits.
+static void test_pretrain_device(void)
+{
+    static dpo_schedule sched;
+    const dpo_mlp_cfg cfg = dpo_mlp_cfg_default();
+    const size_t batch = quick ? 4 : 16;
+    const uint64_t iters = quick ? 3 : 12, split = iters / 2, seed = 77;
+    const dpo_adamw opt = dpo_adamw_default(2e-3);
+    const size_t nb = dpo_mlp_num_base(&cfg);
+    CHECK(dpo_schedule_init(&sched, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0) == DPO_OK, "schedule");
+    float *base0 = (float *)malloc(nb * 4), *bc = (float *)malloc(nb * 4), *mc = (float *)calloc(nb, 4);
+    float *vc = (float *)calloc(nb, 4), *bg = (float *)malloc(nb * 4), *mg = (float *)malloc(nb * 4);
+    float *vg = (float *)malloc(nb * 4), *zero = (float *)calloc(nb, 4);
+    double *lc = (double *)malloc(iters * 8), *lg = (double *)malloc(iters * 8);
+    CHECK(dpo_mlp_init_base(base0, &cfg, seed) == DPO_OK, "init");
+    memcpy(bc, base0, nb * 4);
+    {
+        size_t ws = dpo_pretrain_workspace_size(&cfg, batch);
+        void *w = malloc(ws);
+        CHECK(dpo_pretrain_run(bc, mc, vc, lc, &cfg, &sched, seed, 0, iters, batch, &opt, w, ws) == DPO_OK, "cpu");
+        free(w);
+    }
+    for (int mode = 0; mode < 2; mode++) {
+        float *res[2][3];
+        for (int rep = 0; rep < 2; rep++) {
+            dpo_cu_mlp *ctx = NULL;
+            dpo_status st = dpo_cu_mlp_create(&ctx, &cfg, batch, (dpo_cu_mm_mode)mode, 0);
+            CHECK(st == DPO_OK, "create %d", (int)st);
+            res[rep][0] = (float *)malloc(nb * 4);
+            res[rep][1] = (float *)malloc(nb * 4);
+            res[rep][2] = (float *)malloc(nb * 4);
+            if (st)
+                continue;
+            size_t ws = dpo_cu_pretrain_workspace_size(ctx), hs = dpo_cu_pretrain_host_size(ctx);
+            void *dw = dnew_bytes(ws), *hw = malloc(hs);
+            float *db = dup(base0, nb), *dm = dup(zero, nb), *dv = dup(zero, nb);
+            memset(lg, 0, iters * 8);
+            st = dpo_cu_pretrain_run(ctx, db, dm, dv, lg, &sched, seed, 0, split, &opt, dw, ws, hw, hs, NULL);
+            CHECK(st == DPO_OK, "device run 1: %d", (int)st);
+            st = dpo_cu_pretrain_run(ctx, db, dm, dv, lg + split, &sched, seed, split, iters, &opt, dw, ws, hw, hs,
+                                     NULL);
+            CHECK(st == DPO_OK, "device run 2: %d", (int)st);
+            CHECK(sync_ok(), "sync");
+            get(res[rep][0], db, nb);
+            get(res[rep][1], dm, nb);
+            get(res[rep][2], dv, nb);
+            if (mode == 0) {
+                size_t e1 = count_diff(res[rep][0], bc, nb), e2 = count_diff(res[rep][1], mc, nb);
+                size_t e3 = count_diff(res[rep][2], vc, nb);
+                CHECK(e1 + e2 + e3 == 0, "strict pretraining: base %zu, m %zu, v %zu of %zu differ from the CPU", e1,
+                      e2, e3, nb);
+                CHECK(!memcmp(lg, lc, iters * 8), "strict pretraining: losses differ from the CPU");
+                if (rep == 0)
+                    printf("  pretrain %llu iterations batch %zu: loss %.6f -> %.6f, CPU and device strict agree: %s\n",
+                           (unsigned long long)iters, batch, lc[0], lc[iters - 1],
+                           e1 + e2 + e3 == 0 ? "yes" : "no");
+            } else if (rep == 0) {
+                printf("  pretrain fast: final loss %.6f (CPU %.6f)\n", lg[iters - 1], lc[iters - 1]);
+            }
+            // bad arguments: state untouched
+            if (rep == 0) {
+                dpo_schedule other = sched;
+                other.num_train_steps = 999;
+                CHECK(dpo_cu_pretrain_run(ctx, db, dm, dv, NULL, &other, seed, 0, 1, &opt, dw, ws, hw, hs, NULL) ==
+                          DPO_ERR_RANGE,
+                      "schedule mismatch");
+                CHECK(dpo_cu_pretrain_run(ctx, db, dm, dv, NULL, &sched, seed, 0, 1, &opt, dw, ws - 1, hw, hs, NULL) ==
+                          DPO_ERR_WORKSPACE,
+                      "work small");
+                CHECK(dpo_cu_pretrain_run(ctx, db, db, dv, NULL, &sched, seed, 0, 1, &opt, dw, ws, hw, hs, NULL) ==
+                          DPO_ERR_ALIAS,
+                      "base = m");
+                CHECK(dpo_cu_pretrain_run(ctx, db, dm, dv, NULL, &sched, seed, 2, 1, &opt, dw, ws, hw, hs, NULL) ==
+                          DPO_ERR_RANGE,
+                      "it_begin > it_end");
+                float *bad = (float *)malloc(nb * 4);
+                memcpy(bad, zero, nb * 4);
+                bad[nb / 3] = NAN;
+                float *dbad = dup(bad, nb);
+                CHECK(dpo_cu_pretrain_run(ctx, db, dbad, dv, NULL, &sched, seed, 0, 1, &opt, dw, ws, hw, hs, NULL) ==
+                          DPO_ERR_NONFINITE,
+                      "NaN in m");
+                get(bad, db, nb);
+                CHECK(!memcmp(bad, res[rep][0], nb * 4), "base changed by a refused call");
+                cudaFree(dbad);
+                free(bad);
+            }
+            cudaFree(db);
+            cudaFree(dm);
+            cudaFree(dv);
+            cudaFree(dw);
+            free(hw);
+            dpo_cu_mlp_destroy(ctx);
+        }
+        CHECK(count_diff(res[0][0], res[1][0], nb) == 0 && count_diff(res[0][1], res[1][1], nb) == 0 &&
+                  count_diff(res[0][2], res[1][2], nb) == 0,
+              "%s pretraining not run-to-run identical", mode ? "fast" : "strict");
+        for (int rep = 0; rep < 2; rep++)
+            for (int k = 0; k < 3; k++)
+                free(res[rep][k]);
+    }
+    free(base0);
+    free(bc);
+    free(mc);
+    free(vc);
+    free(bg);
+    free(mg);
+    free(vg);
+    free(zero);
+    free(lc);
+    free(lg);
+}
+
 // Informative timings (not a test): strict vs fast forward+backward of the
 // built-in network, n = 256.
 static void test_model_timing(void)
@@ -884,6 +1000,7 @@ int main(void)
     RUN(test_model_strict_bitwise);
     RUN(test_model_fast);
     RUN(test_model_bad_args);
+    RUN(test_pretrain_device);
     RUN(test_model_timing);
     return chk_summary();
 }
