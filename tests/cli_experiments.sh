@@ -69,8 +69,10 @@ fi
 sec2() { awk '/^## 2\./{s=1} /^## 3\./{s=0} s && /^\| [0-9]+ \|/' "$R"; }
 n2=$(sec2 | wc -l)
 [ "$n2" -eq 19 ] && ok "section 2 has 19 steps" || no "section 2 has $n2 steps"
-bad=$(sec2 | awk -F'|' '!($5 + 0 < 1 - 1e-3 && $5 + 0 > -1 && $6 <= $5 && $5 <= $7 && $9 + 0 >= 0) {print}')
-[ -z "$bad" ] && ok "D3PO: mean cos(g, x^w - x^l) < 1 at every step, min <= mean <= max" || no "D3PO cos rows: $bad"
+bad=$(sec2 | awk -F'|' '!(NF == 12 && $5 + 0 < 1 - 1e-3 && $5 + 0 > -1 && $6 <= $5 && $5 <= $7 && $9 + 0 >= 0 &&
+    $10 + 0 >= -1 && $10 + 0 <= 1 && $11 + 0 >= -1 && $11 + 0 <= 1 && $10 ~ /[0-9]\.[0-9][0-9][0-9][0-9]/) {print}')
+[ -z "$bad" ] && ok "D3PO: mean cos(g, x^w - x^l) < 1 at every step, min <= mean <= max; LoRA cosines in [-1, 1]" ||
+    no "D3PO cos rows: $bad"
 
 # ---- section 3 and 4 tables
 n3=$(awk '/^## 3\./{s=1} /^## 4\./{s=0} s && /^\| [0-9]+–[0-9]+ \|/' "$R" | wc -l)

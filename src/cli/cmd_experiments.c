@@ -34,7 +34,7 @@ typedef struct xp_opts {
 
 typedef struct xp_budget {
     int pretrain_iters;
-    size_t pairs_d3po, pairs_tailor;
+    size_t pairs_d3po, pairs_tailor, pairs_param;
     int iters, batch, eval_pc, n_offline, every;
 } xp_budget;
 
@@ -215,12 +215,75 @@ static void xp_cos(double *cos_ab, double *nb_over_na, const float *a, const flo
 typedef struct d3po_rec {
     double r[2][XT + 1][XK];   /* [traj][k][reward], k = 1..T */
     double cos_ga[XT], cos_gu[XT], norm_ua[XT];
+    double cos_p9[XT], cos_pa[XT]; /* LoRA-parameter space (first n_param pairs) */
 } d3po_rec;
 
 typedef struct d3po_ctx {
     const xp_env *e;
     d3po_rec *rec;
+    const float *lora;  /* dpo_mlp_init_lora(seed): theta = base, nonzero LoRA gradients */
+    size_t n_param;     /* pairs with the parameter-space measurement */
 } d3po_ctx;
+
+#define XALIGN64(n) (((n) + 63) & ~(size_t)63)
+
+/* Worker scratch of d3po_pair: three network workspaces and four LoRA gradients. */
+static size_t d3po_work_size(const dpo_mlp_cfg *mc)
+{
+    return 3 * XALIGN64(dpo_mlp_workspace_size(mc, 1)) + 4 * XALIGN64(dpo_mlp_num_lora(mc) * sizeof(float));
+}
+
+static double cos_f(const float *a, const float *b, size_t n)
+{
+    double c;
+    size_t i;
+    double aa = 0, bb = 0, ab = 0;
+    for (i = 0; i < n; i++) {
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+        ab += (double)a[i] * b[i];
+    }
+    c = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
+    return c;
+}
+
+/* The LoRA-parameter gradients of step j of pair (x_t^0 -> x_{t-1}^0, x_t^1 -> x_{t-1}^1).
+ * dmu/deps is one scalar per step, the same for both, so it cancels in the cosines:
+ *   true  = J0^T d0 - J1^T d1   (eq. 8, d_q = x^q_{t-1} - mu(x^q_t), J_q = d eps/d theta at x_t^q)
+ *   eq9   = J0^T (d0 - d1)      (eq. 9: J1 replaced by J0)
+ *   eq11  = J0^T (x^0_{t-1} - x^1_{t-1}). */
+static dpo_status d3po_param(double *c9, double *ca, const xp_env *e, const float *lora, const float *x0t,
+                             const float *x1t, const float *d0, const float *d1, const float *a, int j, int32_t cls,
+                             unsigned char *work)
+{
+    const size_t D = e->mc.dim, nl = dpo_mlp_num_lora(&e->mc), wsz = XALIGN64(dpo_mlp_workspace_size(&e->mc, 1));
+    void *w0 = work + wsz, *w1 = work + 2 * wsz;
+    float *gt = (float *)(work + 3 * wsz), *g1 = gt + XALIGN64(nl * sizeof(float)) / sizeof(float),
+          *g9 = g1 + XALIGN64(nl * sizeof(float)) / sizeof(float), *ga = g9 + XALIGN64(nl * sizeof(float)) / sizeof(float);
+    float out[DPO_IMG_DIM], dd[DPO_IMG_DIM];
+    int32_t t = e->ts[j], c = cls;
+    size_t q;
+    dpo_status st;
+    if ((st = dpo_mlp_forward(out, w0, wsz, &e->mc, e->base, lora, x0t, &t, &c, 1)) != DPO_OK ||
+        (st = dpo_mlp_forward(out, w1, wsz, &e->mc, e->base, lora, x1t, &t, &c, 1)) != DPO_OK)
+        return st;
+    for (q = 0; q < D; q++)
+        dd[q] = d0[q] - d1[q];
+    memset(gt, 0, nl * sizeof(float));
+    memset(g1, 0, nl * sizeof(float));
+    memset(g9, 0, nl * sizeof(float));
+    memset(ga, 0, nl * sizeof(float));
+    if ((st = dpo_mlp_backward(0, 0, gt, d0, w0, wsz, &e->mc, e->base, lora, 1)) != DPO_OK ||
+        (st = dpo_mlp_backward(0, 0, g1, d1, w1, wsz, &e->mc, e->base, lora, 1)) != DPO_OK ||
+        (st = dpo_mlp_backward(0, 0, g9, dd, w0, wsz, &e->mc, e->base, lora, 1)) != DPO_OK ||
+        (st = dpo_mlp_backward(0, 0, ga, a, w0, wsz, &e->mc, e->base, lora, 1)) != DPO_OK)
+        return st;
+    for (q = 0; q < nl; q++)
+        gt[q] -= g1[q];
+    *c9 = cos_f(gt, g9, nl);
+    *ca = cos_f(gt, ga, nl);
+    return DPO_OK;
+}
 
 static dpo_status d3po_pair(void *vctx, size_t i, void *work, size_t wsz)
 {
@@ -251,6 +314,16 @@ static dpo_status d3po_pair(void *vctx, size_t i, void *work, size_t wsz)
                 gv[d] = dw - dl;
                 av[d] = xn[0][d] - xn[1][d];
                 uv[d] = mu[1][d] - mu[0][d];
+            }
+            if (i < c->n_param) {
+                float d0[DPO_IMG_DIM], d1[DPO_IMG_DIM];
+                for (d = 0; d < D; d++) {
+                    d0[d] = xn[0][d] - mu[0][d];
+                    d1[d] = xn[1][d] - mu[1][d];
+                }
+                if ((st = d3po_param(&rec->cos_p9[j], &rec->cos_pa[j], e, c->lora, x[0], x[1], d0, d1, av, j, cls,
+                                     (unsigned char *)work)) != DPO_OK)
+                    return st;
             }
             {
                 double cau;
@@ -522,7 +595,7 @@ int cmd_experiments(int argc, char **argv)
     xp_budget bu;
     char tmp[4096], cmdline[256];
     FILE *f = 0;
-    float *base = 0, *pairs = 0, *imgs = 0;
+    float *base = 0, *pairs = 0, *imgs = 0, *plora = 0;
     int32_t *pcls = 0;
     void *ework = 0;
     d3po_rec *drec = 0;
@@ -531,7 +604,7 @@ int cmd_experiments(int argc, char **argv)
     run_res *spo_all[4];
     double base_reward = 0, base_se = 0, t0;
     double dis_d[XT + 1][XK], dis_t[XT + 1][XK], tl_cos_min = 2, tl_cos_max = -2;
-    double m_ga[XT], m_gu[XT], m_ua[XT], min_ga[XT], max_ga[XT];
+    double m_ga[XT], m_gu[XT], m_ua[XT], min_ga[XT], max_ga[XT], m_p9[XT], m_pa[XT];
     size_t n_d[XK], n_t[XT + 1][XK], i;
     int rc, j, k, q, mi;
     dpo_status st;
@@ -549,6 +622,7 @@ int cmd_experiments(int argc, char **argv)
         bu.pretrain_iters = 1000;
         bu.pairs_d3po = 48;
         bu.pairs_tailor = 16;
+        bu.pairs_param = 16;
         bu.iters = 6;
         bu.batch = 4;
         bu.eval_pc = 2;
@@ -558,6 +632,7 @@ int cmd_experiments(int argc, char **argv)
         bu.pretrain_iters = DPO_PRETRAIN_ITERS;
         bu.pairs_d3po = 1024;
         bu.pairs_tailor = 256;
+        bu.pairs_param = 256;
         bu.iters = 120;
         bu.batch = 8;
         bu.eval_pc = 32;
@@ -593,7 +668,8 @@ int cmd_experiments(int argc, char **argv)
     pairs = (float *)cli_xaligned((size_t)bu.n_offline * 2 * DPO_IMG_DIM * sizeof(float));
     pcls = (int32_t *)calloc((size_t)bu.n_offline, sizeof(int32_t));
     S.base_r = (double *)calloc(S.mc.n_classes * (size_t)bu.eval_pc, sizeof(double));
-    if (!S.base_r || !base || !imgs || !ework || !drec || !trec || !pairs || !pcls) {
+    plora = (float *)cli_xaligned(dpo_mlp_num_lora(&S.mc) * sizeof(float));
+    if (!plora || !S.base_r || !base || !imgs || !ework || !drec || !trec || !pairs || !pcls) {
         rc = cli_fail("experiments", "out of memory");
         goto done;
     }
@@ -605,6 +681,7 @@ int cmd_experiments(int argc, char **argv)
         goto done;
     S.base = base;
     S.imgs = imgs;
+    dpo_mlp_init_lora(plora, &S.mc, o.seed); /* the trainers' initial LoRA: theta = base */
 
     /* ---- sections 1-2: pairs of the base model */
     E.mc = S.mc;
@@ -627,10 +704,12 @@ int cmd_experiments(int argc, char **argv)
         tailor_ctx tc;
         dc.e = &E;
         dc.rec = drec;
+        dc.lora = plora;
+        dc.n_param = bu.pairs_param;
         tc.e = &E;
         tc.rec = trec;
         fprintf(stderr, "experiments: %zu D3PO-setting pairs ...", bu.pairs_d3po);
-        if ((st = xp_parallel(d3po_pair, &dc, bu.pairs_d3po, o.threads, dpo_mlp_workspace_size(&S.mc, 1))) !=
+        if ((st = xp_parallel(d3po_pair, &dc, bu.pairs_d3po, o.threads, d3po_work_size(&S.mc))) !=
             DPO_OK) {
             rc = cli_fail("experiments", "D3PO pairs: %s", dpo_status_str(st));
             goto done;
@@ -690,6 +769,16 @@ int cmd_experiments(int argc, char **argv)
                 min_ga[j] = drec[i].cos_ga[j];
             if (drec[i].cos_ga[j] > max_ga[j])
                 max_ga[j] = drec[i].cos_ga[j];
+        }
+        {
+            double p9 = 0, pa = 0;
+            size_t np = bu.pairs_param < bu.pairs_d3po ? bu.pairs_param : bu.pairs_d3po;
+            for (i = 0; i < np; i++) {
+                p9 += drec[i].cos_p9[j];
+                pa += drec[i].cos_pa[j];
+            }
+            m_p9[j] = np ? p9 / (double)np : 0.0;
+            m_pa[j] = np ? pa / (double)np : 0.0;
         }
         m_ga[j] = a / (double)bu.pairs_d3po;
         m_gu[j] = b / (double)bu.pairs_d3po;
@@ -872,15 +961,31 @@ int cmd_experiments(int argc, char **argv)
                    "Note that x_{t−1} − μ(x_t) = σ_t z exactly in real arithmetic, so g = σ_t(z^w − z^l): the\n"
                    "D3PO direction is the difference of the two step noises.\n\n",
                 XT - 1, bu.pairs_d3po);
-        fprintf(f, "| step | t | σ_t | mean cos(g, x^w − x^l) | min | max | mean cos(g, μ^l − μ^w) | mean ‖μ^l − μ^w‖/‖x^w − x^l‖ |\n");
-        fprintf(f, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        fprintf(f, "| step | t | σ_t | mean cos(g, x^w − x^l) | min | max | mean cos(g, μ^l − μ^w) | mean ‖μ^l − μ^w‖/‖x^w − x^l‖ | LoRA: cos(eq. 8, eq. 9) | LoRA: cos(eq. 8, J_wᵀ(x^w − x^l)) |\n");
+        fprintf(f, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         for (j = 1; j < XT; j++) {
-            fprintf(f, "| %d | %d | %.4f | %.4f | %.4f | %.4f | %+.4f | %.4f |\n", j, (int)E.ts[j], (double)E.co[j].sigma,
-                    m_ga[j], min_ga[j], max_ga[j], m_gu[j], m_ua[j]);
+            fprintf(f, "| %d | %d | %.4f | %.4f | %.4f | %.4f | %+.4f | %.4f | %.4f | %.4f |\n", j, (int)E.ts[j],
+                    (double)E.co[j].sigma, m_ga[j], min_ga[j], max_ga[j], m_gu[j], m_ua[j], m_p9[j], m_pa[j]);
             if (m_ga[j] < worst_ga)
                 worst_ga = m_ga[j];
             if (fabs(m_gu[j]) > fabs(best_gu))
                 best_gu = m_gu[j];
+        }
+        {
+            double p9lo = 2, p9hi = -2, palo = 2, pahi = -2;
+            for (j = 1; j < XT; j++) {
+                p9lo = fmin(p9lo, m_p9[j]);
+                p9hi = fmax(p9hi, m_p9[j]);
+                palo = fmin(palo, m_pa[j]);
+                pahi = fmax(pahi, m_pa[j]);
+            }
+            fprintf(f, "\nThe last two columns repeat the comparison in LoRA-parameter space, on the first %zu pairs,\n"
+                       "through the network's vector-Jacobian product at θ = base with the trainers' initial LoRA\n"
+                       "(B = 0, so only B's gradient is non-zero): eq. 8's direction J_wᵀ(x^w − μ(x^w)) −\n"
+                       "J_lᵀ(x^l − μ(x^l)) (J = ∂ε/∂θ at each x_t; ∂μ/∂ε is one scalar per step and cancels)\n"
+                       "against eq. 9's approximation J_wᵀ g (step means %.4f to %.4f) and against\n"
+                       "J_wᵀ(x^w − x^l) (%.4f to %.4f).\n",
+                    bu.pairs_param < bu.pairs_d3po ? bu.pairs_param : bu.pairs_d3po, p9lo, p9hi, palo, pahi);
         }
         fprintf(f, "\nTailorPO pairs (the %zu × %d branches of section 1, same x_t): the same direction computed\n"
                    "in float32 as (x^w − μ) − (x^l − μ) against x^w − x^l: cos in [%.9f, %.9f]\n"
@@ -1113,5 +1218,6 @@ done:
     free(pairs);
     free(pcls);
     free(S.base_r);
+    free(plora);
     return rc;
 }
