@@ -193,6 +193,43 @@ def reward_grad(x):
     return [w - _Q * v for w, v in zip(AW, x)]
 
 
+def reward_compress(x, cls=None):
+    """COMPRESS: -(1/S) sum sqrt(dx^2 + dy^2 + 0.01), forward differences, 0 past the edge."""
+    tot = 0
+    for i in range(_SIDE):
+        for j in range(_SIDE):
+            v = x[_SIDE * i + j]
+            dx = x[_SIDE * i + j + 1] - v if j < _SIDE - 1 else 0
+            dy = x[_SIDE * (i + 1) + j] - v if i < _SIDE - 1 else 0
+            tot += mpmath.sqrt(dx * dx + dy * dy + mpf("0.01"))
+    return -tot / _SIDE
+
+
+def _template(c):
+    b = []
+    for i in range(_SIDE):
+        for j in range(_SIDE):
+            di, dj = i - _CEN, j - _CEN
+            on = (abs(di) <= mpf(_SIDE) / 8, abs(dj) <= mpf(_SIDE) / 8, abs(i - j) <= mpf(_SIDE) / 8,
+                  di * di + dj * dj <= (mpf("0.32") * _SIDE) ** 2)[c]
+            b.append(mpf(1) if on else mpf(-1))
+    m = mpmath.fsum(b) / len(b)
+    nrm = mpmath.sqrt(mpmath.fsum((v - m) ** 2 for v in b))
+    return [(v - m) / nrm for v in b]
+
+
+TEMPLATES = [_template(c) for c in range(4)]
+
+
+def reward_classmatch(x, cls):
+    """CLASSMATCH: log-softmax of 0.5 <T_c, x> over the four classes, at class cls."""
+    lg = [mpf("0.5") * mpmath.fsum(t * v for t, v in zip(tc, x)) for tc in TEMPLATES]
+    return lg[cls] - mpmath.log(mpmath.fsum(mpmath.exp(v) for v in lg))
+
+
+REWARDS = {0: lambda x, cls: reward(x), 1: reward_compress, 2: reward_classmatch}
+
+
 # ------------------------------------------------------------------ losses (docs/vectors.md sec. 4, 5)
 
 
@@ -250,13 +287,29 @@ class Iter:
     def eps(self, x, t, cls, lora):
         return self.net.eps(x, t, cls, lora)
 
+    def reward(self, x, cls):
+        return REWARDS[self.c["reward"]](x, cls)
+
+    def reward_grad(self, x, cls):
+        if self.c["reward"] == 0:
+            return reward_grad(x)
+        # the other rewards: central difference at 60 digits (h = 2^-90)
+        h = mpf(2) ** -90
+        gr = []
+        for q in range(D):
+            xp, xm = list(x), list(x)
+            xp[q] += h
+            xm[q] -= h
+            gr.append((self.reward(xp, cls) - self.reward(xm, cls)) / (2 * h))
+        return gr
+
     def stepwise_reward(self, xc, j, cls):
         if j + 1 >= T:
-            return reward(xc), list(xc), mpf(1)
+            return self.reward(xc, cls), list(xc), mpf(1)
         at = mpf(AC[self.ts[j + 1]])
         e = self.eps(xc, self.ts[j + 1], cls, self.lora)
         x0 = [(a - mpmath.sqrt(1 - at) * b) / mpmath.sqrt(at) for a, b in zip(xc, e)]
-        return reward(x0), x0, at
+        return self.reward(x0, cls), x0, at
 
     # ---- d3po
     def prompt_d3po(self, g, cls):
@@ -270,7 +323,7 @@ class Iter:
                 mu, _ = ddim_mean(x, self.eps(x, self.ts[j], cls, self.lora), at, ap, sigma)
                 z = normals(c["seed"], STEP, g, j, i, D)
                 traj[i].append([m + sigma * zz for m, zz in zip(mu, z)])
-        r0, r1 = reward(traj[0][T]), reward(traj[1][T])
+        r0, r1 = self.reward(traj[0][T], cls), self.reward(traj[1][T], cls)
         self.marg.add("d3po g=%d final rewards" % g, r0 - r1, r0)
         label = 1 if r0 > r1 else -1
         self.log.append("g=%d d3po: r0 = %s, r1 = %s, label %+d" % (g, mpmath.nstr(r0, 8), mpmath.nstr(r1, 8), label))
@@ -344,14 +397,22 @@ class Iter:
                 self.marg.add("spo g=%d j=%d worst" % (g, j), srt[1] - srt[0], srt[0])
                 if valid:
                     terms.append(self.spo_term(xt, cand[best], cand[worst], mref, t, at, ap, sigma, cls, N, g, j))
-                w0 = words(c["seed"], RESAMPLE, g, j, 0, 0)[0]
-                nxt = uniform_index(w0, K)
+                if c["resampler"] == 1:      # winner
+                    nxt = best
+                elif c["resampler"] == 2:    # loser
+                    nxt = worst
+                elif c["resampler"] == 3:    # none: a fresh candidate (noise candidate index K)
+                    nxt = K
+                    z = normals(c["seed"], STEP, g, j, K, D)
+                    cand.append([m + sigma * zz for m, zz in zip(mu, z)])
+                else:                        # random: Philox stream RESAMPLE, step j
+                    nxt = uniform_index(words(c["seed"], RESAMPLE, g, j, 0, 0)[0], K)
                 self.log.append("g=%d j=%d t=%d spo: scores %s best %d worst %d valid %d next %d" % (
                     g, j, t, [mpmath.nstr(v, 6) for v in r], best, worst, int(valid), nxt))
                 x = cand[nxt]
                 continue
             if M in ("rdpo", "rdpo-fixed"):
-                rb = reward(x0)
+                rb = self.reward(x0, cls)
                 key = [ri - rb for ri in r]  # Delta Q, the gain form (docs/trainers.md)
             else:
                 key = r
@@ -362,7 +423,7 @@ class Iter:
                 # C-only: eta_t from the raw timestep over num_train_steps - 1 (docs/trainers.md says
                 # "eta_t cosine in [0.1, 0.2] over the timestep"); alpha = that of the next timestep.
                 rw, x0w, anext = self.stepwise_reward(xw, j, cls)
-                gr = reward_grad(x0w)
+                gr = self.reward_grad(x0w, cls)
                 if j + 1 < T:
                     # J_eps^T gr of the model at the next timestep: central difference of <gr, eps(x)>
                     h = mpf(2) ** -90
@@ -384,7 +445,7 @@ class Iter:
             self.log.append("g=%d j=%d t=%d %s: keys %s winner %d" % (g, j, t, M, [mpmath.nstr(v, 8) for v in key], w))
             terms.append(self.pair_term(xt, xw, xl, mref, t, at, ap, sigma, cls, N, g, j))
             x = xw
-        return terms, reward(x)
+        return terms, self.reward(x, cls)
 
     def mu_theta(self, xt, t, cls, lora, at, ap, sigma):
         return ddim_mean(xt, self.eps(xt, t, cls, lora), at, ap, sigma)[0]
@@ -547,7 +608,7 @@ def lora_params(seed, scale):
 
 
 def pairs_input(seed, n):
-    """Offline pairs (winner first): two smooth images per pair, the winner with the larger
+    """Offline pairs (winner first): two uniform random images per pair, the winner with the larger
     AESTHETIC reward (as dpo_make_pairs orders them)."""
     prs, cls = [], []
     for i in range(n):
@@ -586,16 +647,20 @@ REF = {
 
 # per method: (case seed, LoRA scale, batch, iteration); chosen so that every decision is far
 # from its threshold (asserted) and the LoRA moves the model noticeably
-CASES = {
-    "d3po": (11, 0.5, 2, 3),
-    "diffusion-dpo": (12, 0.5, 2, 3),
-    "tailorpo": (13, 0.5, 2, 3),
-    "tailorpo-g": (14, 0.5, 2, 3),
-    "rdpo": (15, 0.5, 2, 3),
-    "rdpo-fixed": (15, 0.5, 2, 3),
-    "spo": (31, 0.5, 2, 3),
-    "dspo": (18, 0.5, 2, 3),
-}
+CASES = [
+    ("d3po", 11, 0.5, 2, 3, {}),
+    ("diffusion-dpo", 12, 0.5, 2, 3, {}),
+    ("tailorpo", 13, 0.5, 2, 3, {}),
+    ("tailorpo-g", 14, 0.5, 2, 3, {}),
+    ("rdpo", 15, 0.5, 2, 3, {}),
+    ("rdpo-fixed", 15, 0.5, 2, 3, {}),
+    ("spo", 31, 0.5, 2, 3, {}),
+    ("dspo", 18, 0.5, 2, 3, {}),
+    # the other rewards (reward 1 COMPRESS, 2 CLASSMATCH: the prompt's class reaches the reward)
+    # and a non-random SPO resampler (1 winner)
+    ("tailorpo-g", 41, 0.5, 2, 1, {"reward": 2}),
+    ("spo", 55, 0.5, 2, 2, {"reward": 1, "resampler": 1}),
+]
 
 GRAD_REL = 1e-4   # normwise relative tolerance of the gradient and of the loss (docs/vectors.md 8)
 
@@ -612,14 +677,15 @@ def f32r(x):
     return f32(float(x))
 
 
-def build_case(method, idx, verbose=False):
-    seed, scale, batch, it = CASES[method]
+def build_case(spec, idx, verbose=False):
+    method, seed, scale, batch, it, extra = spec
     md = METHOD_DEFAULTS[method]
     cfg = dict(method=method, seed=1000 + seed, it=it, batch=batch, eta=1.0, lp_mode=md.get("lp_mode", 0),
                beta=md["beta"], **{"lambda": md.get("lam", 0.0)})
     cfg.update(clip_eps=0.1, train_from=md.get("train_from", 0), train_every=md.get("train_every", 1),
                k=md.get("k", 2), spo_thr=0.3, kappa=md.get("kappa", 750), g_eta_min=0.1, g_eta_max=0.2,
-               g_delta=0.5)
+               g_delta=0.5, reward=0, resampler=0)
+    cfg.update(extra)
     base = base_params(100 * seed)
     lora = lora_params(100 * seed, scale)
     pairs = pair_cls = None
@@ -650,7 +716,9 @@ def build_case(method, idx, verbose=False):
         sens = max(sens, abs((pa - pb) / (2 * dg)))
     gtol = GRAD_REL * gmax  # the gradient's absolute tolerance
     cs = Case("train-f32-%04d" % idx, "train_iter." + method, [REF[method], "docs/trainers.md"], "f32")
-    cs.note("One iteration of `%s` on the tiny configuration of docs/vectors.md section 8." % method)
+    cs.note("One iteration of `%s` on the tiny configuration of docs/vectors.md section 8; reward %s%s." % (
+        method, ("AESTHETIC", "COMPRESS", "CLASSMATCH")[cfg["reward"]],
+        ", resampler %s" % ("random", "winner", "loser", "none")[cfg["resampler"]] if method == "spo" else ""))
     for line in itr.log:
         cs.note(line)
     sm = itr.marg.smallest()
@@ -661,7 +729,7 @@ def build_case(method, idx, verbose=False):
                     ("num_train_steps", NTRAIN), ("dim", D), ("hidden", H), ("temb", TE), ("n_classes", NC),
                     ("cemb", E), ("lora_rank", R), ("lp_mode", cfg["lp_mode"]), ("train_from", cfg["train_from"]),
                     ("train_every", cfg["train_every"]), ("k", cfg["k"]), ("kappa", cfg["kappa"]),
-                    ("reward", 0), ("resampler", 0), ("guide_jac", 0)):
+                    ("reward", cfg["reward"]), ("resampler", cfg["resampler"]), ("guide_jac", 0)):
         cs.param(name, v, integer=True)
     for name, v in (("lora_alpha", ALPHA), ("eta", cfg["eta"]), ("beta", cfg["beta"]), ("lambda", cfg["lambda"]),
                     ("clip_eps", cfg["clip_eps"]), ("spo_thr", cfg["spo_thr"]), ("guide_eta_min", cfg["g_eta_min"]),
@@ -703,17 +771,15 @@ def build_case(method, idx, verbose=False):
     return cs
 
 
-ORDER = ["d3po", "diffusion-dpo", "tailorpo", "tailorpo-g", "rdpo", "rdpo-fixed", "spo", "dspo"]
-
-
-def build(verbose=False, only=None):
-    return [build_case(m, i + 1, verbose) for i, m in enumerate(ORDER) if only is None or m in only]
+def build(verbose=False):
+    return [build_case(spec, i + 1, verbose) for i, spec in enumerate(CASES)]
 
 
 if __name__ == "__main__":
+    # development aid: python3 fam_train.py [case numbers, 1-based] prints each case's decisions
     import sys
     import time
-    for m in (sys.argv[1:] or ORDER):
+    for k in ([int(a) for a in sys.argv[1:]] or range(1, len(CASES) + 1)):
         t0 = time.time()
-        build_case(m, 1, True)
-        print(m, "%.1f s" % (time.time() - t0))
+        build_case(CASES[k - 1], k, True)
+        print(CASES[k - 1][0], "%.1f s" % (time.time() - t0))
