@@ -26,6 +26,12 @@
 #define XK DPO_REWARD_KINDS    /* rewards measured in section 1 */
 #define XSTREAM_BRANCH (DPO_STREAM_USER + 1u) /* TailorPO-setting branch noise */
 
+/* Section 1's table has one column per built-in reward, in this order. */
+typedef char xp_three_rewards[XK == 3 && DPO_REWARD_AESTHETIC == 0 && DPO_REWARD_COMPRESS == 1 &&
+                                      DPO_REWARD_CLASSMATCH == 2
+                                  ? 1
+                                  : -1];
+
 typedef struct xp_opts {
     const char *out_dir, *results;
     int quick, threads;
