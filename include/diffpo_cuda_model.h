@@ -83,7 +83,8 @@ dpo_status dpo_cu_mm_plan_shape(dpo_cu_mm_shape *shape, size_t *workspace_size, 
 uint64_t dpo_cu_mm_algo_hash(const dpo_cu_mm_algo *algo);
 /* One line: "id=I tile=T stages=S splitk=K reduction=R swizzle=W custom=C
  * inner=N cluster=L hash=XXXXXXXXXXXXXXXX" (the algorithm's configuration
- * attributes).  Needs cap >= 160; DPO_ERR_SIZE otherwise (buf untouched). */
+ * attributes; at most 191 characters, so cap = 192 always suffices).
+ * DPO_ERR_SIZE when the line does not fit in cap bytes (buf untouched). */
 dpo_status dpo_cu_mm_algo_describe(char *buf, size_t cap, const dpo_cu_mm_algo *algo);
 
 /* d_C (+)= op(A) op(B) with the plan's shape.  d_C must not overlap d_A,

@@ -203,8 +203,6 @@ extern "C" dpo_status dpo_cu_mm_algo_describe(char *buf, size_t cap, const dpo_c
     char tmp[256];
     if (!buf || !algo)
         return DPO_ERR_NULL;
-    if (cap < 160)
-        return DPO_ERR_SIZE;
     memcpy(&a, algo->data, sizeof(a));
     // Attributes a given cuBLASLt version does not know keep their defaults.
     (void)cublasLtMatmulAlgoConfigGetAttribute(&a, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof(id), &wr);
