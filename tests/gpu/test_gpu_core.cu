@@ -279,7 +279,7 @@ static void test_step(void)
 // -------------------------------------------------------------- reductions
 static void test_reduce(void)
 {
-    size_t dims[] = {1, 63, 64, 65, 16384, 64 * 1024 + 3, 64 * 3000 + 17};
+    size_t dims[] = {1, 63, 64, 65, 200, 1000, 16384, 64 * 1024 + 3, 64 * 3000 + 17};
     size_t batches[] = {1, 2, 64};
     size_t a, b, r, i;
     for (a = 0; a < sizeof dims / sizeof dims[0]; a++)
@@ -594,6 +594,7 @@ static void test_rollout(void)
 {
     rollout_case(4, 16, 10, DPO_LOGPROB_SUM);
     rollout_case(3, 65, 20, DPO_LOGPROB_MEAN);
+    rollout_case(2, 200, 5, DPO_LOGPROB_SUM); // 4 blocks: a real tree
     if (!quick)
         rollout_case(64, 256, 20, DPO_LOGPROB_SUM);
 }
