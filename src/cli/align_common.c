@@ -3,6 +3,7 @@
  * trainer iteration on threads, and one training run of a method with its
  * held-out evaluation. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,138 @@ dpo_status cli_iteration_threads(dpo_trainer *tr, uint64_t it, int threads, dpo_
     return dpo_trainer_apply(tr, it);
 }
 
+/* ------------------------------------------------------- trainer state */
+#define STATE_MAGIC "DPOSTAT1"
+
+/* Everything a trainer's next iterations depend on besides (lora, m, v):
+ * the configuration, the network's shape, the base model and the pairs. */
+static uint64_t state_key(const cli_train_spec *sp)
+{
+    const dpo_train_cfg *c = &sp->cfg;
+    const dpo_mlp_cfg *m = sp->mc;
+    double f[16];
+    uint64_t u[20], h;
+    size_t D = m->dim;
+    memset(f, 0, sizeof f);
+    memset(u, 0, sizeof u);
+    u[0] = (uint64_t)c->method;
+    u[1] = c->seed;
+    u[2] = c->batch;
+    u[3] = (uint64_t)c->num_steps;
+    u[4] = (uint64_t)c->reward;
+    u[5] = (uint64_t)c->lp_mode;
+    u[6] = (uint64_t)c->train_from;
+    u[7] = (uint64_t)c->train_every;
+    u[8] = (uint64_t)c->k;
+    u[9] = (uint64_t)c->kappa;
+    u[10] = (uint64_t)c->resampler;
+    u[11] = (uint64_t)c->guide_jac;
+    u[12] = m->dim;
+    u[13] = m->hidden;
+    u[14] = m->temb;
+    u[15] = m->n_classes;
+    u[16] = m->cemb;
+    u[17] = m->lora_rank;
+    u[18] = (uint64_t)m->num_train_steps;
+    u[19] = sp->n_pairs;
+    f[0] = c->eta;
+    f[1] = c->beta;
+    f[2] = c->lambda;
+    f[3] = c->clip_eps;
+    f[4] = c->spo_thr;
+    f[5] = c->guide_eta_min;
+    f[6] = c->guide_eta_max;
+    f[7] = c->guide_delta;
+    f[8] = c->opt.lr;
+    f[9] = c->opt.beta1;
+    f[10] = c->opt.beta2;
+    f[11] = c->opt.eps;
+    f[12] = c->opt.weight_decay;
+    f[13] = m->lora_alpha;
+    h = dpo_hash64(u, sizeof u, 0x5747u);
+    h = dpo_hash64(f, sizeof f, h);
+    h = dpo_hash64(sp->base, dpo_mlp_num_base(m) * sizeof(float), h);
+    if (sp->pairs && sp->n_pairs)
+        h = dpo_hash64(sp->pairs, sp->n_pairs * 2 * D * sizeof(float), h);
+    return h;
+}
+
+static uint64_t state_hash(const float *lora, const float *m, const float *v, size_t nl, uint64_t key, uint64_t it)
+{
+    uint64_t h = dpo_hash64(&it, sizeof it, key);
+    h = dpo_hash64(lora, nl * sizeof(float), h);
+    h = dpo_hash64(m, nl * sizeof(float), h);
+    return dpo_hash64(v, nl * sizeof(float), h);
+}
+
+/* Writes the state to path (through path.tmp, renamed at the end). */
+static int state_save(const char *path, const float *lora, const float *m, const float *v, size_t nl, uint64_t key,
+                      uint64_t it)
+{
+    char tmp[4096];
+    FILE *f;
+    uint64_t n = nl, h = state_hash(lora, m, v, nl, key, it);
+    int ok;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -1;
+    if (!(f = fopen(tmp, "wb")))
+        return -1;
+    ok = fwrite(STATE_MAGIC, 1, 8, f) == 8 && fwrite(&key, 8, 1, f) == 1 && fwrite(&it, 8, 1, f) == 1 &&
+         fwrite(&n, 8, 1, f) == 1 && fwrite(lora, sizeof(float), nl, f) == nl &&
+         fwrite(m, sizeof(float), nl, f) == nl && fwrite(v, sizeof(float), nl, f) == nl && fwrite(&h, 8, 1, f) == 1;
+    if (fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads a state into (lora, m, v) and *it; on any error the buffers are
+ * unchanged and a message is returned. */
+static const char *state_load(const char *path, float *lora, float *m, float *v, size_t nl, uint64_t key,
+                              uint64_t *it)
+{
+    FILE *f = fopen(path, "rb");
+    char magic[8];
+    uint64_t k, i, n, h;
+    float *buf;
+    const char *msg = 0;
+    int c;
+    if (!f)
+        return "cannot open it";
+    buf = (float *)malloc(3 * nl * sizeof(float) + 1);
+    if (!buf) {
+        fclose(f);
+        return "out of memory";
+    }
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, STATE_MAGIC, 8) != 0)
+        msg = "not a diffpo trainer state";
+    else if (fread(&k, 8, 1, f) != 1 || fread(&i, 8, 1, f) != 1 || fread(&n, 8, 1, f) != 1)
+        msg = "truncated header";
+    else if (k != key)
+        msg = "written under another configuration, base model or offline pairs (method, seed, batch, "
+              "hyper-parameters must match)";
+    else if (n != nl)
+        msg = "parameter count differs";
+    else if (fread(buf, sizeof(float), 3 * nl, f) != 3 * nl || fread(&h, 8, 1, f) != 1)
+        msg = "truncated";
+    else if ((c = fgetc(f)) != EOF)
+        msg = "trailing bytes";
+    else if (h != state_hash(buf, buf + nl, buf + 2 * nl, nl, key, i))
+        msg = "XXH3 check failed (corrupted)";
+    fclose(f);
+    if (!msg) {
+        memcpy(lora, buf, nl * sizeof(float));
+        memcpy(m, buf + nl, nl * sizeof(float));
+        memcpy(v, buf + 2 * nl, nl * sizeof(float));
+        *it = i;
+    }
+    free(buf);
+    return msg;
+}
+
 /* ------------------------------------------------------ one training run */
 int cli_train_run(cli_train_out *out, const cli_train_spec *sp)
 {
@@ -214,7 +347,8 @@ int cli_train_run(cli_train_out *out, const cli_train_spec *sp)
     dpo_status st;
     const char *name = sp->label ? sp->label : dpo_method_name(sp->cfg.method);
     double t0;
-    int it, rc = 0;
+    int it, start = 0, rc = 0;
+    uint64_t key = 0;
 
     ws = dpo_trainer_workspace_size(&sp->cfg, mc);
     if (ws == 0)
@@ -236,8 +370,34 @@ int cli_train_run(cli_train_out *out, const cli_train_spec *sp)
         rc = cli_fail(sp->cmd, "%s: %s", name, dpo_status_str(st));
         goto done;
     }
+    if (sp->save_state || sp->resume_state)
+        key = state_key(sp);
+    if (sp->resume_state) {
+        uint64_t at = 0;
+        const char *msg = state_load(sp->resume_state, lora, m, v, nl, key, &at);
+        if (msg) {
+            rc = cli_fail(sp->cmd, "%s: --resume %s: %s", name, sp->resume_state, msg);
+            goto done;
+        }
+        if (at > (uint64_t)sp->iters) {
+            rc = cli_fail(sp->cmd, "%s: --resume %s: the state is after iteration %llu, beyond --iters %d", name,
+                          sp->resume_state, (unsigned long long)at, sp->iters);
+            goto done;
+        }
+        start = (int)at;
+        for (it = 0; it < start; it++) {
+            if (out->reward_curve)
+                out->reward_curve[it] = NAN;
+            if (out->lr_loser_curve)
+                out->lr_loser_curve[it] = NAN;
+            if (out->lr_winner_curve)
+                out->lr_winner_curve[it] = NAN;
+        }
+        if (!sp->quiet)
+            fprintf(stderr, "%s: %s resumed after iteration %d from %s\n", sp->cmd, name, start, sp->resume_state);
+    }
     t0 = cli_wall_now();
-    for (it = 0; it < sp->iters; it++) {
+    for (it = start; it < sp->iters; it++) {
         double r = 0, lw = 0, ll = 0;
         if ((st = cli_iteration_threads(&tr, (uint64_t)it, sp->threads, stats)) != DPO_OK) {
             rc = cli_fail(sp->cmd, "%s, iteration %d: %s", name, it, dpo_status_str(st));
@@ -262,6 +422,10 @@ int cli_train_run(cli_train_out *out, const cli_train_spec *sp)
         fprintf(stderr, "\n");
     out->wall = cli_wall_now() - t0;
     out->fingerprint = dpo_hash64(lora, nl * sizeof(float), 0);
+    if (sp->save_state && state_save(sp->save_state, lora, m, v, nl, key, (uint64_t)sp->iters) != 0) {
+        rc = cli_fail(sp->cmd, "%s: --save-state %s: cannot write it", name, sp->save_state);
+        goto done;
+    }
     st = dpo_eval_reward(&out->after, out->images, sp->eval_seed, sp->eval_per_class, mc, sp->base, lora, sp->sched,
                          sp->cfg.reward, sp->cfg.num_steps, sp->cfg.eta, ework, dpo_eval_workspace_size(mc));
     if (st)

@@ -71,6 +71,10 @@ typedef struct cli_train_spec {
     int iters, threads, quiet;
     uint64_t eval_seed;
     size_t eval_per_class;
+    const char *save_state;   /* NULL, or write the trainer state (LoRA, AdamW m, v, iteration) here at the end */
+    const char *resume_state; /* NULL, or continue from a state written by save_state under the same
+                                 configuration, base model and pairs (checked); iterations before the
+                                 saved one are not rerun and their curve entries are NaN */
 } cli_train_spec;
 
 typedef struct cli_train_out {

@@ -4,6 +4,7 @@
  * the final LoRA parameters; writes reward curves (SVG) and a sample grid
  * (PNG).  Progress goes to stderr. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ typedef struct align_opts {
     const char *out_dir;
     int quiet;
     double lr;
+    const char *save_state, *resume_state;
 } align_opts;
 
 /* -------------------------------------------------------------- options */
@@ -28,6 +30,7 @@ static int align_usage(void)
     printf("usage: diffpo align [--method M|all] [--seed N] [--iters K] [--batch B] [--threads T]\n"
            "                    [--reward aesthetic|compress|classmatch] [--lr X] [--pretrain-iters P]\n"
            "                    [--eval-per-class E] [--pairs N] [--out-dir DIR] [--quiet]\n"
+           "                    [--save-state FILE] [--resume FILE]   (one --method only)\n"
            "Aligns the built-in epsilon-network (pretrained deterministically on the built-in 8x8 data,\n"
            "cached in DIR) with each method and prints, per method: mean reward before and after on\n"
            "held-out seeds, the change, wall time and the XXH3 fingerprint of the final LoRA parameters.\n"
@@ -36,7 +39,9 @@ static int align_usage(void)
            "Defaults: seed 1, 120 iterations of batch 8, 2 threads, aesthetic reward, each method's own lr\n"
            "(dpo_train_cfg_default, docs/trainers.md; --lr sets one for all),\n"
            "pretraining %d iterations, 8 evaluation samples per class, 256 offline pairs, DIR diffpo-out.\n"
-           "Results are bit-identical for any --threads.\n",
+           "Results are bit-identical for any --threads.  --save-state writes the trainer state (LoRA,\n"
+           "AdamW moments, iteration) at the end; --resume continues such a state up to --iters and gives\n"
+           "the same bits as one uninterrupted run (the state's configuration is checked).\n",
            DPO_PRETRAIN_ITERS);
     return 0;
 }
@@ -98,6 +103,10 @@ static int align_parse(align_opts *o, int argc, char **argv)
         } else if (!strcmp(a, "--pairs")) {
             if (cli_parse_int(v, 1, 1000000, &o->n_pairs))
                 return cli_fail("align", "--pairs: need an integer in [1, 1000000], got '%s'", v);
+        } else if (!strcmp(a, "--save-state")) {
+            o->save_state = v;
+        } else if (!strcmp(a, "--resume")) {
+            o->resume_state = v;
         } else if (!strcmp(a, "--lr")) {
             if (cli_parse_double(v, &o->lr) || !(o->lr > 0))
                 return cli_fail("align", "--lr: need a number > 0, got '%s'", v);
@@ -118,6 +127,8 @@ static int align_parse(align_opts *o, int argc, char **argv)
             return cli_fail("align", "unknown option '%s'", a);
         }
     }
+    if ((o->save_state || o->resume_state) && o->n_methods != 1)
+        return cli_fail("align", "--save-state and --resume need a single --method");
     return 0;
 }
 
@@ -278,6 +289,8 @@ int cmd_align(int argc, char **argv)
         sp.quiet = o.quiet;
         sp.eval_seed = o.seed ^ 0x5eed0f5eedULL;
         sp.eval_per_class = epc;
+        sp.save_state = o.save_state;
+        sp.resume_state = o.resume_state;
         res[mi].curve = (double *)calloc((size_t)(o.iters ? o.iters : 1), sizeof(double));
         if (!res[mi].curve) {
             rc = cli_fail("align", "out of memory");
@@ -293,12 +306,15 @@ int cmd_align(int argc, char **argv)
         {   /* smooth the curve: trailing moving average of 10 */
             double *sm = (double *)calloc((size_t)(o.iters ? o.iters : 1), sizeof(double));
             if (sm) {
-                for (it = 0; it < o.iters; it++) {
-                    int a0 = it >= 9 ? it - 9 : 0, q;
+                for (it = 0; it < o.iters; it++) { /* (a resumed run's earlier entries are NaN: skipped) */
+                    int a0 = it >= 9 ? it - 9 : 0, q, cnt = 0;
                     double s = 0;
                     for (q = a0; q <= it; q++)
-                        s += res[mi].curve[q];
-                    sm[it] = s / (double)(it - a0 + 1);
+                        if (isfinite(res[mi].curve[q])) {
+                            s += res[mi].curve[q];
+                            cnt++;
+                        }
+                    sm[it] = cnt ? s / (double)cnt : res[mi].curve[it];
                 }
                 free(res[mi].curve);
                 res[mi].curve = sm;
