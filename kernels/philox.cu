@@ -6,8 +6,10 @@
 #include "../src/core/dpo_philox.h"
 
 // Elements [e0, e0 + n): thread g handles Philox block (e0 >> 2) + g.
+// vec: float output, e0 % 4 == 0 and out 16-byte aligned, so a whole quad
+// is one float4 store.
 template <class T>
-static __global__ void dpo_k_normal(T *out, dpo_noise_coord c, uint64_t e0, uint64_t n, uint64_t nblocks)
+static __global__ void dpo_k_normal(T *out, dpo_noise_coord c, uint64_t e0, uint64_t n, uint64_t nblocks, int vec)
 {
     uint64_t g = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x, stride = (uint64_t)gridDim.x * blockDim.x;
     uint64_t end = e0 + n;
@@ -16,6 +18,12 @@ static __global__ void dpo_k_normal(T *out, dpo_noise_coord c, uint64_t e0, uint
         double z[4];
         int l;
         dpo_normal4(z, c.seed, c.stream, c.sample, c.step, c.candidate, (uint32_t)b);
+        if constexpr (sizeof(T) == sizeof(float)) {
+            if (vec && e + 4 <= end) {
+                *(float4 *)(out + (e - e0)) = make_float4((float)z[0], (float)z[1], (float)z[2], (float)z[3]);
+                continue;
+            }
+        }
         for (l = 0; l < 4; l++, e++)
             if (e >= e0 && e < end)
                 out[e - e0] = (T)z[l];
@@ -71,7 +79,7 @@ static dpo_status dpo_cu_normal(T *out, dpo_noise_coord c, uint64_t e0, size_t n
         return DPO_OK;
     nb = ((e0 + n - 1) >> 2) - (e0 >> 2) + 1;
     dpo_k_normal<T><<<dpo_cu_blocks((size_t)nb, DPO_CU_THREADS), DPO_CU_THREADS, 0, (cudaStream_t)stream>>>(
-        out, c, e0, (uint64_t)n, nb);
+        out, c, e0, (uint64_t)n, nb, sizeof(T) == sizeof(float) && e0 % 4 == 0 && (uintptr_t)out % 16 == 0);
     DPO_CU_LAUNCHED();
     return DPO_OK;
 }
