@@ -20,6 +20,16 @@
  * call, as in any stream-ordered API.) */
 #define DPO_CU_LAUNCHED() DPO_CU(cudaGetLastError())
 
+/* Launch hook: every kernel launch in kernels/ is
+ *   DPO_CU_LAUNCH(kernel, (grid, block, shared_bytes, stream), args...);
+ * (a template kernel with a comma goes in parentheses).  Under nvcc it is
+ * exactly kernel<<<grid, block, shared_bytes, stream>>>(args...); the CPU
+ * emulation (tests/gpu/emu, make test-emu) predefines it. */
+#ifndef DPO_CU_LAUNCH
+#define DPO_CU_LAUNCH_CFG(...) __VA_ARGS__
+#define DPO_CU_LAUNCH(kern, cfg, ...) kern<<<DPO_CU_LAUNCH_CFG cfg>>>(__VA_ARGS__)
+#endif
+
 /* Blocks of `threads` covering n items (grid-stride loops cover the rest). */
 static inline unsigned dpo_cu_blocks(size_t n, unsigned threads)
 {
@@ -118,7 +128,7 @@ static dpo_status dpo_cu_partials(double *parts, size_t rows, size_t dim, const 
     for (r0 = 0; r0 < rows; r0 += DPO_CU_MAX_ROWS_PER_LAUNCH) {
         size_t nr = rows - r0 < DPO_CU_MAX_ROWS_PER_LAUNCH ? rows - r0 : DPO_CU_MAX_ROWS_PER_LAUNCH;
         dim3 grid((unsigned)dpo_cu_ntiles(dim), (unsigned)nr);
-        dpo_k_partials<NS, Op><<<grid, DPO_CU_THREADS, 0, st>>>(parts, rows, r0, dim, nblk, op);
+        DPO_CU_LAUNCH((dpo_k_partials<NS, Op>), (grid, DPO_CU_THREADS, 0, st), parts, rows, r0, dim, nblk, op);
         DPO_CU_LAUNCHED();
     }
     return DPO_OK;

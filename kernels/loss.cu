@@ -271,16 +271,16 @@ static dpo_status dpo_cu_lr_pair(int is_d3po, dpo_pair_result *res, float *gw, f
     if ((s = dpo_cu_loss_sums<2>(work, n, op, st)) != DPO_OK)
         return s;
     if (is_d3po)
-        dpo_k_d3po_fin<<<1, 1, 0, st>>>(res, hdr, (double)n, label, q);
+        DPO_CU_LAUNCH(dpo_k_d3po_fin, (1, 1, 0, st), res, hdr, (double)n, label, q);
     else
-        dpo_k_stepdpo_fin<<<1, 1, 0, st>>>(res, hdr, (double)n, p);
+        DPO_CU_LAUNCH(dpo_k_stepdpo_fin, (1, 1, 0, st), res, hdr, (double)n, p);
     DPO_CU_LAUNCHED();
     if (gw) {
-        dpo_k_grad_diff<<<DPO_CU_GRID(n)>>>(gw, xw, mw, n, hdr, 4);
+        DPO_CU_LAUNCH(dpo_k_grad_diff, (DPO_CU_GRID(n)), gw, xw, mw, n, hdr, 4);
         DPO_CU_LAUNCHED();
     }
     if (gl) {
-        dpo_k_grad_diff<<<DPO_CU_GRID(n)>>>(gl, xl, ml, n, hdr, 5);
+        DPO_CU_LAUNCH(dpo_k_grad_diff, (DPO_CU_GRID(n)), gl, xl, ml, n, hdr, 5);
         DPO_CU_LAUNCHED();
     }
     return DPO_OK;
@@ -333,10 +333,10 @@ extern "C" dpo_status dpo_cuda_rdpo_f32(dpo_pair_result *d_res, float *d_g_mu, c
     op.xw = d_x_w, op.xl = d_x_l, op.mu = d_mu, op.mr = d_mu_ref;
     if ((s = dpo_cu_loss_sums<3>(d_work, n, op, st)) != DPO_OK)
         return s;
-    dpo_k_rdpo_fin<<<1, 1, 0, st>>>(d_res, hdr, (double)n, p);
+    DPO_CU_LAUNCH(dpo_k_rdpo_fin, (1, 1, 0, st), d_res, hdr, (double)n, p);
     DPO_CU_LAUNCHED();
     if (d_g_mu) {
-        dpo_k_grad2<<<DPO_CU_GRID(n)>>>(d_g_mu, d_x_w, d_x_l, d_mu, n, hdr);
+        DPO_CU_LAUNCH(dpo_k_grad2, (DPO_CU_GRID(n)), d_g_mu, d_x_w, d_x_l, d_mu, n, hdr);
         DPO_CU_LAUNCHED();
     }
     return DPO_OK;
@@ -390,14 +390,14 @@ extern "C" dpo_status dpo_cuda_diffdpo_f32(dpo_pair_result *d_res, float *d_g_w,
     op.ew = d_eps_w, op.el = d_eps_l, op.tw = d_eth_w, op.rw = d_eref_w, op.tl = d_eth_l, op.rl = d_eref_l;
     if ((s = dpo_cu_loss_sums<2>(d_work, n, op, st)) != DPO_OK)
         return s;
-    dpo_k_diffdpo_fin<<<1, 1, 0, st>>>(d_res, hdr, (double)n, p);
+    DPO_CU_LAUNCH(dpo_k_diffdpo_fin, (1, 1, 0, st), d_res, hdr, (double)n, p);
     DPO_CU_LAUNCHED();
     if (d_g_w) {
-        dpo_k_grad_diff<<<DPO_CU_GRID(n)>>>(d_g_w, d_eth_w, d_eps_w, n, hdr, 4);
+        DPO_CU_LAUNCH(dpo_k_grad_diff, (DPO_CU_GRID(n)), d_g_w, d_eth_w, d_eps_w, n, hdr, 4);
         DPO_CU_LAUNCHED();
     }
     if (d_g_l) {
-        dpo_k_grad_diff<<<DPO_CU_GRID(n)>>>(d_g_l, d_eth_l, d_eps_l, n, hdr, 5);
+        DPO_CU_LAUNCH(dpo_k_grad_diff, (DPO_CU_GRID(n)), d_g_l, d_eth_l, d_eps_l, n, hdr, 5);
         DPO_CU_LAUNCHED();
     }
     return DPO_OK;
@@ -425,19 +425,19 @@ extern "C" dpo_status dpo_cuda_dspo_f32(dpo_pair_result *d_res, float *d_g_w, fl
     op.ew = d_eps_w, op.el = d_eps_l, op.tw = d_eth_w, op.rw = d_eref_w, op.tl = d_eth_l, op.rl = d_eref_l;
     if ((s = dpo_cu_loss_sums<2>(d_work, n, op, st)) != DPO_OK)
         return s;
-    dpo_k_dspo_pre<<<1, 1, 0, st>>>(hdr, (double)n, p);
+    DPO_CU_LAUNCH(dpo_k_dspo_pre, (1, 1, 0, st), hdr, (double)n, p);
     DPO_CU_LAUNCHED();
     op2.ew = d_eps_w, op2.tw = d_eth_w, op2.rw = d_eref_w, op2.hdr = hdr;
     if ((s = dpo_cu_loss_sums<2>(d_work, n, op2, st)) != DPO_OK)
         return s;
-    dpo_k_dspo_post<<<1, 1, 0, st>>>(d_res, hdr, (double)n, p);
+    DPO_CU_LAUNCH(dpo_k_dspo_post, (1, 1, 0, st), d_res, hdr, (double)n, p);
     DPO_CU_LAUNCHED();
     if (d_g_w) {
-        dpo_k_dspo_gw<<<DPO_CU_GRID(n)>>>(d_g_w, d_eps_w, d_eth_w, d_eref_w, n, hdr);
+        DPO_CU_LAUNCH(dpo_k_dspo_gw, (DPO_CU_GRID(n)), d_g_w, d_eps_w, d_eth_w, d_eref_w, n, hdr);
         DPO_CU_LAUNCHED();
     }
     if (d_g_l) {
-        dpo_k_grad_diff<<<DPO_CU_GRID(n)>>>(d_g_l, d_eth_l, d_eps_l, n, hdr, 3);
+        DPO_CU_LAUNCH(dpo_k_grad_diff, (DPO_CU_GRID(n)), d_g_l, d_eth_l, d_eps_l, n, hdr, 3);
         DPO_CU_LAUNCHED();
     }
     return DPO_OK;

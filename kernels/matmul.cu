@@ -54,7 +54,7 @@ __global__ void dpo_k_matmul_strict(float *C, const float *A, const float *B, un
 #ifndef MMS_LAUNCH
 #define MMS_LAUNCH(grid, block, st, ...)                                                                              \
     do {                                                                                                              \
-        dpo_k_matmul_strict<<<(grid), (block), 0, (st)>>>(__VA_ARGS__);                                               \
+        DPO_CU_LAUNCH(dpo_k_matmul_strict, ((grid), (block), 0, (st)), __VA_ARGS__);                                  \
         DPO_CU_LAUNCHED();                                                                                            \
     } while (0)
 #endif

@@ -341,7 +341,7 @@ static dpo_status cm_mm(const cm_run *r, float *C, const float *A, const float *
 #ifndef CM_LAUNCH
 #define CM_LAUNCH(kern, count, st, ...)                                                                               \
     do {                                                                                                              \
-        kern<<<dpo_cu_blocks((count), CM_THREADS), CM_THREADS, 0, (st)>>>(__VA_ARGS__);                                 \
+        DPO_CU_LAUNCH(kern, (dpo_cu_blocks((count), CM_THREADS), CM_THREADS, 0, (st)), __VA_ARGS__);                  \
         DPO_CU_LAUNCHED();                                                                                            \
     } while (0)
 #endif

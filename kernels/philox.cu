@@ -78,8 +78,8 @@ static dpo_status dpo_cu_normal(T *out, dpo_noise_coord c, uint64_t e0, size_t n
     if (n == 0)
         return DPO_OK;
     nb = ((e0 + n - 1) >> 2) - (e0 >> 2) + 1;
-    dpo_k_normal<T><<<dpo_cu_blocks((size_t)nb, DPO_CU_THREADS), DPO_CU_THREADS, 0, (cudaStream_t)stream>>>(
-        out, c, e0, (uint64_t)n, nb, sizeof(T) == sizeof(float) && e0 % 4 == 0 && (uintptr_t)out % 16 == 0);
+    DPO_CU_LAUNCH(dpo_k_normal<T>, (dpo_cu_blocks((size_t)nb, DPO_CU_THREADS), DPO_CU_THREADS, 0, (cudaStream_t)stream),
+                  out, c, e0, (uint64_t)n, nb, sizeof(T) == sizeof(float) && e0 % 4 == 0 && (uintptr_t)out % 16 == 0);
     DPO_CU_LAUNCHED();
     return DPO_OK;
 }
@@ -108,8 +108,9 @@ extern "C" dpo_status dpo_cuda_normal_batch_f32(float *d_out, dpo_noise_coord c,
     if ((uint64_t)c.sample + (uint64_t)(batch - 1) > 0xffffffffu)
         return DPO_ERR_RANGE;
     vec = (dim % 4 == 0) && ((uintptr_t)d_out % 16 == 0);
-    dpo_k_normal_rows<<<dpo_cu_blocks(batch * ((dim + 3) / 4), DPO_CU_THREADS), DPO_CU_THREADS, 0,
-                        (cudaStream_t)stream>>>(d_out, c, batch, dim, vec);
+    DPO_CU_LAUNCH(dpo_k_normal_rows,
+                  (dpo_cu_blocks(batch * ((dim + 3) / 4), DPO_CU_THREADS), DPO_CU_THREADS, 0, (cudaStream_t)stream),
+                  d_out, c, batch, dim, vec);
     DPO_CU_LAUNCHED();
     return DPO_OK;
 }

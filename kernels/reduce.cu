@@ -39,14 +39,14 @@ dpo_status dpo_cu_combine(double *out, double *parts, double *tmp, size_t nrows,
     while (m > DPO_CU_TREE_MAX) {
         size_t total = nrows * ((m + 1) / 2);
         double *sw;
-        dpo_k_level<<<dpo_cu_blocks(total, DPO_CU_THREADS), DPO_CU_THREADS, 0, st>>>(other, cur, nrows, m);
+        DPO_CU_LAUNCH(dpo_k_level, (dpo_cu_blocks(total, DPO_CU_THREADS), DPO_CU_THREADS, 0, st), other, cur, nrows, m);
         DPO_CU_LAUNCHED();
         sw = cur;
         cur = other;
         other = sw;
         m = (m + 1) / 2;
     }
-    dpo_k_tree<<<(unsigned)((nrows + 127) / 128), 128, 0, st>>>(out, cur, nrows, m);
+    DPO_CU_LAUNCH(dpo_k_tree, ((unsigned)((nrows + 127) / 128), 128, 0, st), out, cur, nrows, m);
     DPO_CU_LAUNCHED();
     return DPO_OK;
 }

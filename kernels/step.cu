@@ -136,7 +136,7 @@ static dpo_status dpo_cu_lp_tail(double *logp, double *parts, size_t batch, size
     dpo_status s = dpo_cu_combine(sums, parts, tmp, batch, nblk, st);
     if (s)
         return s;
-    dpo_k_lp_finish<<<(unsigned)((batch + 127) / 128), 128, 0, st>>>(logp, sums, batch, dim, sigma, mode);
+    DPO_CU_LAUNCH(dpo_k_lp_finish, ((unsigned)((batch + 127) / 128), 128, 0, st), logp, sums, batch, dim, sigma, mode);
     DPO_CU_LAUNCHED();
     return DPO_OK;
 }
@@ -217,7 +217,8 @@ static dpo_status dpo_cu_step(float *xp, float *x0, float *mu, double *logp, con
             op.vec = 0;
     }
     if (!logp) {
-        dpo_k_step_map<<<dpo_cu_blocks(batch * ((dim + 3) / 4), DPO_CU_THREADS), DPO_CU_THREADS, 0, st>>>(op, batch);
+        DPO_CU_LAUNCH(dpo_k_step_map, (dpo_cu_blocks(batch * ((dim + 3) / 4), DPO_CU_THREADS), DPO_CU_THREADS, 0, st),
+                      op, batch);
         DPO_CU_LAUNCHED();
         return DPO_OK;
     }
