@@ -121,6 +121,16 @@ bench-gpu:
 	$(MAKE) CUDA=1 BUILD=build/cuda all gpu-bin
 	@BUILD=build/cuda PYTHON=$(PYTHON) sh tests/gpu/run_bench_gpu.sh
 
+# CPU emulation of the CUDA drivers (docs/cuda.md, "CPU emulation"): every
+# kernels/*.cu and tests/gpu/test_*.cu compiled as host C++ with EMU_CXX and
+# run against the CPU library; needs neither a GPU nor nvcc.
+EMU_CXX ?= g++
+.PHONY: test-emu
+test-emu: $(LIBA)
+	@if [ "$(CUDA)" = 1 ]; then echo "test-emu links the CPU library: run it without CUDA=1"; exit 1; fi
+	@$(MAKE) -s -f tests/gpu/emu/emu.mk BUILD=$(BUILD) EMU_CXX=$(EMU_CXX)
+	@BUILD=$(BUILD) sh tests/gpu/emu/run_emu.sh
+
 deps:
 	@sh tests/deps.sh
 

@@ -4,6 +4,7 @@
 #   CLI tests       tests/cli_*.sh          (shell, drive $BUILD/diffpo)
 #   cross-checks    tests/py_*.py           (Python + NumPy/mpmath; SKIP_PY=1 skips)
 #   build matrix    tests/repro_builds.sh   (gcc/clang, -O0/-O3; SKIP_REPRO=1 skips)
+#   CUDA emulation  make test-emu           (kernels/ as host C++ with g++; SKIP_EMU=1 skips)
 # VALGRIND=1 runs the unit tests under valgrind memcheck.
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-python3}
@@ -28,6 +29,24 @@ for t in "$BUILD"/tests/test_*; do
     grep -E '^(FAIL|  FAIL)' "$log"
     tally "$name" $st
 done
+
+# CPU emulation of the CUDA drivers (make test-emu, docs/cuda.md): needs a
+# C++20 compiler with <ucontext.h> fibers, no GPU and no nvcc.  SKIP_EMU=1
+# skips it, and so does SKIP_SLOW=1 (make asan / valgrind: their library
+# needs their link flags).
+EMU_CXX=${EMU_CXX:-g++}
+if [ "${SKIP_EMU:-0}" = 1 ] || [ "${SKIP_SLOW:-0}" = 1 ]; then
+    echo "== cuda emulation: skipped (SKIP_EMU or SKIP_SLOW)"
+elif printf '#include <ucontext.h>\n#include <functional>\nint main(void) { ucontext_t c; return getcontext(&c); }\n' |
+     "$EMU_CXX" -std=c++20 -x c++ -o /dev/null - >/dev/null 2>&1; then
+    echo "== cuda emulation (make test-emu)"
+    ${MAKE:-make} -s test-emu BUILD="$BUILD" EMU_CXX="$EMU_CXX" >"$log" 2>&1
+    st=$?
+    grep -E '^(FAIL|  FAIL|emu: )' "$log"
+    tally "cuda emulation" $st
+else
+    echo "== cuda emulation: skipped ($EMU_CXX cannot compile C++20 with <ucontext.h>)"
+fi
 
 for t in tests/cli_*.sh; do
     [ -f "$t" ] || continue

@@ -21,10 +21,10 @@
 #ifndef DPO_EMU_CUDA_RUNTIME_H
 #define DPO_EMU_CUDA_RUNTIME_H
 
+#include <functional>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <functional>
 
 #define DPO_EMU 1
 
@@ -34,7 +34,9 @@ struct uint3 {
 };
 struct dim3 {
     unsigned x, y, z;
-    dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+    dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c)
+    {
+    }
 };
 struct alignas(16) float4 {
     float x, y, z, w;
@@ -192,5 +194,9 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b);
 // For the emulator's own checks (the cuBLASLt stand-in): nonzero when
 // [p, p + n) lies inside one live cudaMalloc allocation.
 int dpo_emu_is_device(const void *p, size_t n);
+// For the emulator's self-test: clear the sticky error; set the order
+// (0: index order, 1: reverse; the default comes from DPO_EMU_ORDER).
+void dpo_emu_reset(void);
+void dpo_emu_set_order(int reverse);
 
 #endif

@@ -30,16 +30,23 @@ dim3 blockDim, gridDim;
 namespace {
 
 // ------------------------------------------------------------- errors
-cudaError_t sticky = cudaSuccess;
+// As in the runtime: a configuration or argument error is returned once by
+// cudaGetLastError; a failure while a kernel runs (here: barrier divergence)
+// is sticky and is returned by every later synchronising call.
+cudaError_t last = cudaSuccess, sticky = cudaSuccess;
 unsigned long long n_launches = 0, n_threads = 0, n_fiber_ctas = 0;
 
-void fail(cudaError_t e, const char *fmt, const char *what, unsigned long long a = 0, unsigned long long b = 0)
+// Every diagnostic line starts with "emu: " (run_emu.sh counts them).
+void fail(cudaError_t e, bool is_sticky, const char *fmt, const char *what, unsigned long long a = 0,
+          unsigned long long b = 0)
 {
     fprintf(stderr, "emu: ");
     fprintf(stderr, fmt, what, a, b);
     fputc('\n', stderr);
-    if (sticky == cudaSuccess)
+    if (is_sticky && sticky == cudaSuccess)
         sticky = e;
+    if (last == cudaSuccess)
+        last = e;
 }
 
 // ------------------------------------------------------------- fibers
@@ -59,14 +66,16 @@ bool direct_mode = false;
 const char *cur_kernel = "";
 unsigned cur_block_threads = 0;
 
+int order = -1;            // 1: reverse; -1: not yet read from DPO_EMU_ORDER
+bool div_reported = false; // one divergence report per launch
+
 bool reverse_order()
 {
-    static int r = -1;
-    if (r < 0) {
+    if (order < 0) {
         const char *s = getenv("DPO_EMU_ORDER");
-        r = s && strcmp(s, "reverse") == 0;
+        order = s && strcmp(s, "reverse") == 0;
     }
-    return r == 1;
+    return order == 1;
 }
 
 void fiber_entry()
@@ -161,10 +170,11 @@ void run_cta(unsigned nt, bool rev)
         }
         if (waiting == 0)
             return;
-        if (done > 0 && !reported) {
-            fail(cudaErrorLaunchFailure, "%s: barrier divergence (%llu threads wait at __syncthreads, %llu returned)",
-                 cur_kernel, waiting, done);
-            reported = true;
+        if (done > 0 && !reported && !div_reported) {
+            fail(cudaErrorLaunchFailure, true,
+                 "%s: barrier divergence (%llu threads wait at __syncthreads, %llu returned)", cur_kernel, waiting,
+                 done);
+            reported = div_reported = true;
         }
         // next phase: every waiting thread goes on past its barrier
     }
@@ -200,7 +210,7 @@ cudaError_t check_copy(void *dst, const void *src, size_t n, cudaMemcpyKind kind
     if (n && (!dst || !src))
         return cudaErrorInvalidValue;
     if ((dd && !range_is_device(dst, n)) || (sd && !range_is_device(src, n))) {
-        fail(cudaErrorInvalidValue, "%s: %llu bytes (kind %llu) outside a device allocation", who, n,
+        fail(cudaErrorInvalidValue, false, "%s: %llu bytes (kind %llu) outside a device allocation", who, n,
              (unsigned long long)kind);
         return cudaErrorInvalidValue;
     }
@@ -218,8 +228,8 @@ struct Report {
     ~Report()
     {
         if (getenv("DPO_EMU_STATS"))
-            fprintf(stderr, "emu: %llu launches, %llu GPU threads, %llu CTAs with barriers\n", n_launches, n_threads,
-                    n_fiber_ctas);
+            fprintf(stderr, "emu stats: %llu launches, %llu GPU threads, %llu CTAs with barriers\n", n_launches,
+                    n_threads, n_fiber_ctas);
     }
 } report;
 
@@ -229,7 +239,10 @@ struct Report {
 void __syncthreads(void)
 {
     if (direct_mode || !cur_fiber) {
-        fail(cudaErrorLaunchFailure, "%s: barrier divergence (__syncthreads after thread 0 returned without one)",
+        if (div_reported)
+            return;
+        div_reported = true;
+        fail(cudaErrorLaunchFailure, true, "%s: barrier divergence (__syncthreads after thread 0 returned without one)",
              cur_kernel);
         return;
     }
@@ -246,20 +259,21 @@ void dpo_emu_launch(const dpo_emu_cfg &c, const char *what, std::function<void()
     // what the runtime rejects with cudaErrorInvalidConfiguration (sm_90)
     if (c.grid.x == 0 || c.grid.y == 0 || c.grid.z == 0 || c.grid.x > 2147483647u || c.grid.y > 65535u ||
         c.grid.z > 65535u) {
-        fail(cudaErrorInvalidConfiguration, "%s: invalid grid (x %llu, y %llu)", what, c.grid.x, c.grid.y);
+        fail(cudaErrorInvalidConfiguration, false, "%s: invalid grid (x %llu, y %llu)", what, c.grid.x, c.grid.y);
         return;
     }
     if (nt == 0 || nt > 1024 || c.block.x > 1024 || c.block.y > 1024 || c.block.z > 64) {
-        fail(cudaErrorInvalidConfiguration, "%s: invalid block (%llu threads, x %llu)", what, nt, c.block.x);
+        fail(cudaErrorInvalidConfiguration, false, "%s: invalid block (%llu threads, x %llu)", what, nt, c.block.x);
         return;
     }
     if (c.shared > 48 * 1024) {
-        fail(cudaErrorInvalidConfiguration, "%s: %llu bytes of dynamic shared memory", what, c.shared);
+        fail(cudaErrorInvalidConfiguration, false, "%s: %llu bytes of dynamic shared memory", what, c.shared);
         return;
     }
     if (sticky != cudaSuccess)
         return; // a sticky error: the context is unusable, nothing runs
     const bool rev = reverse_order();
+    div_reported = false;
     const unsigned long long nb = (unsigned long long)c.grid.x * c.grid.y * c.grid.z;
     gridDim = c.grid;
     blockDim = c.block;
@@ -279,12 +293,13 @@ void dpo_emu_launch(const dpo_emu_cfg &c, const char *what, std::function<void()
 // ------------------------------------------------------------- runtime
 cudaError_t cudaGetLastError(void)
 {
-    cudaError_t e = sticky;
+    cudaError_t e = sticky != cudaSuccess ? sticky : last;
+    last = cudaSuccess;
     return e;
 }
 cudaError_t cudaPeekAtLastError(void)
 {
-    return sticky;
+    return sticky != cudaSuccess ? sticky : last;
 }
 const char *cudaGetErrorString(cudaError_t e)
 {
@@ -354,7 +369,7 @@ cudaError_t cudaFree(void *p)
         return cudaSuccess;
     auto it = allocs.find((uintptr_t)p);
     if (it == allocs.end()) {
-        fail(cudaErrorInvalidDevicePointer, "%s: pointer not from cudaMalloc", "cudaFree");
+        fail(cudaErrorInvalidDevicePointer, false, "%s: pointer not from cudaMalloc", "cudaFree");
         return cudaErrorInvalidDevicePointer;
     }
     allocs.erase(it);
@@ -378,7 +393,7 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind
 cudaError_t cudaMemset(void *p, int v, size_t n)
 {
     if (!range_is_device(p, n)) {
-        fail(cudaErrorInvalidValue, "%s: %llu bytes outside a device allocation", "cudaMemset", n);
+        fail(cudaErrorInvalidValue, false, "%s: %llu bytes outside a device allocation", "cudaMemset", n);
         return cudaErrorInvalidValue;
     }
     if (n)
@@ -448,4 +463,14 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
 int dpo_emu_is_device(const void *p, size_t n)
 {
     return range_is_device(p, n) ? 1 : 0;
+}
+
+void dpo_emu_reset(void)
+{
+    last = sticky = cudaSuccess;
+}
+
+void dpo_emu_set_order(int reverse)
+{
+    order = reverse ? 1 : 0;
 }

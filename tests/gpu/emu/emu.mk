@@ -24,7 +24,10 @@ EMU_TSRC := $(sort $(wildcard tests/gpu/test_*.cu))
 EMU_TBIN := $(patsubst tests/gpu/%.cu,$(EMU)/%,$(EMU_TSRC))
 EMU_LIBS := -lxxhash -lpthread -lm
 
-all: $(EMU_TBIN)
+all: $(EMU)/emu_selftest $(EMU_TBIN)
+
+$(EMU)/emu_selftest: $(EMU)/rt/selftest.o $(EMU)/libemu_cu.a
+	$(EMU_CXX) -o $@ $< $(EMU)/libemu_cu.a $(EMU_LIBS)
 
 $(EMU)/k/%.o: kernels/%.cu
 	@mkdir -p $(dir $@)
