@@ -14,10 +14,11 @@
 //  - device memory is host memory from cudaMalloc (256-byte aligned, filled
 //    with 0xFF bytes, which are NaN as float and double); copies, memsets
 //    and streams are synchronous.
-// The emulator checks what the runtime would reject (launch geometry) and
-// a few things that only compute-sanitizer would see (barrier divergence,
-// copies outside an allocation, a kernel argument that points into freed
-// memory is NOT seen); failures become a sticky cudaGetLastError().
+// The emulator rejects what the runtime would reject (launch geometry:
+// cudaGetLastError returns it once) and two things compute-sanitizer would
+// report: barrier divergence (a sticky error) and copies or memsets outside
+// a cudaMalloc allocation.  Out-of-bounds accesses inside kernels are not
+// seen.  Each rejection prints a line starting with "emu: ".
 #ifndef DPO_EMU_CUDA_RUNTIME_H
 #define DPO_EMU_CUDA_RUNTIME_H
 

@@ -55,7 +55,7 @@ const size_t STACK = 256 * 1024;
 struct Fiber {
     ucontext_t ctx;
     char *stack = nullptr;
-    bool done = false, at_bar = false;
+    bool done = false;
 };
 
 ucontext_t main_ctx;
@@ -64,7 +64,6 @@ const std::function<void()> *cur_body = nullptr;
 Fiber *cur_fiber = nullptr; // null: the thread runs on the host stack
 bool direct_mode = false;
 const char *cur_kernel = "";
-unsigned cur_block_threads = 0;
 
 int order = -1;            // 1: reverse; -1: not yet read from DPO_EMU_ORDER
 bool div_reported = false; // one divergence report per launch
@@ -110,7 +109,7 @@ void ensure_fibers(unsigned n)
 void start_fiber(unsigned t)
 {
     Fiber &f = fibers[t];
-    f.done = f.at_bar = false;
+    f.done = false;
     getcontext(&f.ctx);
     f.ctx.uc_stack.ss_sp = f.stack;
     f.ctx.uc_stack.ss_size = STACK;
@@ -122,7 +121,6 @@ void resume(unsigned t)
 {
     set_tid(t);
     cur_fiber = &fibers[t];
-    cur_fiber->at_bar = false;
     swapcontext(&main_ctx, &cur_fiber->ctx);
     cur_fiber = nullptr;
 }
@@ -247,7 +245,6 @@ void __syncthreads(void)
         return;
     }
     Fiber *f = cur_fiber;
-    f->at_bar = true;
     swapcontext(&f->ctx, &main_ctx);
 }
 
@@ -279,7 +276,6 @@ void dpo_emu_launch(const dpo_emu_cfg &c, const char *what, std::function<void()
     blockDim = c.block;
     cur_body = &body;
     cur_kernel = what;
-    cur_block_threads = (unsigned)nt;
     for (unsigned long long i = 0; i < nb; i++) {
         unsigned long long b = rev ? nb - 1 - i : i;
         blockIdx.x = (unsigned)(b % c.grid.x);

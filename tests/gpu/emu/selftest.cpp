@@ -67,8 +67,9 @@ static void test_indexing(void)
 {
     const dim3 grid(3, 5), block(16, 8);
     const unsigned n = 3 * 5 * 16 * 8;
-    unsigned *out, *hits;
-    CHECK(cudaMalloc(&out, n * 4) == cudaSuccess && cudaMalloc(&hits, n * 4) == cudaSuccess, "malloc");
+    unsigned *out = NULL, *hits = NULL;
+    CHECK(cudaMalloc(&out, n * 4) == cudaSuccess, "malloc");
+    CHECK(cudaMalloc(&hits, n * 4) == cudaSuccess, "malloc");
     cudaMemset(hits, 0, n * 4);
     DPO_CU_LAUNCH(k_ids, (grid, block, 0, NULL), out, hits);
     CHECK(cudaGetLastError() == cudaSuccess, "launch");
