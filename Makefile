@@ -68,6 +68,7 @@ help:
 	@echo "make cuda-check   compile the shared element math and kernels/ with nvcc"
 	@echo "make test-gpu     CUDA build, GPU tests (bitwise against the CPU) and compute-sanitizer"
 	@echo "make bench-gpu    CUDA build and GPU benchmarks (writes docs/performance.md numbers)"
+	@echo "make test-emu     the GPU tests with kernels/ on a CPU emulation of the CUDA runtime (no GPU)"
 	@echo "make asan         the unit tests under ASan+UBSan (clang or gcc)"
 	@echo "make valgrind     the unit tests under valgrind memcheck"
 	@echo "make fuzz         build and briefly run the libFuzzer harnesses (clang)"
@@ -153,11 +154,11 @@ asan:
 	$(MAKE) BUILD=build/asan CC=$${ASAN_CC:-clang} OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=address,undefined" all tests-bin
-	@BUILD=build/asan SKIP_SLOW=1 SKIP_PY=1 SKIP_REPRO=1 sh tests/run_tests.sh
+	@BUILD=build/asan SKIP_SLOW=1 SKIP_PY=1 SKIP_REPRO=1 SKIP_CUDA=1 sh tests/run_tests.sh
 
 valgrind:
 	$(MAKE) BUILD=build/vg OPT=-O1 all tests-bin
-	@BUILD=build/vg VALGRIND=1 SKIP_SLOW=1 SKIP_PY=1 SKIP_REPRO=1 sh tests/run_tests.sh
+	@BUILD=build/vg VALGRIND=1 SKIP_SLOW=1 SKIP_PY=1 SKIP_REPRO=1 SKIP_CUDA=1 sh tests/run_tests.sh
 
 fuzz:
 	@sh fuzz/run_fuzz.sh
