@@ -150,47 +150,41 @@ int cli_base_model(float *base, const dpo_mlp_cfg *mc, const dpo_schedule *sched
     return 0;
 }
 
-/* ------------------------------------------------------- threaded prompts */
-typedef struct prompt_job {
-    dpo_trainer *tr;
-    uint64_t it;
-    size_t b0, b1;
-    dpo_train_stats *stats;
+/* ------------------------------------------------------------ threads */
+typedef struct par_job {
+    cli_index_fn fn;
+    void *ctx;
+    size_t i0, i1, work_size;
     dpo_status st;
-} prompt_job;
+} par_job;
 
-static void *prompt_thread(void *p)
+static void *par_thread(void *p)
 {
-    prompt_job *j = (prompt_job *)p;
-    size_t b;
-    j->st = DPO_OK;
-    for (b = j->b0; b < j->b1 && j->st == DPO_OK; b++)
-        j->st = dpo_trainer_sample(j->tr, j->it, b, j->stats + b);
+    par_job *j = (par_job *)p;
+    void *work = j->work_size ? cli_xaligned(j->work_size) : 0;
+    size_t i;
+    j->st = work || !j->work_size ? DPO_OK : DPO_ERR_WORKSPACE;
+    for (i = j->i0; i < j->i1 && j->st == DPO_OK; i++)
+        j->st = j->fn(j->ctx, i, work, j->work_size);
+    free(work);
     return 0;
 }
 
-/* One iteration with prompts split over threads (the split does not
- * change a bit: each prompt writes its own gradient slot). */
-dpo_status cli_iteration_threads(dpo_trainer *tr, uint64_t it, int threads, dpo_train_stats *stats)
+dpo_status cli_parallel_for(cli_index_fn fn, void *ctx, size_t n, int threads, size_t work_size)
 {
     pthread_t tid[64];
-    prompt_job jobs[64];
-    int w, nt = threads;
-    size_t B = tr->cfg.batch;
-    if ((size_t)nt > B)
-        nt = (int)B;
-    if (nt > 64)
-        nt = 64;
-    if (nt < 1)
-        nt = 1;
+    par_job jobs[64];
+    int w, nt = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+    if ((size_t)nt > n)
+        nt = n ? (int)n : 1;
     for (w = 0; w < nt; w++) {
-        jobs[w].tr = tr;
-        jobs[w].it = it;
-        jobs[w].b0 = B * (size_t)w / (size_t)nt;
-        jobs[w].b1 = B * (size_t)(w + 1) / (size_t)nt;
-        jobs[w].stats = stats;
-        if (w == 0 || pthread_create(&tid[w], 0, prompt_thread, &jobs[w]) != 0) {
-            prompt_thread(&jobs[w]);
+        jobs[w].fn = fn;
+        jobs[w].ctx = ctx;
+        jobs[w].i0 = n * (size_t)w / (size_t)nt;
+        jobs[w].i1 = n * (size_t)(w + 1) / (size_t)nt;
+        jobs[w].work_size = work_size;
+        if (w == 0 || pthread_create(&tid[w], 0, par_thread, &jobs[w]) != 0) {
+            par_thread(&jobs[w]);
             tid[w] = pthread_self();
         }
     }
@@ -200,6 +194,34 @@ dpo_status cli_iteration_threads(dpo_trainer *tr, uint64_t it, int threads, dpo_
     for (w = 0; w < nt; w++)
         if (jobs[w].st)
             return jobs[w].st;
+    return DPO_OK;
+}
+
+typedef struct prompt_ctx {
+    dpo_trainer *tr;
+    uint64_t it;
+    dpo_train_stats *stats;
+} prompt_ctx;
+
+static dpo_status prompt_one(void *ctx, size_t b, void *work, size_t work_size)
+{
+    prompt_ctx *c = (prompt_ctx *)ctx;
+    (void)work;
+    (void)work_size;
+    return dpo_trainer_sample(c->tr, c->it, b, c->stats + b);
+}
+
+/* One iteration with prompts split over threads (the split does not
+ * change a bit: each prompt writes its own gradient slot). */
+dpo_status cli_iteration_threads(dpo_trainer *tr, uint64_t it, int threads, dpo_train_stats *stats)
+{
+    prompt_ctx c;
+    dpo_status st;
+    c.tr = tr;
+    c.it = it;
+    c.stats = stats;
+    if ((st = cli_parallel_for(prompt_one, &c, tr->cfg.batch, threads, 0)) != DPO_OK)
+        return st;
     return dpo_trainer_apply(tr, it);
 }
 

@@ -55,6 +55,13 @@ int cli_base_model(float *base, const dpo_mlp_cfg *mc, const dpo_schedule *sched
  * (bit-identical for any thread count), then dpo_trainer_apply. */
 dpo_status cli_iteration_threads(dpo_trainer *tr, uint64_t it, int threads, dpo_train_stats *stats);
 
+/* fn(ctx, i, work, work_size) for i in [0, n) on `threads` threads (at most
+ * 64), each thread with its own work_size bytes of scratch (none when 0);
+ * contiguous ranges of i per thread.  Each call must write only i's own
+ * outputs, so results do not depend on the split.  The first error wins. */
+typedef dpo_status (*cli_index_fn)(void *ctx, size_t i, void *work, size_t work_size);
+dpo_status cli_parallel_for(cli_index_fn fn, void *ctx, size_t n, int threads, size_t work_size);
+
 /* One training run: LoRA initialised with dpo_mlp_init_lora(cfg.seed), AdamW
  * state zero, `iters` iterations, then the mean reward of the final model on
  * held-out seed eval_seed (eval_per_class rollouts per class, cfg's T and eta). */

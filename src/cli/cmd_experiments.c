@@ -109,56 +109,6 @@ static int xp_parse(xp_opts *o, int argc, char **argv)
     return 0;
 }
 
-/* ---------------------------------------------------- parallel for pairs */
-typedef dpo_status (*xp_pair_fn)(void *ctx, size_t i, void *work, size_t work_size);
-
-typedef struct xp_job {
-    xp_pair_fn fn;
-    void *ctx;
-    size_t i0, i1, work_size;
-    dpo_status st;
-} xp_job;
-
-static void *xp_thread(void *p)
-{
-    xp_job *j = (xp_job *)p;
-    void *work = cli_xaligned(j->work_size);
-    size_t i;
-    j->st = work ? DPO_OK : DPO_ERR_WORKSPACE;
-    for (i = j->i0; i < j->i1 && j->st == DPO_OK; i++)
-        j->st = j->fn(j->ctx, i, work, j->work_size);
-    free(work);
-    return 0;
-}
-
-/* fn(ctx, i) for i in [0, n) on `threads` threads; each call writes only
- * pair i's own outputs, so the results do not depend on the split. */
-static dpo_status xp_parallel(xp_pair_fn fn, void *ctx, size_t n, int threads, size_t work_size)
-{
-    pthread_t tid[64];
-    xp_job jobs[64];
-    int w, nt = threads < 1 ? 1 : threads > 64 ? 64 : threads;
-    if ((size_t)nt > n)
-        nt = n ? (int)n : 1;
-    for (w = 0; w < nt; w++) {
-        jobs[w].fn = fn;
-        jobs[w].ctx = ctx;
-        jobs[w].i0 = n * (size_t)w / (size_t)nt;
-        jobs[w].i1 = n * (size_t)(w + 1) / (size_t)nt;
-        jobs[w].work_size = work_size;
-        if (w == 0 || pthread_create(&tid[w], 0, xp_thread, &jobs[w]) != 0) {
-            xp_thread(&jobs[w]);
-            tid[w] = pthread_self();
-        }
-    }
-    for (w = 1; w < nt; w++)
-        if (!pthread_equal(tid[w], pthread_self()))
-            pthread_join(tid[w], 0);
-    for (w = 0; w < nt; w++)
-        if (jobs[w].st)
-            return jobs[w].st;
-    return DPO_OK;
-}
 
 /* ------------------------------------------------------------ primitives */
 static void xp_noise(float *z, const xp_env *e, uint32_t stream, uint32_t g, uint32_t step, uint32_t cand)
@@ -715,14 +665,14 @@ int cmd_experiments(int argc, char **argv)
         tc.e = &E;
         tc.rec = trec;
         fprintf(stderr, "experiments: %zu D3PO-setting pairs ...", bu.pairs_d3po);
-        if ((st = xp_parallel(d3po_pair, &dc, bu.pairs_d3po, o.threads, d3po_work_size(&S.mc))) !=
+        if ((st = cli_parallel_for(d3po_pair, &dc, bu.pairs_d3po, o.threads, d3po_work_size(&S.mc))) !=
             DPO_OK) {
             rc = cli_fail("experiments", "D3PO pairs: %s", dpo_status_str(st));
             goto done;
         }
         fprintf(stderr, " %.1f s; %zu TailorPO-setting pairs (%d branches each) ...", cli_wall_now() - t0,
                 bu.pairs_tailor, XT);
-        if ((st = xp_parallel(tailor_pair, &tc, bu.pairs_tailor, o.threads, dpo_mlp_workspace_size(&S.mc, 1))) !=
+        if ((st = cli_parallel_for(tailor_pair, &tc, bu.pairs_tailor, o.threads, dpo_mlp_workspace_size(&S.mc, 1))) !=
             DPO_OK) {
             rc = cli_fail("experiments", "TailorPO pairs: %s", dpo_status_str(st));
             goto done;
