@@ -7,12 +7,7 @@
 # line on stderr, a non-zero exit and no table.
 set -u
 BIN=${1:-build/diffpo}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+. tests/lib_cli.sh
 row() { awk 'NR > 2 { $5 = ""; print }' "$1"; } # table row without wall time
 
 C="--batch 3 --pretrain-iters 120 --eval-per-class 2 --pairs 8 --out-dir $T/o --quiet"
@@ -57,5 +52,4 @@ printf 'x' >>"$T/spo.st.extra" && cat "$T/spo.st" "$T/spo.st.extra" >"$T/long.st
 refuse "trailing bytes" $C --method spo --iters 5 --resume "$T/long.st"
 refuse "several methods" $C --iters 5 --resume "$T/spo.st"
 refuse "unwritable state" $C --method spo --iters 1 --save-state "$T/no/such/dir/s.st"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -7,12 +7,7 @@
 # Usage: sh tests/cli_ddim_step.sh path/to/diffpo
 EXE=${1:-build/diffpo}
 PY=${PYTHON:-python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+. tests/lib_cli.sh
 
 if [ ! -x "$EXE" ]; then
     echo "FAIL no executable $EXE"
@@ -185,5 +180,4 @@ else
     bad "x0 with a caller table: $(cat "$T/stderr")"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

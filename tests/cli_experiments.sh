@@ -7,12 +7,7 @@
 # non-zero exit and no results file.
 # $1: the diffpo binary.
 D=${1:-build/diffpo}
-P=0
-F=0
-ok() { echo "ok   $1"; P=$((P + 1)); }
-no() { echo "FAIL $1"; F=$((F + 1)); }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/lib_cli.sh
 
 # ---- one quick run (the base model is cached in $T/out and reused below)
 "$D" experiments --quick --threads 1 --out-dir "$T/out" --results "$T/r1.md" 2>"$T/err1"; st=$?
@@ -142,5 +137,4 @@ expect_error "out-dir is a file" --quick --results "$T/bad.md" --out-dir "$T/r1.
 "$D" experiments --help >"$T/help" 2>"$T/err"; st=$?
 [ $st -eq 0 ] && grep -q '^usage: diffpo experiments' "$T/help" && [ ! -s "$T/err" ] && ok "--help" || no "--help: exit $st"
 
-echo "$P passed, $F failed"
-[ "$F" -eq 0 ]
+finish

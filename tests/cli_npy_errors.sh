@@ -5,12 +5,7 @@
 # Usage: sh tests/cli_npy_errors.sh path/to/diffpo
 EXE=${1:-build/diffpo}
 PY=${PYTHON:-python3}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+. tests/lib_cli.sh
 
 if [ ! -x "$EXE" ]; then
     echo "FAIL no executable $EXE"
@@ -165,5 +160,4 @@ EOF
 then ok "outputs are numpy-readable v1.0, aligned, exact size"; else bad "output file layout"; fi
 if [ "$(ls "$T" | grep -c '\.tmp\.')" -eq 0 ]; then ok "no temporary files left"; else bad "temporary files left"; fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,12 +4,7 @@
 # Runs the full default job (about 25 s on 2 cores).
 set -u
 BIN=${1:-build/diffpo}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+. tests/lib_cli.sh
 
 "$BIN" run --out-dir "$T/out" --quiet >"$T/run.txt" 2>"$T/err.txt" && ok || bad "diffpo run exited non-zero: $(cat "$T/err.txt")"
 awk '/^method +reward_before/ { on = 1; next } on && NF == 6 { $5 = ""; print } on && NF != 6 { on = 0 }' \
@@ -27,5 +22,4 @@ fi
 [ -s "$T/out/reward_curves.svg" ] && grep -q '</svg>' "$T/out/reward_curves.svg" && ok || bad "no reward_curves.svg"
 [ -s "$T/out/samples.png" ] && [ "$(head -c 8 "$T/out/samples.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
     ok || bad "no samples.png (PNG signature)"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -3,12 +3,7 @@
 # $1: the diffpo binary.  Expected timesteps are diffusers 0.42.1's
 # DDIMScheduler.set_timesteps output (see tests/test_schedule.c).
 D=${1:-build/diffpo}
-P=0
-F=0
-ok() { echo "ok   $1"; P=$((P + 1)); }
-no() { echo "FAIL $1"; F=$((F + 1)); }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/lib_cli.sh
 
 # expect_line NAME EXPECTED ARGS...: exit 0, stdout exactly EXPECTED, no stderr
 expect_line() {
@@ -122,5 +117,4 @@ expect_error "table length vs train-steps" --table "$T/keep_t50.npy" --train-ste
 expect_error "unwritable --out" --out "$T/no/such/dir/o.npy"
 expect_error "unwritable --out64 removes --out" --out "$T/o.npy" --out64 "$T/no/such/dir/o64.npy"
 
-echo "$P passed, $F failed"
-[ $F -eq 0 ]
+finish

@@ -14,12 +14,7 @@
 #    readers; a case the library rejects;
 # 5. malformed files: one stderr line file:line: message, non-zero exit.
 D=${1:-build/diffpo}
-P=0
-F=0
-ok() { echo "ok   $1"; P=$((P + 1)); }
-no() { echo "FAIL $1"; F=$((F + 1)); }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/lib_cli.sh
 
 # expect_verify NAME DIR PASSED FAILED: exit status and summary line
 expect_verify() {
@@ -642,5 +637,4 @@ else
     echo "skip: third reading (no vectors or no mpmath)"
 fi
 
-echo "$P passed, $F failed"
-[ $F -eq 0 ]
+finish

@@ -14,7 +14,7 @@ total_f=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-. tests/tally.sh
+. tests/lib_tally.sh
 
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue

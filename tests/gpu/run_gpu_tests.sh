@@ -9,7 +9,7 @@ total_f=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-. tests/tally.sh
+. tests/lib_tally.sh
 
 nvidia-smi -L 2>/dev/null || echo "(nvidia-smi not available)"
 for t in "$BUILD"/gpu/test_*; do

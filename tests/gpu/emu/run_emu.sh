@@ -14,7 +14,7 @@ total_f=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-. tests/tally.sh
+. tests/lib_tally.sh
 
 echo "== emu_selftest"
 "$EMU/emu_selftest" >"$log" 2>&1

@@ -1,4 +1,4 @@
-# Sourced by tests/run_tests.sh and tests/gpu/run_gpu_tests.sh: tally NAME
+# Sourced by tests/run_tests.sh, tests/gpu/run_gpu_tests.sh and tests/gpu/emu/run_emu.sh: tally NAME
 # STATUS reads the closing "N passed, M failed" line of the program output
 # in $log and adds it to total_p / total_f (a missing line, or a non-zero
 # status with no failed test, counts as one failure).
