@@ -39,6 +39,20 @@ dpo_status dpo_data_image(float *img, int32_t *cls, uint64_t seed, uint32_t inde
 void dpo_matmul_f32(float *C, const float *A, const float *B, size_t m, size_t k, size_t n, int ta, int tb,
                     int accumulate);
 
+/* A pluggable matrix product for the built-in network (dpo_mlp_cfg.matmul):
+ * product(user, C, A, B, m, k, n, ta, tb, accumulate) has dpo_matmul_f32's
+ * arguments and contract and returns 0 on success, non-zero on failure
+ * (the network's function then returns DPO_ERR_MODEL).  A backend that
+ * keeps the contract (ascending-p double accumulation, one rounding; e.g.
+ * the strict GPU backend of diffpo_cuda_model.h) gives the network's
+ * bits; any other one gives its own.  Called from every thread that runs
+ * the network (the trainer's prompts), so it must be thread-safe. */
+typedef struct dpo_matmul_backend {
+    void *user;
+    int (*product)(void *user, float *C, const float *A, const float *B, size_t m, size_t k, size_t n, int ta,
+                   int tb, int accumulate);
+} dpo_matmul_backend;
+
 /* ------------------------------------------------ the epsilon-network
  * eps(x, t, c) = W2 s(W1 s(W0 [x, temb(t), cemb(c)] + b0) + b1) + b2,
  * s = SiLU, temb the sinusoidal timestep embedding (half sines, half
@@ -57,10 +71,15 @@ typedef struct dpo_mlp_cfg {
     size_t lora_rank;  /* 0: no adapters */
     double lora_alpha;
     int num_train_steps; /* timesteps are in [0, num_train_steps) */
+    const dpo_matmul_backend *matmul; /* NULL: dpo_matmul_f32.  Not part of the
+                          model: it selects where the products run; the caller
+                          keeps it alive while the cfg (or a copy: trainers
+                          copy theirs) is in use.  Non-NULL with a NULL
+                          product: DPO_ERR_NULL. */
 } dpo_mlp_cfg;
 
 /* The default: dim 64, hidden 128, temb 16, 4 classes, cemb 8, rank 4,
- * alpha 4, 1000 train steps. */
+ * alpha 4, 1000 train steps, matmul NULL. */
 dpo_mlp_cfg dpo_mlp_cfg_default(void);
 
 size_t dpo_mlp_num_base(const dpo_mlp_cfg *cfg);
@@ -80,12 +99,18 @@ dpo_status dpo_mlp_init_lora(float *lora, const dpo_mlp_cfg *cfg, uint64_t seed)
 dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_mlp_cfg *cfg, const float *base,
                            const float *lora, const float *x, const int32_t *t, const int32_t *cls, size_t n);
 
+/* A failing matmul backend gives DPO_ERR_MODEL with out untouched (the
+ * work then holds no forward: a backward on it is DPO_ERR_WORKSPACE). */
+
 /* Vector-Jacobian products of the last dpo_mlp_forward on the same work:
  * given g_out = dL/d out (n x dim),
  *   g_x    += (d out/d x)^T g_out          (may be NULL)
  *   g_base += (d out/d base)^T g_out       (may be NULL; summed over samples)
  *   g_lora += (d out/d lora)^T g_out       (may be NULL; summed over samples)
- * Accumulation over samples is in ascending sample order. */
+ * Accumulation over samples is in ascending sample order.  A failing
+ * matmul backend gives DPO_ERR_MODEL after every input check: g_x is then
+ * untouched, but g_base and g_lora may hold part of their sums (they are
+ * accumulated in place, layer by layer): discard them. */
 dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const float *g_out, void *work,
                             size_t work_size, const dpo_mlp_cfg *cfg, const float *base, const float *lora,
                             size_t n);
@@ -193,7 +218,9 @@ dpo_eps_model dpo_mlp_model(dpo_mlp_model_ctx *ctx);
  * gives the bits of one run over [a, c).  loss_out[it - it_begin] gets
  * each iteration's loss (may be NULL).  (it_end) * batch <= 2^32;
  * it_end <= 2^32.  cfg->num_train_steps must equal sched->num_train_steps.
- * No allocation. */
+ * The products go through cfg->matmul when set.  An error inside the
+ * loop (a non-finite loss, a failing backend: DPO_ERR_MODEL) leaves the
+ * state of the iterations before it.  No allocation. */
 size_t dpo_pretrain_workspace_size(const dpo_mlp_cfg *cfg, size_t batch);
 dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *loss_out, const dpo_mlp_cfg *cfg,
                             const dpo_schedule *sched, uint64_t seed, uint64_t it_begin, uint64_t it_end,

@@ -1,7 +1,9 @@
 /* The built-in epsilon-network: a time- and class-conditioned MLP with LoRA
  * adapters, its forward pass and vector-Jacobian products.  Every matrix
- * product goes through dpo_matmul_f32; everything else is element math
- * from src/core/dpo_mlp.h in a fixed order.  Layouts: docs/model.md. */
+ * product goes through mm(): dpo_matmul_f32, or the cfg's matmul backend;
+ * everything else is element math from src/core/dpo_mlp.h in a fixed
+ * order.  Layouts: docs/model.md. */
+#include <string.h>
 #include "diffpo.h"
 #include "core/dpo_mlp.h"
 #include "core/dpo_philox.h"
@@ -23,6 +25,7 @@ dpo_mlp_cfg dpo_mlp_cfg_default(void)
     c.lora_rank = 4;
     c.lora_alpha = 4.0;
     c.num_train_steps = 1000;
+    c.matmul = 0;
     return c;
 }
 
@@ -222,22 +225,39 @@ dpo_status dpo_mlp_init_lora(float *lora, const dpo_mlp_cfg *cfg, uint64_t seed)
     return DPO_OK;
 }
 
+/* ----------------------------------------------------------- products */
+/* One matrix product: the backend's when the cfg names one (non-zero
+ * return: failure), else dpo_matmul_f32.  Returns 0 on success. */
+static int mm(const dpo_matmul_backend *be, float *C, const float *A, const float *B, size_t m, size_t k, size_t n,
+              int ta, int tb, int acc)
+{
+    if (!be) {
+        dpo_matmul_f32(C, A, B, m, k, n, ta, tb, acc);
+        return 0;
+    }
+    return be->product(be->user, C, A, B, m, k, n, ta, tb, acc) != 0;
+}
+
 /* ------------------------------------------------------------ forward */
-/* Y (n x out) = b + X W^T [+ us B^T, us = s (X A^T)]. */
-static void layer_fwd(float *Y, float *us, const float *X, size_t n, const layer *L, const net *N, const float *base,
-                      const float *lora)
+/* Y (n x out) = b + X W^T [+ us B^T, us = s (X A^T)].  0 on success. */
+static int layer_fwd(float *Y, float *us, const float *X, size_t n, const layer *L, const net *N, const float *base,
+                     const float *lora, const dpo_matmul_backend *be)
 {
     size_t i, j;
     for (i = 0; i < n; i++)
         for (j = 0; j < L->out; j++)
             Y[i * L->out + j] = base[L->b + j];
-    dpo_matmul_f32(Y, X, base + L->w, n, L->in, L->out, 0, 1, 1);
+    if (mm(be, Y, X, base + L->w, n, L->in, L->out, 0, 1, 1))
+        return 1;
     if (lora && N->R) {
-        dpo_matmul_f32(us, X, lora + L->la, n, L->in, N->R, 0, 1, 0);
+        if (mm(be, us, X, lora + L->la, n, L->in, N->R, 0, 1, 0))
+            return 1;
         for (i = 0; i < n * N->R; i++)
             us[i] = dpo_lora_scale_f32(us[i], N->scale_d);
-        dpo_matmul_f32(Y, us, lora + L->lb, n, N->R, L->out, 0, 1, 1);
+        if (mm(be, Y, us, lora + L->lb, n, N->R, L->out, 0, 1, 1))
+            return 1;
     }
+    return 0;
 }
 
 static int overlaps(const void *a, size_t na, const void *b, size_t nb)
@@ -255,7 +275,7 @@ dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_m
     float *x0, *z0, *a0, *z1, *a1, *ones;
     int32_t *wc;
     size_t i, j, f = sizeof(float);
-    if (!out || !cfg || !base || !x || !t || !cls)
+    if (!out || !cfg || !base || !x || !t || !cls || (cfg->matmul && !cfg->matmul->product))
         return DPO_ERR_NULL;
     if (!cfg_ok(cfg) || n == 0 || n > MLP_MAX_N)
         return DPO_ERR_SIZE;
@@ -286,6 +306,8 @@ dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_m
     z1 = (float *)(w + W.z1);
     a1 = (float *)(w + W.a1);
 
+    /* the work holds no forward until this one completes */
+    h->magic = 0u;
     for (i = 0; i < n; i++) {
         float *r = x0 + i * N.in0;
         const float *ce = base + N.cemb + (size_t)cls[i] * N.E;
@@ -294,13 +316,20 @@ dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_m
         for (j = 0; j < N.in0; j++)
             r[j] = dpo_mlp_input_f32(x + i * N.D, t[i], ce, j, N.D, N.T);
     }
-    layer_fwd(z0, (float *)(w + W.u[0]), x0, n, &N.L[0], &N, base, lora);
+    /* The last layer goes to gp (backward scratch, n x max(in0, H) >= n x
+     * D floats) and is copied to out once every product has succeeded, so
+     * a failing backend leaves out untouched. */
+    if (layer_fwd(z0, (float *)(w + W.u[0]), x0, n, &N.L[0], &N, base, lora, cfg->matmul))
+        return DPO_ERR_MODEL;
     for (i = 0; i < n * N.H; i++)
         a0[i] = dpo_silu_f32(z0[i]);
-    layer_fwd(z1, (float *)(w + W.u[1]), a0, n, &N.L[1], &N, base, lora);
+    if (layer_fwd(z1, (float *)(w + W.u[1]), a0, n, &N.L[1], &N, base, lora, cfg->matmul))
+        return DPO_ERR_MODEL;
     for (i = 0; i < n * N.H; i++)
         a1[i] = dpo_silu_f32(z1[i]);
-    layer_fwd(out, (float *)(w + W.u[2]), a1, n, &N.L[2], &N, base, lora);
+    if (layer_fwd((float *)(w + W.gp), (float *)(w + W.u[2]), a1, n, &N.L[2], &N, base, lora, cfg->matmul))
+        return DPO_ERR_MODEL;
+    memcpy(out, w + W.gp, n * N.D * f);
 
     h->magic = MLP_MAGIC;
     h->has_lora = lora && N.R ? 1u : 0u;
@@ -317,30 +346,36 @@ dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_m
 /* ----------------------------------------------------------- backward */
 /* Given gY (n x out) of one layer whose forward input was X and scaled
  * LoRA projection us: parameter gradients (accumulated, ascending sample
- * order) and, when gX != NULL, gX = gY W_eff (overwritten). */
-static void layer_bwd(float *gX, float *gbase, float *glora, float *gu, const float *gY, const float *X,
-                      const float *us, const float *ones, size_t n, const layer *L, const net *N, const float *base,
-                      const float *lora, int has_lora)
+ * order) and, when gX != NULL, gX = gY W_eff (overwritten).  0 on
+ * success; the first failing product stops it. */
+static int layer_bwd(float *gX, float *gbase, float *glora, float *gu, const float *gY, const float *X,
+                     const float *us, const float *ones, size_t n, const layer *L, const net *N, const float *base,
+                     const float *lora, int has_lora, const dpo_matmul_backend *be)
 {
     size_t i;
     if (gbase) {
-        dpo_matmul_f32(gbase + L->w, gY, X, L->out, n, L->in, 1, 0, 1);
-        dpo_matmul_f32(gbase + L->b, ones, gY, 1, n, L->out, 0, 0, 1);
+        if (mm(be, gbase + L->w, gY, X, L->out, n, L->in, 1, 0, 1) ||
+            mm(be, gbase + L->b, ones, gY, 1, n, L->out, 0, 0, 1))
+            return 1;
     }
     if (has_lora) {
-        dpo_matmul_f32(gu, gY, lora + L->lb, n, L->out, N->R, 0, 0, 0);
+        if (mm(be, gu, gY, lora + L->lb, n, L->out, N->R, 0, 0, 0))
+            return 1;
         for (i = 0; i < n * N->R; i++)
             gu[i] = dpo_lora_scale_f32(gu[i], N->scale_d);
         if (glora) {
-            dpo_matmul_f32(glora + L->lb, gY, us, L->out, n, N->R, 1, 0, 1);
-            dpo_matmul_f32(glora + L->la, gu, X, N->R, n, L->in, 1, 0, 1);
+            if (mm(be, glora + L->lb, gY, us, L->out, n, N->R, 1, 0, 1) ||
+                mm(be, glora + L->la, gu, X, N->R, n, L->in, 1, 0, 1))
+                return 1;
         }
     }
     if (gX) {
-        dpo_matmul_f32(gX, gY, base + L->w, n, L->out, L->in, 0, 0, 0);
-        if (has_lora)
-            dpo_matmul_f32(gX, gu, lora + L->la, n, N->R, L->in, 0, 0, 1);
+        if (mm(be, gX, gY, base + L->w, n, L->out, L->in, 0, 0, 0))
+            return 1;
+        if (has_lora && mm(be, gX, gu, lora + L->la, n, N->R, L->in, 0, 0, 1))
+            return 1;
     }
+    return 0;
 }
 
 dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const float *g_out, void *work,
@@ -355,7 +390,7 @@ dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const floa
     const int32_t *wc;
     size_t i, j, k, f = sizeof(float);
     int has_lora;
-    if (!g_out || !work || !cfg || !base)
+    if (!g_out || !work || !cfg || !base || (cfg->matmul && !cfg->matmul->product))
         return DPO_ERR_NULL;
     if (g_lora && !lora)
         return DPO_ERR_NULL;
@@ -411,16 +446,20 @@ dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const floa
         const float *x0 = (const float *)(w + W.x0), *a0 = (const float *)(w + W.a0);
         const float *a1 = (const float *)(w + W.a1);
         int need_g0 = g_x || (g_base && N.E);
-        layer_bwd(gp, g_base, g_lora, gu, g_out, a1, (const float *)(w + W.u[2]), ones, n, &N.L[2], &N, base, lora,
-                  has_lora);
+        const dpo_matmul_backend *be = cfg->matmul;
+        if (layer_bwd(gp, g_base, g_lora, gu, g_out, a1, (const float *)(w + W.u[2]), ones, n, &N.L[2], &N, base,
+                      lora, has_lora, be))
+            return DPO_ERR_MODEL;
         for (i = 0; i < n * N.H; i++)
             gp[i] = dpo_silu_vjp_f32(gp[i], z1[i]);
-        layer_bwd(gq, g_base, g_lora, gu, gp, a0, (const float *)(w + W.u[1]), ones, n, &N.L[1], &N, base, lora,
-                  has_lora);
+        if (layer_bwd(gq, g_base, g_lora, gu, gp, a0, (const float *)(w + W.u[1]), ones, n, &N.L[1], &N, base, lora,
+                      has_lora, be))
+            return DPO_ERR_MODEL;
         for (i = 0; i < n * N.H; i++)
             gq[i] = dpo_silu_vjp_f32(gq[i], z0[i]);
-        layer_bwd(need_g0 ? gp : 0, g_base, g_lora, gu, gq, x0, (const float *)(w + W.u[0]), ones, n, &N.L[0], &N,
-                  base, lora, has_lora);
+        if (layer_bwd(need_g0 ? gp : 0, g_base, g_lora, gu, gq, x0, (const float *)(w + W.u[0]), ones, n, &N.L[0],
+                      &N, base, lora, has_lora, be))
+            return DPO_ERR_MODEL;
         if (g_x)
             for (i = 0; i < n; i++)
                 for (j = 0; j < N.D; j++)

@@ -182,6 +182,7 @@ static dpo_mlp_cfg small_cfg(void)
     c.lora_rank = 2;
     c.lora_alpha = 3.0;
     c.num_train_steps = 1000;
+    c.matmul = NULL;
     return c;
 }
 
