@@ -170,6 +170,47 @@ dpo_status dpo_cu_pretrain_run(dpo_cu_mlp *ctx, float *d_base, float *d_adam_m, 
                                const dpo_adamw *opt, void *d_work, size_t work_size, void *host_work,
                                size_t host_size, void *stream);
 
+/* ------------------------------------- host products on the device
+ * A dpo_matmul_backend (diffpo_align.h) that runs the CPU network's
+ * products on the GPU: set dpo_mlp_cfg.matmul to the backend and every
+ * dpo_mlp_forward / dpo_mlp_backward -- and so pretraining, rollouts,
+ * evaluations and the trainers of every method -- multiplies on the
+ * device with host-side inputs and outputs.  Each product copies A and B
+ * (and C when accumulating) to the object's device buffers, runs
+ *   DPO_CU_MM_STRICT: dpo_cu_matmul_strict -> dpo_matmul_f32's bits, so
+ *                     every result built on the network keeps the CPU's
+ *                     bits;
+ *   DPO_CU_MM_FAST:   dpo_cu_matmul_fast through a plan for that shape
+ *                     (made on the shape's first use and kept in the
+ *                     object: the one allocation after create, once per
+ *                     new shape; run-to-run deterministic, within
+ *                     diffpo_cuda_model.h's float32 bound of the CPU);
+ * copies C back and synchronises the object's own stream.  m = 0 or
+ * n = 0 does nothing; k = 0 (or A or B NULL) zeroes C, or leaves it when
+ * accumulating, on the host, as dpo_matmul_f32.  The object's mutex
+ * serialises products from concurrent threads (the trainer's prompts).
+ * A product is served when m k <= max_m max_k, k n <= max_k max_n and
+ * m n <= max_m max_n (the buffers' capacity in floats); a larger one, and
+ * any CUDA or cuBLASLt failure, returns non-zero (a dpo_status), which the
+ * network reports as DPO_ERR_MODEL.  For the built-in network with up to
+ * n samples per call, max_m = max_k = max_n = max(n, dim + temb + cemb,
+ * hidden) serves every product (dpo_cu_host_mm_dim gives it).
+ *
+ * create allocates the device buffers (and in fast mode a cuBLASLt
+ * workspace of DPO_CU_MM_WORKSPACE_DEFAULT bytes) and a stream: set-up,
+ * not the hot path.  *h is written only on DPO_OK.  The backend's user is
+ * h: keep h alive while any cfg refers to the backend. */
+typedef struct dpo_cu_host_mm dpo_cu_host_mm;
+
+dpo_status dpo_cu_host_mm_create(dpo_cu_host_mm **h, dpo_cu_mm_mode mode, size_t max_m, size_t max_k, size_t max_n);
+void dpo_cu_host_mm_destroy(dpo_cu_host_mm *h);
+dpo_matmul_backend dpo_cu_host_mm_backend(const dpo_cu_host_mm *h);
+/* max(n, dim + temb + cemb, hidden) for cfg (0 when cfg is NULL). */
+size_t dpo_cu_host_mm_dim(const dpo_mlp_cfg *cfg, size_t n);
+/* Products served, device plans made (fast mode; 0 in strict mode). */
+uint64_t dpo_cu_host_mm_calls(const dpo_cu_host_mm *h);
+size_t dpo_cu_host_mm_num_plans(const dpo_cu_host_mm *h);
+
 #ifdef __cplusplus
 }
 #endif
