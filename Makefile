@@ -50,7 +50,7 @@ CLI   = $(BUILD)/diffpo
 
 ifeq ($(CUDA),1)
 ALLCFLAGS += -DDPO_WITH_CUDA=1
-LDLIBS += -L$(CUDA_HOME)/lib64 -lcublasLt -lcudart
+LDLIBS += -L$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
 LIB_OBJ += $(CU_OBJ)
 endif
 
@@ -124,12 +124,18 @@ bench-gpu:
 
 # CPU emulation of the CUDA drivers (docs/cuda.md, "CPU emulation"): every
 # kernels/*.cu and tests/gpu/test_*.cu compiled as host C++ with EMU_CXX and
-# run against the CPU library; needs neither a GPU nor nvcc.
+# run against the CPU library; needs neither a GPU nor nvcc.  The CLI is
+# built once more with DPO_WITH_CUDA (its --device code) for the emulation.
 EMU_CXX ?= g++
+EMU_CLI_OBJ := $(patsubst src/cli/%.c,$(BUILD)/emu/cli/%.o,$(CLI_SRC))
+$(BUILD)/emu/cli/%.o: src/cli/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -DDPO_WITH_CUDA=1 -c $< -o $@
+
 .PHONY: test-emu
-test-emu: $(LIBA)
+test-emu: $(LIBA) $(CLI) $(EMU_CLI_OBJ)
 	@if [ "$(CUDA)" = 1 ]; then echo "test-emu links the CPU library: run it without CUDA=1"; exit 1; fi
-	@$(MAKE) -s -f tests/gpu/emu/emu.mk BUILD=$(BUILD) EMU_CXX=$(EMU_CXX)
+	@$(MAKE) -s -f tests/gpu/emu/emu.mk BUILD=$(BUILD) EMU_CXX=$(EMU_CXX) EMU_CLI_OBJ="$(EMU_CLI_OBJ)"
 	@BUILD=$(BUILD) sh tests/gpu/emu/run_emu.sh
 
 deps:

@@ -1,7 +1,7 @@
 /* diffpo CUDA drivers of the shared element math (docs/cuda.md).
  *
  * C99-includable; no CUDA types.  Available when the library is built with
- * `make CUDA=1` (kernels/*.cu).  Conventions, besides those of diffpo.h:
+ * `make CUDA=1` (the .cu files of kernels/).  Conventions, besides those of diffpo.h:
  *   - every pointer named d_* is device memory owned by the caller;
  *   - `stream` is a cudaStream_t; NULL is the default stream;
  *   - entry points validate their host-side arguments (NULL pointers, sizes,
@@ -30,6 +30,13 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* -------------------------------------------------------------- device */
+/* The current CUDA device as "NAME (sm_XY, N SMs)" into buf (size bytes,
+ * truncated, always terminated).  DPO_ERR_CUDA, buf untouched, when the
+ * runtime finds no usable device; DPO_ERR_NULL / DPO_ERR_SIZE for buf NULL
+ * or size 0.  Host-only: launches nothing. */
+dpo_status dpo_cuda_device_describe(char *buf, size_t size);
 
 /* ------------------------------------------------------------- normals */
 /* Same values as dpo_normal_f32 / _f64 (elements [e0, e0 + n) of one

@@ -87,6 +87,12 @@ if [ "${SKIP_CUDA:-0}" != 1 ] && [ -x "$NVCC_BIN" ]; then
        ${MAKE:-make} -s NVCC="$NVCC_BIN" CUDA=1 BUILD=build/cuda all gpu-bin >>"$log" 2>&1; then
         echo "== cuda build: 1 passed, 0 failed"
         total_p=$((total_p + 1))
+        # the CUDA build's CLI: --device on the GPU, or a clean refusal without one
+        echo "== cli_device.sh (CUDA build)"
+        sh tests/cli_device.sh "$BUILD/diffpo" build/cuda/diffpo >"$log" 2>&1
+        st=$?
+        grep -E '^FAIL' "$log"
+        tally "cli_device.sh (CUDA build)" $st
     else
         echo "FAIL cuda build"
         tail -n 30 "$log"

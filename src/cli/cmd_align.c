@@ -11,6 +11,14 @@
 #include <sys/stat.h>
 #include "cli.h"
 #include "diffpo_plot.h"
+#ifdef DPO_WITH_CUDA
+#include "diffpo_cuda.h"
+#include "diffpo_cuda_model.h"
+#endif
+
+/* Where the network's matrix products run (--device). */
+enum { DEV_CPU = 0, DEV_GPU_STRICT, DEV_GPU_FAST };
+static const char *const dev_names[] = {"cpu", "gpu-strict", "gpu-fast"};
 
 typedef struct align_opts {
     int methods[DPO_METHODS];
@@ -22,6 +30,7 @@ typedef struct align_opts {
     int quiet;
     double lr;
     const char *save_state, *resume_state;
+    int device; /* DEV_* */
 } align_opts;
 
 /* -------------------------------------------------------------- options */
@@ -31,6 +40,7 @@ static int align_usage(void)
            "                    [--reward aesthetic|compress|classmatch] [--lr X] [--pretrain-iters P]\n"
            "                    [--eval-per-class E] [--pairs N] [--out-dir DIR] [--quiet]\n"
            "                    [--save-state FILE] [--resume FILE]   (one --method only)\n"
+           "                    [--device cpu|gpu-strict|gpu-fast]   (gpu-*: a CUDA=1 build)\n"
            "Aligns the built-in epsilon-network (pretrained deterministically on the built-in 8x8 data,\n"
            "cached in DIR) with each method and prints, per method: mean reward before and after on\n"
            "held-out seeds, the change, wall time and the XXH3 fingerprint of the final LoRA parameters.\n"
@@ -41,7 +51,10 @@ static int align_usage(void)
            "pretraining %d iterations, 8 evaluation samples per class, 256 offline pairs, DIR diffpo-out.\n"
            "Results are bit-identical for any --threads.  --save-state writes the trainer state (LoRA,\n"
            "AdamW moments, iteration) at the end; --resume continues such a state up to --iters and gives\n"
-           "the same bits as one uninterrupted run (the state's configuration is checked).\n",
+           "the same bits as one uninterrupted run (the state's configuration is checked).\n"
+           "--device runs the network's matrix products of evaluation and training on the GPU\n"
+           "(pretraining stays on the CPU): gpu-strict gives the CPU's bits, gpu-fast (cuBLASLt) repeats\n"
+           "its own bits run to run but not the CPU's (docs/reproducibility.md).\n",
            DPO_PRETRAIN_ITERS);
     return 0;
 }
@@ -119,6 +132,16 @@ static int align_parse(align_opts *o, int argc, char **argv)
                 o->reward = DPO_REWARD_CLASSMATCH;
             else
                 return cli_fail("align", "--reward: need aesthetic, compress or classmatch, got '%s'", v);
+        } else if (!strcmp(a, "--device")) {
+            for (m = 0; m < 3 && strcmp(v, dev_names[m]); m++)
+                ;
+            if (m == 3)
+                return cli_fail("align", "--device: need cpu, gpu-strict or gpu-fast, got '%s'", v);
+#ifndef DPO_WITH_CUDA
+            if (m != DEV_CPU)
+                return cli_fail("align", "--device %s: this diffpo was built without CUDA (build with make CUDA=1)", v);
+#endif
+            o->device = m;
         } else if (!strcmp(a, "--out-dir")) {
             if (!*v)
                 return cli_fail("align", "--out-dir: empty path");
@@ -200,6 +223,10 @@ int cmd_align(int argc, char **argv)
     double base_reward = 0;
     int rc = 0, mi, i;
     dpo_status st;
+#ifdef DPO_WITH_CUDA
+    dpo_cu_host_mm *dev = 0;
+    dpo_matmul_backend dev_be;
+#endif
 
     memset(res, 0, sizeof res);
     rc = align_parse(&o, argc, argv);
@@ -228,6 +255,30 @@ int cmd_align(int argc, char **argv)
     /* 1. the base model: cached pretrained weights, or pretraining now */
     if ((rc = cli_base_model(base, &mc, &sched, o.pretrain_iters, o.out_dir, "align", o.quiet)) != 0)
         goto done;
+
+#ifdef DPO_WITH_CUDA
+    /* From here on (evaluation, offline pairs, training) the network's
+     * products run where --device says.  Pretraining above stays on the CPU,
+     * so the cached base model never depends on the device. */
+    if (o.device != DEV_CPU) {
+        size_t dd = dpo_cu_host_mm_dim(&mc, 1); /* the library runs the network one sample at a time */
+        char name[256];
+        if (dpo_cuda_device_describe(name, sizeof name) != DPO_OK) {
+            rc = cli_fail("align", "--device %s: no usable CUDA device", dev_names[o.device]);
+            goto done;
+        }
+        if (!o.quiet)
+            fprintf(stderr, "align: matrix products on %s, %s mode\n", name,
+                    o.device == DEV_GPU_FAST ? "fast (cuBLASLt)" : "strict");
+        st = dpo_cu_host_mm_create(&dev, o.device == DEV_GPU_FAST ? DPO_CU_MM_FAST : DPO_CU_MM_STRICT, dd, dd, dd);
+        if (st != DPO_OK) {
+            rc = cli_fail("align", "--device %s: %s", dev_names[o.device], dpo_status_str(st));
+            goto done;
+        }
+        dev_be = dpo_cu_host_mm_backend(dev);
+        mc.matmul = &dev_be;
+    }
+#endif
 
     /* 2. the base model's reward on held-out seeds */
     st = dpo_eval_reward(&base_reward, imgs, o.seed ^ 0x5eed0f5eedULL, epc, &mc, base, 0, &sched, o.reward, 20, 1.0,
@@ -327,8 +378,9 @@ int cmd_align(int argc, char **argv)
     }
 
     /* 5. the table and the plots */
-    printf("diffpo align: seed %llu, %d iterations x batch %zu, reward %s, %zu held-out samples per class\n",
-           (unsigned long long)o.seed, o.iters, B, dpo_reward_name(o.reward), epc);
+    printf("diffpo align: seed %llu, %d iterations x batch %zu, reward %s, %zu held-out samples per class%s%s\n",
+           (unsigned long long)o.seed, o.iters, B, dpo_reward_name(o.reward), epc,
+           o.device != DEV_CPU ? ", device " : "", o.device != DEV_CPU ? dev_names[o.device] : "");
     printf("%-14s %12s %12s %10s %9s  %s\n", "method", "reward_before", "reward_after", "change", "wall_s",
            "lora_fingerprint");
     for (mi = 0; mi < o.n_methods; mi++)
@@ -341,6 +393,9 @@ int cmd_align(int argc, char **argv)
         fprintf(stderr, "align: wrote %s/reward_curves.svg and %s/samples.png (rows: base, then each method)\n",
                 o.out_dir, o.out_dir);
 done:
+#ifdef DPO_WITH_CUDA
+    dpo_cu_host_mm_destroy(dev);
+#endif
     for (mi = 0; mi < DPO_METHODS; mi++)
         free(res[mi].curve);
     free(base);

@@ -725,6 +725,24 @@ static void test_bad_args(void)
     dfree(dlp), dfree(dres), dfree(work);
 }
 
+// dpo_cuda_device_describe: the runtime's device, argument checks.
+static void test_device_describe(void)
+{
+    char buf[256], tiny[8];
+    cudaDeviceProp p;
+    memset(buf, 'x', sizeof buf);
+    CHECK(dpo_cuda_device_describe(buf, sizeof buf) == DPO_OK, "describe: DPO_OK with a device");
+    CHECK(cudaGetDeviceProperties(&p, 0) == cudaSuccess, "properties");
+    CHECK(strncmp(buf, p.name, strlen(p.name)) == 0 && strstr(buf, "sm_") != NULL, "describe: '%s'", buf);
+    printf("     device: %s\n", buf);
+    memset(tiny, 'x', sizeof tiny);
+    CHECK(dpo_cuda_device_describe(tiny, sizeof tiny) == DPO_OK && tiny[7] == 0 && strlen(tiny) == 7,
+          "describe: truncated and terminated");
+    CHECK(dpo_cuda_device_describe(NULL, 8) == DPO_ERR_NULL, "describe: NULL buffer");
+    memset(tiny, 'x', sizeof tiny);
+    CHECK(dpo_cuda_device_describe(tiny, 0) == DPO_ERR_SIZE && tiny[0] == 'x', "describe: size 0, untouched");
+}
+
 int main(void)
 {
     int ndev = 0;
@@ -747,5 +765,6 @@ int main(void)
     RUN(test_adamw);
     RUN(test_rollout);
     RUN(test_bad_args);
+    RUN(test_device_describe);
     return chk_summary();
 }

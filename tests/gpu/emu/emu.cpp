@@ -323,6 +323,13 @@ cudaError_t cudaGetDeviceCount(int *n)
     *n = 1;
     return cudaSuccess;
 }
+cudaError_t cudaGetDevice(int *dev)
+{
+    if (!dev)
+        return cudaErrorInvalidValue;
+    *dev = 0;
+    return cudaSuccess;
+}
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev)
 {
     if (!p || dev != 0)

@@ -24,7 +24,15 @@ EMU_TSRC := $(sort $(wildcard tests/gpu/test_*.cu))
 EMU_TBIN := $(patsubst tests/gpu/%.cu,$(EMU)/%,$(EMU_TSRC))
 EMU_LIBS := -lxxhash -lpthread -lm
 
-all: $(EMU)/emu_selftest $(EMU_TBIN)
+# The CLI's objects compiled with DPO_WITH_CUDA (by the main Makefile's
+# test-emu): diffpo align --device on the emulation.
+EMU_CLI_OBJ ?=
+EMU_CLI := $(if $(EMU_CLI_OBJ),$(EMU)/diffpo)
+
+all: $(EMU)/emu_selftest $(EMU_TBIN) $(EMU_CLI)
+
+$(EMU)/diffpo: $(EMU_CLI_OBJ) $(EMU)/libemu_cu.a $(BUILD)/libdiffpo.a
+	$(EMU_CXX) -o $@ $(EMU_CLI_OBJ) $(EMU)/libemu_cu.a $(BUILD)/libdiffpo.a $(EMU_LIBS)
 
 $(EMU)/emu_selftest: $(EMU)/rt/selftest.o $(EMU)/libemu_cu.a
 	$(EMU_CXX) -o $@ $< $(EMU)/libemu_cu.a $(EMU_LIBS)

@@ -3,7 +3,8 @@
 # built by emu.mk under the CPU emulation with DPO_GPU_QUICK=1, once with
 # the GPU threads of a CTA (and the CTAs) in index order and once in
 # reverse order (DPO_EMU_ORDER=reverse); then test_gpu_core once more at
-# full sizes (EMU_QUICK_ONLY=1 leaves that out).  Any "emu: " diagnostic from a GPU
+# full sizes (EMU_QUICK_ONLY=1 leaves that out), and diffpo align --device
+# (tests/cli_device.sh) with the CLI built for the emulation.  Any "emu: " diagnostic from a GPU
 # test (a launch the runtime would reject, barrier divergence, a copy
 # outside an allocation, a refused cuBLASLt call) counts as a failure.
 # Ends with "N passed, M failed".
@@ -47,6 +48,24 @@ if [ "${EMU_QUICK_ONLY:-0}" != 1 ] && [ -x "$EMU/test_gpu_core" ]; then
     DPO_EMU_ORDER=index "$EMU/test_gpu_core" >"$log" 2>&1
     st=$?
     grep -E '^(FAIL|  FAIL|emu: )' "$log"
+    tally "$name" $st
+    nd=$(grep -c '^emu: ' "$log")
+    if [ "$nd" -gt 0 ]; then
+        echo "FAIL $name: $nd emulator diagnostics"
+        total_f=$((total_f + 1))
+    fi
+fi
+
+# diffpo align --device on the emulation: gpu-strict rows = the CPU's.
+if [ ! -x "$EMU/diffpo" ] || [ ! -x "$BUILD/diffpo" ]; then
+    echo "FAIL cli_device.sh (emulated): $EMU/diffpo or $BUILD/diffpo not built (run make test-emu)"
+    total_f=$((total_f + 1))
+else
+    name="cli_device.sh (emulated)"
+    echo "== $name"
+    sh tests/cli_device.sh "$BUILD/diffpo" "$EMU/diffpo" emu >"$log" 2>&1
+    st=$?
+    grep -E '^(FAIL|emu: )' "$log"
     tally "$name" $st
     nd=$(grep -c '^emu: ' "$log")
     if [ "$nd" -gt 0 ]; then
