@@ -189,20 +189,6 @@ static size_t d3po_work_size(const dpo_mlp_cfg *mc)
     return 3 * XALIGN64(dpo_mlp_workspace_size(mc, 1)) + 4 * XALIGN64(dpo_mlp_num_lora(mc) * sizeof(float));
 }
 
-static double cos_f(const float *a, const float *b, size_t n)
-{
-    double c;
-    size_t i;
-    double aa = 0, bb = 0, ab = 0;
-    for (i = 0; i < n; i++) {
-        aa += (double)a[i] * a[i];
-        bb += (double)b[i] * b[i];
-        ab += (double)a[i] * b[i];
-    }
-    c = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
-    return c;
-}
-
 /* The LoRA-parameter gradients of step j of pair (x_t^0 -> x_{t-1}^0, x_t^1 -> x_{t-1}^1).
  * dmu/deps is one scalar per step, the same for both, so it cancels in the cosines:
  *   true  = J0^T d0 - J1^T d1   (eq. 8, d_q = x^q_{t-1} - mu(x^q_t), J_q = d eps/d theta at x_t^q)
@@ -236,8 +222,8 @@ static dpo_status d3po_param(double *c9, double *ca, const xp_env *e, const floa
         return st;
     for (q = 0; q < nl; q++)
         gt[q] -= g1[q];
-    *c9 = cos_f(gt, g9, nl);
-    *ca = cos_f(gt, ga, nl);
+    xp_cos(c9, 0, gt, g9, nl);
+    xp_cos(ca, 0, gt, ga, nl);
     return DPO_OK;
 }
 
