@@ -99,11 +99,22 @@ dpo_status dpo_trainer_iteration(dpo_trainer *tr, uint64_t it, dpo_train_stats *
 /* Offline pair generation (the base model and a reward, done once): prompt
  * i (class i mod n_classes) gets two DDIM rollouts of the base model from
  * one x_T with independent step noise (Philox seed, sample i, candidates
- * 0 and 1), ranked by the reward of the final images. */
+ * 0 and 1), ranked by the reward of the final images: pairs[i] = (winner,
+ * loser), each dim floats; equal rewards keep candidate 0 first.
+ * Arguments are checked before any work (outputs untouched then); a
+ * failure during the rollouts (the network's matmul backend, or a user
+ * reward returning non-zero -> DPO_ERR_MODEL, or a non-finite value ->
+ * DPO_ERR_NONFINITE) leaves the pairs before i written. */
 size_t dpo_make_pairs_workspace_size(const dpo_mlp_cfg *mcfg);
 dpo_status dpo_make_pairs(float *pairs, int32_t *cls, size_t n, uint64_t seed, const dpo_mlp_cfg *mcfg,
                           const float *base, const dpo_schedule *sched, dpo_reward_kind reward, int num_steps,
                           double eta, void *work, size_t work_size);
+/* The same, ranked by the caller's reward (value callback, one image at a
+ * time; dim must equal mcfg->dim).  With dpo_reward_builtin(kind) it gives
+ * dpo_make_pairs(kind)'s bits. */
+dpo_status dpo_make_pairs_user(float *pairs, int32_t *cls, size_t n, uint64_t seed, const dpo_mlp_cfg *mcfg,
+                               const float *base, const dpo_schedule *sched, const dpo_reward_model *reward,
+                               int num_steps, double eta, void *work, size_t work_size);
 
 /* Evaluation: mean reward of the final images of n_per_class rollouts per
  * class of the model base + lora (lora NULL: the base model), from held-out
@@ -114,6 +125,13 @@ dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, si
                            const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
                            const dpo_schedule *sched, dpo_reward_kind reward, int num_steps, double eta,
                            void *work, size_t work_size);
+/* The same with the caller's reward (as dpo_make_pairs_user).  Arguments
+ * are checked before any work; *mean_reward is written only on DPO_OK
+ * (images, like the pairs above, up to a failure during the rollouts). */
+dpo_status dpo_eval_reward_user(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+                                const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
+                                const dpo_schedule *sched, const dpo_reward_model *reward, int num_steps,
+                                double eta, void *work, size_t work_size);
 
 #ifdef __cplusplus
 }

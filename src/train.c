@@ -727,14 +727,19 @@ static dpo_status rollout_one(float *out, const ctx *c, scratch *s, uint32_t g, 
     return DPO_OK;
 }
 
+/* user NULL: the built-in `reward`; else the caller's model (reward unused). */
 static dpo_status ctx_make(ctx *c, int32_t *ts, const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
-                           const dpo_schedule *sched, dpo_reward_kind reward, int T, double eta, uint64_t seed)
+                           const dpo_schedule *sched, dpo_reward_kind reward, const dpo_reward_model *user, int T,
+                           double eta, uint64_t seed)
 {
     dpo_status e;
-    if (!mcfg || !base || !sched)
+    if (!mcfg || !base || !sched || (user && !user->value))
         return DPO_ERR_NULL;
-    if (T < 1 || T > DPO_TRAIN_MAX_STEPS || !(eta >= 0) || (int)reward < 0 || (int)reward >= DPO_REWARD_KINDS)
+    if (T < 1 || T > DPO_TRAIN_MAX_STEPS || !(eta >= 0) ||
+        (!user && ((int)reward < 0 || (int)reward >= DPO_REWARD_KINDS)))
         return DPO_ERR_RANGE;
+    if (user && user->dim != mcfg->dim)
+        return DPO_ERR_SIZE;
     if ((e = dpo_timesteps(ts, T, sched->num_train_steps, DPO_SPACING_LEADING, 1)) != DPO_OK)
         return e;
     c->m = mcfg;
@@ -746,13 +751,13 @@ static dpo_status ctx_make(ctx *c, int32_t *ts, const dpo_mlp_cfg *mcfg, const f
     c->eta = eta;
     c->seed = seed;
     c->reward = reward;
-    c->user = 0;
+    c->user = user;
     return DPO_OK;
 }
 
-dpo_status dpo_make_pairs(float *pairs, int32_t *cls, size_t n, uint64_t seed, const dpo_mlp_cfg *mcfg,
-                          const float *base, const dpo_schedule *sched, dpo_reward_kind reward, int num_steps,
-                          double eta, void *work, size_t work_size)
+static dpo_status make_pairs(float *pairs, int32_t *cls, size_t n, uint64_t seed, const dpo_mlp_cfg *mcfg,
+                             const float *base, const dpo_schedule *sched, dpo_reward_kind reward,
+                             const dpo_reward_model *user, int num_steps, double eta, void *work, size_t work_size)
 {
     ctx c;
     scratch s;
@@ -761,7 +766,7 @@ dpo_status dpo_make_pairs(float *pairs, int32_t *cls, size_t n, uint64_t seed, c
     dpo_status e;
     if (!pairs || !cls || !work)
         return DPO_ERR_NULL;
-    if ((e = ctx_make(&c, ts, mcfg, base, 0, sched, reward, num_steps, eta, seed)) != DPO_OK)
+    if ((e = ctx_make(&c, ts, mcfg, base, 0, sched, reward, user, num_steps, eta, seed)) != DPO_OK)
         return e;
     if (n == 0 || n > 0xffffffffu)
         return DPO_ERR_SIZE;
@@ -776,8 +781,7 @@ dpo_status dpo_make_pairs(float *pairs, int32_t *cls, size_t n, uint64_t seed, c
         noise(s.buf[BUF_XT], &c, DPO_STREAM_INIT, (uint32_t)i, 0, 0, D);
         if ((e = rollout_one(p, &c, &s, (uint32_t)i, 0, cl, s.buf[BUF_XT])) != DPO_OK ||
             (e = rollout_one(p + D, &c, &s, (uint32_t)i, 1, cl, s.buf[BUF_XT])) != DPO_OK ||
-            (e = dpo_reward_eval(&r0, 0, reward, p, 1, &cl)) != DPO_OK ||
-            (e = dpo_reward_eval(&r1, 0, reward, p + D, 1, &cl)) != DPO_OK)
+            (e = reward_at(&r0, 0, &c, p, cl)) != DPO_OK || (e = reward_at(&r1, 0, &c, p + D, cl)) != DPO_OK)
             return e;
         if (r1 > r0) { /* winner first; equal rewards keep the order */
             memcpy(s.buf[BUF_X0], p, D * sizeof(float));
@@ -789,15 +793,32 @@ dpo_status dpo_make_pairs(float *pairs, int32_t *cls, size_t n, uint64_t seed, c
     return DPO_OK;
 }
 
+dpo_status dpo_make_pairs(float *pairs, int32_t *cls, size_t n, uint64_t seed, const dpo_mlp_cfg *mcfg,
+                          const float *base, const dpo_schedule *sched, dpo_reward_kind reward, int num_steps,
+                          double eta, void *work, size_t work_size)
+{
+    return make_pairs(pairs, cls, n, seed, mcfg, base, sched, reward, 0, num_steps, eta, work, work_size);
+}
+
+dpo_status dpo_make_pairs_user(float *pairs, int32_t *cls, size_t n, uint64_t seed, const dpo_mlp_cfg *mcfg,
+                               const float *base, const dpo_schedule *sched, const dpo_reward_model *reward,
+                               int num_steps, double eta, void *work, size_t work_size)
+{
+    if (!reward)
+        return DPO_ERR_NULL;
+    return make_pairs(pairs, cls, n, seed, mcfg, base, sched, DPO_REWARD_AESTHETIC, reward, num_steps, eta, work,
+                      work_size);
+}
+
 size_t dpo_eval_workspace_size(const dpo_mlp_cfg *mcfg)
 {
     return dpo_make_pairs_workspace_size(mcfg);
 }
 
-dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
-                           const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
-                           const dpo_schedule *sched, dpo_reward_kind reward, int num_steps, double eta,
-                           void *work, size_t work_size)
+static dpo_status eval_reward(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+                              const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
+                              const dpo_schedule *sched, dpo_reward_kind reward, const dpo_reward_model *user,
+                              int num_steps, double eta, void *work, size_t work_size)
 {
     ctx c;
     scratch s;
@@ -807,7 +828,7 @@ dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, si
     dpo_status e;
     if (!mean_reward || !work)
         return DPO_ERR_NULL;
-    if ((e = ctx_make(&c, ts, mcfg, base, lora, sched, reward, num_steps, eta, seed)) != DPO_OK)
+    if ((e = ctx_make(&c, ts, mcfg, base, lora, sched, reward, user, num_steps, eta, seed)) != DPO_OK)
         return e;
     if (n_per_class == 0 || n_per_class * mcfg->n_classes > 0xffffffffu)
         return DPO_ERR_SIZE;
@@ -823,7 +844,7 @@ dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, si
             float *img = s.buf[BUF_X0];
             noise(s.buf[BUF_XT], &c, DPO_STREAM_INIT, g, 0, 0, D);
             if ((e = rollout_one(img, &c, &s, g, 0, cl, s.buf[BUF_XT])) != DPO_OK ||
-                (e = dpo_reward_eval(&r, 0, reward, img, 1, &cl)) != DPO_OK)
+                (e = reward_at(&r, 0, &c, img, cl)) != DPO_OK)
                 return e;
             acc += r;
             if (images)
@@ -831,4 +852,24 @@ dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, si
         }
     *mean_reward = acc / (double)(n_per_class * mcfg->n_classes);
     return DPO_OK;
+}
+
+dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+                           const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
+                           const dpo_schedule *sched, dpo_reward_kind reward, int num_steps, double eta,
+                           void *work, size_t work_size)
+{
+    return eval_reward(mean_reward, images, seed, n_per_class, mcfg, base, lora, sched, reward, 0, num_steps, eta,
+                       work, work_size);
+}
+
+dpo_status dpo_eval_reward_user(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+                                const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
+                                const dpo_schedule *sched, const dpo_reward_model *reward, int num_steps,
+                                double eta, void *work, size_t work_size)
+{
+    if (!reward)
+        return DPO_ERR_NULL;
+    return eval_reward(mean_reward, images, seed, n_per_class, mcfg, base, lora, sched, DPO_REWARD_AESTHETIC,
+                       reward, num_steps, eta, work, work_size);
 }

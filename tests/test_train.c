@@ -377,6 +377,92 @@ static void test_validation(void)
     }
 }
 
+/* dpo_make_pairs_user / dpo_eval_reward_user: the built-in reward as a
+ * model gives the kind-based functions' bits; the caller's reward is
+ * really used (a negated one swaps every untied pair and negates the mean
+ * exactly); bad arguments are refused before any work, a failing or
+ * non-finite reward maps to DPO_ERR_MODEL / DPO_ERR_NONFINITE. */
+static int nan_value(void *u, double *r, const float *x0, size_t n, const int32_t *cond)
+{
+    size_t i;
+    (void)u, (void)x0, (void)cond;
+    for (i = 0; i < n; i++)
+        r[i] = NAN;
+    return 0;
+}
+
+static void test_user_reward_offline(void)
+{
+    const size_t n = 8, D = mcfg.dim, npc = 2, ws = dpo_make_pairs_workspace_size(&mcfg);
+    const size_t nimg = npc * mcfg.n_classes * D;
+    float *p0 = malloc(n * 2 * D * 4), *p1 = malloc(n * 2 * D * 4), *pn = malloc(n * 2 * D * 4);
+    float *i0 = malloc(nimg * 4), *i1 = malloc(nimg * 4), *ipat = malloc(nimg * 4);
+    int32_t c0[8], c1[8], cn[8];
+    dpo_reward_model bm = dpo_reward_builtin(DPO_REWARD_AESTHETIC), um = {0, 0, ur_value, 0}, bad;
+    ureward wn = {-1.0, 0, 0}, wf = {1.0, 1, 0};
+    double m0 = 0, m1 = 1, mn = 2, keep;
+    size_t i, swapped = 0, ties = 0;
+    void *w = 0;
+    dpo_status e;
+    CHECK(posix_memalign(&w, 64, ws) == 0, "workspace");
+    um.dim = D;
+    um.user = &wn;
+    /* built-in kind = the built-in reward as a model, bit for bit */
+    CHECK(dpo_make_pairs(p0, c0, n, 11, &mcfg, base, &sched, DPO_REWARD_AESTHETIC, 8, 1.0, w, ws) == DPO_OK, "pairs");
+    CHECK(dpo_make_pairs_user(p1, c1, n, 11, &mcfg, base, &sched, &bm, 8, 1.0, w, ws) == DPO_OK, "pairs (model)");
+    CHECK(chk_same_bits(p0, p1, n * 2 * D * 4) && !memcmp(c0, c1, sizeof c0), "pairs: model != kind");
+    CHECK(dpo_eval_reward(&m0, i0, 12, npc, &mcfg, base, 0, &sched, DPO_REWARD_AESTHETIC, 8, 1.0, w, ws) == DPO_OK,
+          "eval");
+    CHECK(dpo_eval_reward_user(&m1, i1, 12, npc, &mcfg, base, 0, &sched, &bm, 8, 1.0, w, ws) == DPO_OK,
+          "eval (model)");
+    CHECK(chk_same_bits(&m0, &m1, sizeof m0) && chk_same_bits(i0, i1, nimg * 4), "eval: model != kind");
+    /* the negated user reward: every untied pair swapped, the mean negated */
+    CHECK(dpo_make_pairs_user(pn, cn, n, 11, &mcfg, base, &sched, &um, 8, 1.0, w, ws) == DPO_OK, "pairs (negated)");
+    for (i = 0; i < n; i++) {
+        const float *a = p0 + i * 2 * D, *b = pn + i * 2 * D;
+        if (!memcmp(a, a + D, D * 4)) {
+            ties++;
+            continue;
+        }
+        swapped += !memcmp(a, b + D, D * 4) && !memcmp(a + D, b, D * 4);
+    }
+    CHECK(swapped == n && ties == 0, "negated reward: %zu of %zu pairs swapped (%zu identical)", swapped, n, ties);
+    CHECK(wn.calls == (long)(2 * n), "the user reward was called %ld times, expected %zu", wn.calls, 2 * n);
+    CHECK(dpo_eval_reward_user(&mn, i1, 12, npc, &mcfg, base, 0, &sched, &um, 8, 1.0, w, ws) == DPO_OK,
+          "eval (negated)");
+    CHECK(mn == -m0, "negated mean %.17g, built-in %.17g", mn, m0);
+    /* refusals before any work: outputs keep their pattern */
+    for (i = 0; i < nimg; i++)
+        ipat[i] = (float)i + 0.5f;
+    memcpy(i1, ipat, nimg * 4);
+    memcpy(p1, p0, n * 2 * D * 4);
+    keep = mn = 123.0;
+    bad = um;
+    bad.dim = D + 1;
+    CHECK(dpo_make_pairs_user(p1, c1, n, 3, &mcfg, base, &sched, &bad, 8, 1.0, w, ws) == DPO_ERR_SIZE, "dim");
+    CHECK(dpo_eval_reward_user(&mn, i1, 3, npc, &mcfg, base, 0, &sched, &bad, 8, 1.0, w, ws) == DPO_ERR_SIZE, "dim");
+    bad = um;
+    bad.value = 0;
+    CHECK(dpo_make_pairs_user(p1, c1, n, 3, &mcfg, base, &sched, &bad, 8, 1.0, w, ws) == DPO_ERR_NULL, "no value");
+    CHECK(dpo_eval_reward_user(&mn, i1, 3, npc, &mcfg, base, 0, &sched, &bad, 8, 1.0, w, ws) == DPO_ERR_NULL,
+          "no value");
+    CHECK(dpo_make_pairs_user(p1, c1, n, 3, &mcfg, base, &sched, 0, 8, 1.0, w, ws) == DPO_ERR_NULL, "NULL model");
+    CHECK(dpo_eval_reward_user(&mn, i1, 3, npc, &mcfg, base, 0, &sched, 0, 8, 1.0, w, ws) == DPO_ERR_NULL,
+          "NULL model");
+    CHECK(chk_same_bits(p1, p0, n * 2 * D * 4) && chk_same_bits(i1, ipat, nimg * 4) && mn == keep,
+          "a refused call wrote its outputs");
+    /* failures during the rollouts */
+    um.user = &wf;
+    e = dpo_eval_reward_user(&mn, 0, 3, npc, &mcfg, base, 0, &sched, &um, 8, 1.0, w, ws);
+    CHECK(e == DPO_ERR_MODEL && mn == keep, "failing reward: %s, mean %g", dpo_status_str(e), mn);
+    e = dpo_make_pairs_user(p1, c1, n, 3, &mcfg, base, &sched, &um, 8, 1.0, w, ws);
+    CHECK(e == DPO_ERR_MODEL, "failing reward (pairs): %s", dpo_status_str(e));
+    um.value = nan_value;
+    e = dpo_eval_reward_user(&mn, 0, 3, npc, &mcfg, base, 0, &sched, &um, 8, 1.0, w, ws);
+    CHECK(e == DPO_ERR_NONFINITE && mn == keep, "NaN reward: %s", dpo_status_str(e));
+    free(p0), free(p1), free(pn), free(i0), free(i1), free(ipat), free(w);
+}
+
 int main(void)
 {
     setup();
@@ -386,6 +472,7 @@ int main(void)
     RUN(test_validation);
     RUN(test_no_allocation_in_loop);
     RUN(test_user_reward);
+    RUN(test_user_reward_offline);
     free(base);
     return chk_summary();
 }
