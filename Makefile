@@ -160,7 +160,8 @@ asan:
 	$(MAKE) BUILD=build/asan CC=$${ASAN_CC:-clang} OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=address,undefined" all tests-bin
-	@BUILD=build/asan SKIP_SLOW=1 SKIP_PY=1 SKIP_REPRO=1 SKIP_CUDA=1 sh tests/run_tests.sh
+	@BUILD=build/asan SKIP_SLOW=1 SKIP_PY=1 SKIP_REPRO=1 SKIP_CUDA=1 \
+	  EXAMPLE_CC=$${ASAN_CC:-clang} EXAMPLE_FLAGS="-fsanitize=address,undefined" sh tests/run_tests.sh
 
 valgrind:
 	$(MAKE) BUILD=build/vg OPT=-O1 all tests-bin
