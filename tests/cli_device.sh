@@ -98,6 +98,17 @@ if [ "$MODE" = emu ] || nvidia-smi -L >/dev/null 2>&1; then
             bad "gpu-fast differs run to run: '$(row "$T/f1.txt")' vs '$(row "$T/f2.txt")'"
         fi
     done
+    # a state saved by gpu-strict and resumed on the CPU: the straight CPU run's bits
+    S="$C2 --method tailorpo-g --out-dir $T/o"
+    "$CUDA_BIN" align $S --iters 1 --device gpu-strict --save-state "$T/s.st" >/dev/null 2>&1 ||
+        bad "gpu-strict --save-state failed"
+    "$BIN" align $S --iters 2 --resume "$T/s.st" >"$T/res.txt" 2>&1 || bad "cpu --resume of a gpu-strict state failed"
+    "$BIN" align $S --iters 2 >"$T/str.txt" 2>&1 || bad "cpu straight run failed"
+    if [ -n "$(row "$T/str.txt")" ] && [ "$(row "$T/res.txt")" = "$(row "$T/str.txt")" ]; then
+        ok "gpu-strict state resumed on the CPU = straight CPU run"
+    else
+        bad "gpu-strict state resumed on the CPU: '$(row "$T/res.txt")' vs '$(row "$T/str.txt")'"
+    fi
 else
     for d in gpu-strict gpu-fast; do
         refuse "CUDA build without a GPU: --device $d fails cleanly" "$CUDA_BIN" $C $M --out-dir "$T/o" --device $d
