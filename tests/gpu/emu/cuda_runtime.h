@@ -13,7 +13,14 @@
 //    reverse, in reverse order (threads and CTAs);
 //  - device memory is host memory from cudaMalloc (256-byte aligned, filled
 //    with 0xFF bytes, which are NaN as float and double); copies, memsets
-//    and streams are synchronous.
+//    and streams are synchronous;
+//  - events hold host wall time (CLOCK_MONOTONIC): cudaEventElapsedTime
+//    gives the host time between two records, which says nothing about a GPU;
+//  - one device, "CPU emulation (tests/gpu/emu)", sm_00, 1 multiprocessor.
+// Fault injection for tests of harnesses (run_emu.sh): DPO_EMU_SKIP=NAME
+// validates the launches of the kernel written NAME in its DPO_CU_LAUNCH
+// (e.g. k_copy4, dpo_k_step_map, dpo_k_normal<T>) but runs none of them, and
+// prints one "emu: " line saying so.
 // The emulator rejects what the runtime would reject (launch geometry:
 // cudaGetLastError returns it once) and two things compute-sanitizer would
 // report: barrier divergence (a sticky error) and copies or memsets outside
@@ -82,6 +89,16 @@ struct dpo_emu_stream;
 typedef struct dpo_emu_stream *cudaStream_t;
 struct dpo_emu_event;
 typedef struct dpo_emu_event *cudaEvent_t;
+
+// The runtime's numbering of the attributes the emulation answers.
+enum cudaDeviceAttr {
+    cudaDevAttrMaxThreadsPerBlock = 1,
+    cudaDevAttrMaxSharedMemoryPerBlock = 8,
+    cudaDevAttrWarpSize = 10,
+    cudaDevAttrMultiProcessorCount = 16,
+    cudaDevAttrComputeCapabilityMajor = 75,
+    cudaDevAttrComputeCapabilityMinor = 76
+};
 
 struct cudaDeviceProp {
     char name[256];
@@ -169,6 +186,7 @@ const char *cudaGetErrorString(cudaError_t e);
 cudaError_t cudaGetDeviceCount(int *n);
 cudaError_t cudaGetDevice(int *dev);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev);
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int dev);
 cudaError_t cudaSetDevice(int dev);
 cudaError_t cudaDeviceSynchronize(void);
 

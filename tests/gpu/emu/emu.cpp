@@ -222,6 +222,20 @@ double now_ms()
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
+// DPO_EMU_SKIP=NAME: launches of NAME are validated but not run.
+bool skip_kernel(const char *what)
+{
+    static bool reported = false;
+    const char *s = getenv("DPO_EMU_SKIP");
+    if (!s || strcmp(s, what) != 0)
+        return false;
+    if (!reported) {
+        fprintf(stderr, "emu: DPO_EMU_SKIP: launches of %s are not run\n", what);
+        reported = true;
+    }
+    return true;
+}
+
 struct Report {
     ~Report()
     {
@@ -269,6 +283,8 @@ void dpo_emu_launch(const dpo_emu_cfg &c, const char *what, std::function<void()
     }
     if (sticky != cudaSuccess)
         return; // a sticky error: the context is unusable, nothing runs
+    if (skip_kernel(what))
+        return;
     const bool rev = reverse_order();
     div_reported = false;
     const unsigned long long nb = (unsigned long long)c.grid.x * c.grid.y * c.grid.z;
@@ -343,6 +359,30 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev)
     p->maxThreadsPerBlock = 1024;
     p->warpSize = 32;
     return cudaSuccess;
+}
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int dev)
+{
+    if (!value || dev != 0)
+        return cudaErrorInvalidValue;
+    switch (attr) {
+    case cudaDevAttrMaxThreadsPerBlock:
+        *value = 1024;
+        return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerBlock:
+        *value = 48 * 1024;
+        return cudaSuccess;
+    case cudaDevAttrWarpSize:
+        *value = 32;
+        return cudaSuccess;
+    case cudaDevAttrMultiProcessorCount:
+        *value = 1;
+        return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMajor:
+    case cudaDevAttrComputeCapabilityMinor:
+        *value = 0;
+        return cudaSuccess;
+    }
+    return cudaErrorInvalidValue;
 }
 cudaError_t cudaSetDevice(int dev)
 {

@@ -1,6 +1,7 @@
 # CPU emulation of the CUDA drivers (docs/cuda.md, "CPU emulation"): every
-# kernels/*.cu and tests/gpu/test_*.cu compiled as host C++ against the
-# stand-in runtime in this directory and the CPU library $(BUILD)/libdiffpo.a.
+# kernels/*.cu, tests/gpu/test_*.cu and tests/gpu/bench_gpu.cu compiled as
+# host C++ against the stand-in runtime in this directory and the CPU
+# library $(BUILD)/libdiffpo.a.
 # Used by `make test-emu`; run from the repository root.
 BUILD   ?= build
 EMU_CXX ?= g++
@@ -29,7 +30,12 @@ EMU_LIBS := -lxxhash -lpthread -lm
 EMU_CLI_OBJ ?=
 EMU_CLI := $(if $(EMU_CLI_OBJ),$(EMU)/diffpo)
 
-all: $(EMU)/emu_selftest $(EMU_TBIN) $(EMU_CLI)
+all: $(EMU)/emu_selftest $(EMU_TBIN) $(EMU)/bench_gpu $(EMU_CLI)
+
+# The GPU benchmark harness (run_emu.sh runs it at DPO_BENCH_QUICK=1 sizes
+# through tests/gpu/run_bench_gpu.sh; its times mean nothing here).
+$(EMU)/bench_gpu: $(EMU)/t/bench_gpu.o $(EMU)/libemu_cu.a $(BUILD)/libdiffpo.a
+	$(EMU_CXX) -o $@ $< $(EMU)/libemu_cu.a $(BUILD)/libdiffpo.a $(EMU_LIBS) -ldl
 
 $(EMU)/diffpo: $(EMU_CLI_OBJ) $(EMU)/libemu_cu.a $(BUILD)/libdiffpo.a
 	$(EMU_CXX) -o $@ $(EMU_CLI_OBJ) $(EMU)/libemu_cu.a $(BUILD)/libdiffpo.a $(EMU_LIBS)

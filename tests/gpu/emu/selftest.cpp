@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -184,6 +185,49 @@ static void test_memory(void)
     CHECK(!dpo_emu_is_device(d, 4), "freed memory still device memory");
 }
 
+// What tests/gpu/bench_gpu.cu uses beyond the drivers: device attributes,
+// device-to-device cudaMemcpyAsync, events holding host wall time.
+static void test_bench_runtime(void)
+{
+    int v = -1;
+    float *a = NULL, *b = NULL, h[8], g[8];
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    float ms = -1;
+    struct timespec ts = {0, 3000000}; // 3 ms
+    CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess && v == 1,
+          "multiprocessor count %d", v);
+    CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxThreadsPerBlock, 0) == cudaSuccess && v == 1024,
+          "max threads per block %d", v);
+    CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrWarpSize, 0) == cudaSuccess && v == 32, "warp size %d", v);
+    v = 7;
+    CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, 1) == cudaErrorInvalidValue && v == 7,
+          "device 1 accepted or value written");
+    CHECK(cudaDeviceGetAttribute(NULL, cudaDevAttrMultiProcessorCount, 0) == cudaErrorInvalidValue, "null accepted");
+
+    CHECK(cudaMalloc(&a, sizeof h) == cudaSuccess && cudaMalloc(&b, sizeof h) == cudaSuccess, "malloc");
+    for (int i = 0; i < 8; i++)
+        h[i] = (float)i - 3.5f;
+    cudaMemcpy(a, h, sizeof h, cudaMemcpyHostToDevice);
+    CHECK(cudaMemcpyAsync(b, a, sizeof h, cudaMemcpyDeviceToDevice) == cudaSuccess, "async D2D copy");
+    cudaMemcpy(g, b, sizeof g, cudaMemcpyDeviceToHost);
+    CHECK(memcmp(g, h, sizeof h) == 0, "async D2D copy did not copy");
+    CHECK(cudaMemcpyAsync(b, h, sizeof h, cudaMemcpyDeviceToDevice) == cudaErrorInvalidValue,
+          "host source of a D2D copy accepted");
+    cudaGetLastError();
+
+    CHECK(cudaEventCreate(&e0) == cudaSuccess && cudaEventCreate(&e1) == cudaSuccess, "event create");
+    CHECK(cudaEventRecord(e0) == cudaSuccess, "record");
+    nanosleep(&ts, NULL);
+    CHECK(cudaEventRecord(e1) == cudaSuccess && cudaEventSynchronize(e1) == cudaSuccess, "record, sync");
+    CHECK(cudaEventElapsedTime(&ms, e0, e1) == cudaSuccess && ms >= 2.9f && ms < 1000.0f,
+          "elapsed %g ms over a 3 ms sleep", (double)ms);
+    CHECK(cudaEventElapsedTime(NULL, e0, e1) == cudaErrorInvalidValue, "null elapsed accepted");
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    cudaFree(a);
+    cudaFree(b);
+}
+
 // The stand-in's product against a double loop, all transposes, ld > rows.
 static void test_lt_standin(void)
 {
@@ -286,6 +330,7 @@ int main(void)
     RUN(test_divergence);
     RUN(test_launch_config);
     RUN(test_memory);
+    RUN(test_bench_runtime);
     RUN(test_lt_standin);
     return chk_summary();
 }
