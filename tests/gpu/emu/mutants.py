@@ -6,7 +6,7 @@ Each mutant is one deliberate error in a temporary copy of a kernel source
 tests/gpu/emu/emu.mk and tests/gpu/emu/run_emu.sh runs; a mutant is
 "caught" when that run fails.  The "neutral" entries are changes that must
 NOT change any result (the canonical tree makes them equivalent); they
-must pass.  Run from the repository root after `make`:
+must pass.  Run from the repository root after `make test-emu`:
 
     python3 tests/gpu/emu/mutants.py [BUILD [NAME-SUBSTRING]]   # BUILD: build
 
@@ -15,6 +15,7 @@ pass is a mutant caught or a neutral change that still passes.
 """
 import os
 import shutil
+import glob
 import subprocess
 import sys
 import tempfile
@@ -76,12 +77,23 @@ def main():
         print("no %s: run make first" % lib)
         print("0 passed, 1 failed")
         return 1
+    cli_objs = sorted(glob.glob(os.path.join(build, "emu", "cli", "*.o")))
+    if not cli_objs or not os.path.exists(os.path.join(build, "diffpo")):
+        print("no %s/diffpo or %s/emu/cli/*.o: run make test-emu first" % (build, build))
+        print("0 passed, 1 failed")
+        return 1
     good = bad = 0
     with tempfile.TemporaryDirectory() as tmp:
         for d in ("include", "src", "kernels", "tests"):
             shutil.copytree(d, os.path.join(tmp, d), ignore=shutil.ignore_patterns("*.o", "__pycache__"))
-        os.makedirs(os.path.join(tmp, "build"))
+        os.makedirs(os.path.join(tmp, "build", "emu", "cli"))
         shutil.copy(lib, os.path.join(tmp, "build", "libdiffpo.a"))
+        # The CPU CLI and the CLI's objects for the emulation (run_emu.sh's
+        # cli_device.sh step): neither depends on kernels/, so they are copied.
+        shutil.copy(os.path.join(build, "diffpo"), os.path.join(tmp, "build", "diffpo"))
+        for o in cli_objs:
+            shutil.copy(o, os.path.join(tmp, "build", "emu", "cli", os.path.basename(o)))
+        emu_cli = "EMU_CLI_OBJ=" + " ".join("build/emu/cli/" + os.path.basename(o) for o in cli_objs)
         orig = {}
         for name, path, old, new, expect in MUTANTS:
             if only not in name:
@@ -100,7 +112,7 @@ def main():
             with open(full, "w") as f:
                 f.write(text.replace(old, new))
             t0 = time.time()
-            b = subprocess.run(["make", "-s", "-f", "tests/gpu/emu/emu.mk", "BUILD=build"], cwd=tmp,
+            b = subprocess.run(["make", "-s", "-f", "tests/gpu/emu/emu.mk", "BUILD=build", emu_cli], cwd=tmp,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             if b.returncode != 0:
                 print("FAIL %s: the mutant does not compile\n%s" % (name, b.stdout[-2000:]))
