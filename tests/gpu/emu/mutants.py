@@ -120,13 +120,19 @@ def main():
                 continue
             r = subprocess.run(["sh", "tests/gpu/emu/run_emu.sh"], cwd=tmp, env=dict(os.environ, BUILD="build"),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            failed, section, tail = {}, "", r.stdout.splitlines()[-6:]
+            failed, section, program, tail = {}, "", "", r.stdout.splitlines()[-6:]
             for line in r.stdout.splitlines():
                 if line.startswith("== ") and ": " not in line:
-                    section = line[line.find("(emulated, ") + 11:].rstrip(")") if "(emulated" in line else line[3:]
+                    program = line[3:].split()[0]
+                    if "(emulated, " in line:
+                        section = line[line.find("(emulated, ") + 11:].rstrip(")")
+                    else:
+                        section = "emulated" if "(emulated)" in line else line[3:]
                     section = section.replace(" order", "")
                 elif line.startswith("FAIL ") or line.startswith("emu: "):
                     word = line.split()[1].rstrip(":") if line.startswith("FAIL ") else "emulator diagnostics"
+                    if program.endswith(".sh") and line.startswith("FAIL "):
+                        word = program  # a CLI script's FAIL lines start with its own words
                     if "no summary line" in line:
                         word = line.split()[1] + " crashed"
                     if word.startswith("test_gpu") and "crashed" not in word:
