@@ -26,13 +26,21 @@ ALLCFLAGS = $(CSTD) $(WARN) $(FPFLAGS) $(OPT) -g -fPIC $(CPPFLAGS) $(CFLAGS) $(E
 LDLIBS   = -lxxhash -lpthread -lm
 LDFLAGS ?=
 
-LIB_SRC  := $(sort $(wildcard src/*.c))
+# Three layers (docs/api.md): the verified core (src/*.c, element math in src/core/),
+# the built-in model and trainers (src/model/), both in libdiffpo; the tools
+# (src/tools/: npy, plots, vector files) in libdiffpo_tools.a, which the CLI,
+# tests and fuzzers link and the library never does.
+CORE_SRC := $(sort $(wildcard src/*.c))
+MODEL_SRC:= $(sort $(wildcard src/model/*.c))
+TOOLS_SRC:= $(sort $(wildcard src/tools/*.c))
+LIB_SRC  := $(CORE_SRC) $(MODEL_SRC)
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC:= $(sort $(wildcard tests/bench_*.c))
-HDRS     := $(wildcard include/*.h src/core/*.h src/*.h src/cli/*.h tests/*.h)
+HDRS     := $(wildcard include/*.h src/core/*.h src/*.h src/model/*.h src/tools/*.h src/cli/*.h tests/*.h)
 
 LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+TOOLS_OBJ:= $(patsubst src/%.c,$(BUILD)/obj/%.o,$(TOOLS_SRC))
 CLI_OBJ  := $(patsubst src/cli/%.c,$(BUILD)/obj/cli/%.o,$(CLI_SRC))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH_BIN:= $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
@@ -46,6 +54,7 @@ NVFLAGS  = -std=c++17 -O3 -fmad=false -prec-div=true -prec-sqrt=true -Xcompiler 
 CUDA_HOME ?= /usr/local/cuda
 LIBA  = $(BUILD)/libdiffpo.a
 LIBSO = $(BUILD)/libdiffpo.so
+LIBTOOLS = $(BUILD)/libdiffpo_tools.a
 CLI   = $(BUILD)/diffpo
 
 ifeq ($(CUDA),1)
@@ -57,7 +66,7 @@ endif
 .PHONY: all run test deps help clean cuda-check asan valgrind fuzz bench lint repro vectors tests-bin \
         gpu-bin test-gpu bench-gpu
 
-all: $(LIBA) $(LIBSO) $(CLI)
+all: $(LIBA) $(LIBSO) $(LIBTOOLS) $(CLI)
 
 help:
 	@echo "make              build libdiffpo.a, libdiffpo.so and the diffpo CLI (CPU)"
@@ -89,15 +98,20 @@ $(LIBA): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+$(LIBTOOLS): $(TOOLS_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
 $(LIBSO): $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(CLI): $(CLI_OBJ) $(LIBA)
-	$(CC) $(ALLCFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(LDFLAGS) $(LDLIBS)
+$(CLI): $(CLI_OBJ) $(LIBTOOLS) $(LIBA)
+	$(CC) $(ALLCFLAGS) -o $@ $(CLI_OBJ) $(LIBTOOLS) $(LIBA) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(LIBA) $(HDRS)
+$(BUILD)/tests/%: tests/%.c $(LIBTOOLS) $(LIBA) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< $(LIBA) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALLCFLAGS) -Isrc -o $@ $< $(LIBTOOLS) $(LIBA) $(LDFLAGS) $(LDLIBS)
 
 tests-bin: $(TEST_BIN)
 

@@ -30,8 +30,8 @@ fi
 libok=1
 rm -rf "$OUT/obj" "$OUT/libdiffpo_fuzz.a"
 mkdir -p "$OUT/obj"
-echo "== library: compile src/*.c"
-for src in src/*.c; do
+echo "== library: compile src/*.c src/model/*.c src/tools/*.c"
+for src in src/*.c src/model/*.c src/tools/*.c; do
     # shellcheck disable=SC2086
     if ! $CC $FLAGS -c "$src" -o "$OUT/obj/$(basename "$src" .c).o" >"$OUT/lib.log" 2>&1; then
         tail -n 20 "$OUT/lib.log"

@@ -141,7 +141,7 @@ dpo_status dpo_adamw_step(float *param, float *m, float *v, const float *grad, s
  *              are the class templates of the data generator.
  * The step-aware preference function of SPO (and the step-wise reward of
  * TailorPO/RDPO) scores a candidate x_{t-1} by the reward of x0_hat
- * predicted by the current model at the next timestep (src/train.c).  A
+ * predicted by the current model at the next timestep (src/model/train.c).  A
  * caller's own reward plugs in through dpo_train_cfg.user_reward
  * (diffpo_train.h) as a dpo_reward_model. */
 typedef enum dpo_reward_kind {

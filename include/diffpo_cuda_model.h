@@ -98,7 +98,7 @@ dpo_status dpo_cu_matmul_fast(const dpo_cu_mm_plan *plan, float *d_C, const floa
  * docs/model.md) evaluated on the device.  The element-wise parts (input
  * row with the timestep embedding, bias, SiLU and its derivative, LoRA
  * scaling, class-embedding gradient) are kernels calling the functions of
- * src/core/dpo_mlp.h that src/mlp.c calls; the products go through
+ * src/core/dpo_mlp.h that src/model/mlp.c calls; the products go through
  *   DPO_CU_MM_STRICT: dpo_cu_matmul_strict -> the bits of dpo_mlp_forward /
  *                     dpo_mlp_backward for any n <= the context's n;
  *   DPO_CU_MM_FAST:   one cuBLASLt plan per product shape, made at create

@@ -1,5 +1,5 @@
 // Strict matrix product on the device: the bits of dpo_matmul_f32
-// (src/matmul.c).  Each output element is owned by one thread, which
+// (src/model/matmul.c).  Each output element is owned by one thread, which
 // accumulates the exact float x float products op(A)[i][p] op(B)[p][j] in
 // double in ascending p (from 0, or from C widened), then rounds once to
 // float.  Tiles of op(A) and op(B) are staged in shared memory only to

@@ -1,8 +1,8 @@
 // The built-in epsilon-network on the device (diffpo_cuda_model.h).
 //
-// The same sequence of operations as src/mlp.c, step for step: element-wise
+// The same sequence of operations as src/model/mlp.c, step for step: element-wise
 // kernels call the functions of src/core/dpo_mlp.h that the CPU loops call,
-// and every matrix product is a dpo_matmul_f32 call of src/mlp.c with the
+// and every matrix product is a dpo_matmul_f32 call of src/model/mlp.c with the
 // same operands, shape and flags, sent to dpo_cu_matmul_strict (the CPU's
 // bits) or to a pinned cuBLASLt plan (fast mode).  Layouts of the base and
 // LoRA arrays: docs/model.md (the offsets below are checked against
@@ -260,7 +260,7 @@ extern "C" dpo_status dpo_cu_mlp_create(dpo_cu_mlp **ctx, const dpo_mlp_cfg *cfg
     cm_make(c, cfg, n);
     if (c->n_base != dpo_mlp_num_base(cfg) || c->n_lora != dpo_mlp_num_lora(cfg)) {
         cm_free(c);
-        return DPO_ERR_UNSUPPORTED; // layout out of step with src/mlp.c
+        return DPO_ERR_UNSUPPORTED; // layout out of step with src/model/mlp.c
     }
     if (mode == DPO_CU_MM_FAST) {
         cm_shapes(c, n);
@@ -346,7 +346,7 @@ static dpo_status cm_mm(const cm_run *r, float *C, const float *A, const float *
     } while (0)
 #endif
 
-// src/mlp.c layer_fwd.
+// src/model/mlp.c layer_fwd.
 static dpo_status cm_layer_fwd(const cm_run *r, float *Y, float *us, const float *X, size_t n, const cm_layer *L,
                                const float *base, const float *lora)
 {
@@ -361,7 +361,7 @@ static dpo_status cm_layer_fwd(const cm_run *r, float *Y, float *us, const float
     return DPO_OK;
 }
 
-// src/mlp.c layer_bwd.
+// src/model/mlp.c layer_bwd.
 static dpo_status cm_layer_bwd(const cm_run *r, float *gX, float *gbase, float *glora, float *gu, const float *gY,
                                const float *X, const float *us, const float *ones, size_t n, const cm_layer *L,
                                const float *base, const float *lora, int has_lora)
@@ -653,7 +653,7 @@ extern "C" dpo_status dpo_cu_pretrain_run(dpo_cu_mlp *ctx, float *d_base, float 
     int32_t *ht = (int32_t *)(h + L.h_t), *hc = (int32_t *)(h + L.h_cls);
     for (uint64_t it = it_begin; it < it_end; it++) {
         const double gscale = 2.0 / (double)d;
-        // the batch, on the host, exactly as src/pretrain.c
+        // the batch, on the host, exactly as src/model/pretrain.c
         for (size_t b = 0; b < B; b++) {
             uint32_t ctr[4], key[2], wd[4];
             dpo_noise_coord nc;

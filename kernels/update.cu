@@ -1,7 +1,7 @@
 // CUDA drivers of the element-wise updates: TailorPO-G guidance (element
 // and scalars: dpo_guide_elem / dpo_guide_scalars, src/core/dpo_loss.h) and
 // AdamW (dpo_adamw_elem / dpo_adamw_coef_init, src/core/dpo_mlp.h) -- the
-// functions src/loss_select.c and src/adamw.c call.
+// functions src/loss_select.c and src/model/adamw.c call.
 #include "dpo_cuda_internal.cuh"
 #include "diffpo_cuda.h"
 #include "../src/core/dpo_loss.h"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cross-check of the plot writers (src/plot.c) with Python's own decoders.
+"""Cross-check of the plot writers (src/tools/plot.c) with Python's own decoders.
 
 usage: python3 tests/py_plot.py BUILD_DIR
 

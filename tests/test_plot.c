@@ -1,4 +1,4 @@
-/* Plot writers (src/plot.c, include/diffpo_plot.h).
+/* Plot writers (src/tools/plot.c, include/diffpo_plot.h).
  *
  * PNG: parsed back here with independent code: chunk layout, every CRC-32
  * by a bitwise CRC (checked first against the published check value of

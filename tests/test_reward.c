@@ -1,4 +1,4 @@
-/* Built-in rewards (src/reward.c, docs/rewards.md).
+/* Built-in rewards (src/model/reward.c, docs/rewards.md).
  *
  * - values against an independent long-double implementation typed from
  *   docs/rewards.md (templates written out as pictures, libm expl/logl/sqrtl);
@@ -42,7 +42,7 @@ static void random_images(float *x, size_t n, double a)
 }
 
 /* ------------------------------------------------ independent reference
- * Typed from docs/rewards.md, written differently from src/reward.c. */
+ * Typed from docs/rewards.md, written differently from src/model/reward.c. */
 
 /* The idealised class pictures at S = 8 ('#' = +1, '.' = -1). */
 static const char *const pictures[DPO_DATA_CLASSES][8] = {

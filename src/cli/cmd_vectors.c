@@ -4,7 +4,7 @@
  * docs/vectors.md specifies: records (section 2), the splitmix64 `gen`
  * arrays (section 3), the function identifiers (section 5) and the
  * comparison rules and output formats (section 6).  The lexical layer and
- * the case structure are dpo_vec_parse's (src/vecfile.c); everything about
+ * the case structure are dpo_vec_parse's (src/tools/vecfile.c); everything about
  * the meaning of the records is checked here.  A malformed file gives one
  * line `file:line: message` on stderr and a non-zero exit. */
 #include <dirent.h>

@@ -1,5 +1,5 @@
 /* Element math of the built-in epsilon-network and of AdamW, shared by the
- * CPU drivers (src/mlp.c, src/adamw.c, src/pretrain.c) and the CUDA
+ * CPU drivers (src/model/mlp.c, src/model/adamw.c, src/model/pretrain.c) and the CUDA
  * drivers.  C99 and nvcc-compatible; no libm transcendentals (the portable
  * dpo_exp / dpo_sigmoid / dpo_sincos2pi of dpo_pmath.h).  docs/model.md. */
 #ifndef DPO_MLP_CORE_H

@@ -5,7 +5,7 @@ Typed from docs/trainers.md (the iterations), docs/model.md (the network, AdamW)
 docs/rewards.md (AESTHETIC, step-wise scoring), docs/reproducibility.md (Philox coordinates,
 Box-Muller normals), docs/schedules.md (leading timesteps, the previous timestep) and
 docs/vectors.md section 5 (every loss).  Never calls the library.  Places where a document was
-silent and src/train.c was read are marked "C-only" below and listed in docs/vectors.md.
+silent and src/model/train.c was read are marked "C-only" below and listed in docs/vectors.md.
 
 The gradient is the central difference, at 60 digits, of the iteration's surrogate objective:
 the sampled trajectory, candidates, rankings, guidance and labels are those of the current

@@ -37,8 +37,8 @@ all: $(EMU)/emu_selftest $(EMU_TBIN) $(EMU)/bench_gpu $(EMU_CLI)
 $(EMU)/bench_gpu: $(EMU)/t/bench_gpu.o $(EMU)/libemu_cu.a $(BUILD)/libdiffpo.a
 	$(EMU_CXX) -o $@ $< $(EMU)/libemu_cu.a $(BUILD)/libdiffpo.a $(EMU_LIBS) -ldl
 
-$(EMU)/diffpo: $(EMU_CLI_OBJ) $(EMU)/libemu_cu.a $(BUILD)/libdiffpo.a
-	$(EMU_CXX) -o $@ $(EMU_CLI_OBJ) $(EMU)/libemu_cu.a $(BUILD)/libdiffpo.a $(EMU_LIBS)
+$(EMU)/diffpo: $(EMU_CLI_OBJ) $(EMU)/libemu_cu.a $(BUILD)/libdiffpo_tools.a $(BUILD)/libdiffpo.a
+	$(EMU_CXX) -o $@ $(EMU_CLI_OBJ) $(EMU)/libemu_cu.a $(BUILD)/libdiffpo_tools.a $(BUILD)/libdiffpo.a $(EMU_LIBS)
 
 $(EMU)/emu_selftest: $(EMU)/rt/selftest.o $(EMU)/libemu_cu.a
 	$(EMU_CXX) -o $@ $< $(EMU)/libemu_cu.a $(EMU_LIBS)

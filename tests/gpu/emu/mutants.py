@@ -88,6 +88,7 @@ def main():
             shutil.copytree(d, os.path.join(tmp, d), ignore=shutil.ignore_patterns("*.o", "__pycache__"))
         os.makedirs(os.path.join(tmp, "build", "emu", "cli"))
         shutil.copy(lib, os.path.join(tmp, "build", "libdiffpo.a"))
+        shutil.copy(os.path.join(build, "libdiffpo_tools.a"), os.path.join(tmp, "build", "libdiffpo_tools.a"))
         # The CPU CLI and the CLI's objects for the emulation (run_emu.sh's
         # cli_device.sh step): neither depends on kernels/, so they are copied.
         shutil.copy(os.path.join(build, "diffpo"), os.path.join(tmp, "build", "diffpo"))

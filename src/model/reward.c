@@ -9,9 +9,9 @@
  * from their definitions (a few hundred operations). */
 #include <string.h>
 #include "diffpo.h"
-#include "core/dpo_pmath.h"
-#include "core/dpo_reduce.h"
-#include "internal.h"
+#include "../core/dpo_pmath.h"
+#include "../core/dpo_reduce.h"
+#include "../internal.h"
 
 #define S DPO_IMG_SIDE
 #define D DPO_IMG_DIM

@@ -3,9 +3,9 @@
 #include <string.h>
 #include "diffpo.h"
 #include "diffpo_train.h"
-#include "core/dpo_ddim.h"
-#include "core/dpo_philox.h"
-#include "internal.h"
+#include "../core/dpo_ddim.h"
+#include "../core/dpo_philox.h"
+#include "../internal.h"
 
 static const char *const method_names[DPO_METHODS] = {"d3po",   "diffusion-dpo", "tailorpo", "tailorpo-g",
                                                       "rdpo",   "rdpo-fixed",    "spo",      "dspo"};

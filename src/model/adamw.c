@@ -2,8 +2,8 @@
  * parameter array; the element update is dpo_adamw_elem in
  * src/core/dpo_mlp.h (shared with the CUDA driver). */
 #include "diffpo.h"
-#include "core/dpo_mlp.h"
-#include "internal.h"
+#include "../core/dpo_mlp.h"
+#include "../internal.h"
 
 dpo_adamw dpo_adamw_default(double lr)
 {

@@ -3,9 +3,9 @@
  * docs/model.md).  Each iteration is a pure function of (seed, it) and
  * the state (base, m, v). */
 #include "diffpo.h"
-#include "core/dpo_philox.h"
-#include "core/dpo_reduce.h"
-#include "internal.h"
+#include "../core/dpo_philox.h"
+#include "../core/dpo_reduce.h"
+#include "../internal.h"
 
 #define A64(x) (((x) + 63u) & ~(size_t)63u)
 

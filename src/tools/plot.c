@@ -3,7 +3,7 @@
 #include <string.h>
 #include "diffpo.h"
 #include "diffpo_plot.h"
-#include "core/dpo_pmath.h"
+#include "../core/dpo_pmath.h"
 
 /* ================================================================ SVG */
 

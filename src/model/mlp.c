@@ -5,9 +5,9 @@
  * order.  Layouts: docs/model.md. */
 #include <string.h>
 #include "diffpo.h"
-#include "core/dpo_mlp.h"
-#include "core/dpo_philox.h"
-#include "internal.h"
+#include "../core/dpo_mlp.h"
+#include "../core/dpo_philox.h"
+#include "../internal.h"
 
 #define MLP_MAX_WIDTH ((size_t)1 << 16)
 #define MLP_MAX_N ((size_t)1 << 24)

@@ -29,7 +29,7 @@
  * pointers) and *info is left untouched. */
 #include <string.h>
 #include "diffpo.h"
-#include "internal.h"
+#include "../internal.h"
 
 /* Internal: the same parse with a short English reason on failure (used by
  * the CLI for its error messages).  *why is set only on failure. */
