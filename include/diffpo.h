@@ -193,6 +193,16 @@ dpo_status dpo_step_f32(float *x_prev, float *x0, float *mu, const float *x, con
 dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x, const double *model_out,
                         const double *noise, size_t n, const dpo_step_coef_f64 *c);
 
+/* The same step with the noise drawn inside the call: z is the standard
+ * normals of Philox tensor nc, elements [0, n) (dpo_normal_f32 / _f64), so
+ * no caller fills noise.  Bit for bit dpo_normal_* into a buffer followed by
+ * dpo_step_*; the same checks, plus nc's (stream, candidate < 65536).
+ * n <= 2^34.  docs/reproducibility.md maps the coordinates. */
+dpo_status dpo_step_philox_f32(float *x_prev, float *x0, float *mu, const float *x, const float *model_out,
+                               dpo_noise_coord nc, size_t n, const dpo_step_coef_f32 *c);
+dpo_status dpo_step_philox_f64(double *x_prev, double *x0, double *mu, const double *x, const double *model_out,
+                               dpo_noise_coord nc, size_t n, const dpo_step_coef_f64 *c);
+
 /* Gaussian log-density log N(x_prev; mu, sigma^2 I) of a given x_prev,
  * for `batch` rows of `dim` elements: out[b].  Squared deviations are
  * summed in double in the canonical tree.  sigma = 0 -> DPO_ERR_SIGMA_ZERO. */

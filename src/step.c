@@ -1,6 +1,7 @@
 /* CPU driver of the DDIM / DDPM step and its log-probability. */
 #include "diffpo.h"
 #include "core/dpo_ddim.h"
+#include "core/dpo_philox.h"
 #include "core/dpo_reduce.h"
 #include "internal.h"
 
@@ -238,6 +239,57 @@ dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x,
                         const double *noise, size_t n, const dpo_step_coef_f64 *c)
 {
     DPO_STEP_BODY(double, f64, dpo_pm_isfinite)
+}
+
+/* The step with its noise drawn inside: element i's z is lane i % 4 of
+ * Philox block i / 4 of tensor nc (dpo_normal_*), rounded to T exactly as
+ * dpo_normal_* rounds it, so the bits equal dpo_normal_* into a buffer
+ * followed by dpo_step_*.  Everything is checked before any output is
+ * written; no buffer beyond one Philox block on the stack. */
+#define DPO_STEP_PHILOX_BODY(T, SUFFIX, FIN)                                                    \
+    const void *outs[3];                                                                        \
+    const void *ins[2];                                                                         \
+    size_t i;                                                                                   \
+    uint32_t blk;                                                                               \
+    dpo_status st;                                                                              \
+    if (!x || !model_out || !c)                                                                 \
+        return DPO_ERR_NULL;                                                                    \
+    if (n == 0 || n > DPO_MAX_ELEMS)                                                            \
+        return DPO_ERR_SIZE;                                                                    \
+    if (nc.stream > 0xffffu || nc.candidate > 0xffffu)                                          \
+        return DPO_ERR_RANGE;                                                                   \
+    outs[0] = x_prev; outs[1] = x0; outs[2] = mu;                                               \
+    ins[0] = x; ins[1] = model_out;                                                             \
+    st = check_step_alias(outs, 3, ins, 2, n * sizeof(T));                                      \
+    if (st)                                                                                     \
+        return st;                                                                              \
+    for (i = 0; i < n; i++)                                                                     \
+        if (!FIN(x[i]) || !FIN(model_out[i]))                                                   \
+            return DPO_ERR_NONFINITE;                                                           \
+    for (i = 0, blk = 0; i < n; blk++) {                                                        \
+        double z[4];                                                                            \
+        int l;                                                                                  \
+        dpo_normal4(z, nc.seed, nc.stream, nc.sample, nc.step, nc.candidate, blk);              \
+        for (l = 0; l < 4 && i < n; l++, i++) {                                                 \
+            T a, m, p;                                                                          \
+            p = dpo_step_elem_##SUFFIX(&a, &m, x[i], model_out[i], (T)z[l], c);                 \
+            if (x0) x0[i] = a;                                                                  \
+            if (mu) mu[i] = m;                                                                  \
+            if (x_prev) x_prev[i] = p;                                                          \
+        }                                                                                       \
+    }                                                                                           \
+    return DPO_OK;
+
+dpo_status dpo_step_philox_f32(float *x_prev, float *x0, float *mu, const float *x, const float *model_out,
+                               dpo_noise_coord nc, size_t n, const dpo_step_coef_f32 *c)
+{
+    DPO_STEP_PHILOX_BODY(float, f32, dpo_pm_isfinitef)
+}
+
+dpo_status dpo_step_philox_f64(double *x_prev, double *x0, double *mu, const double *x, const double *model_out,
+                               dpo_noise_coord nc, size_t n, const dpo_step_coef_f64 *c)
+{
+    DPO_STEP_PHILOX_BODY(double, f64, dpo_pm_isfinite)
 }
 
 #define DPO_LOGPROB_BODY(T, FIN)                                                                \

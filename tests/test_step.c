@@ -297,6 +297,92 @@ static void test_prev_rules(void)
     CHECK(b.alpha_prev == s1.ac32[0] && b.prev_t == 0, "clamped: alpha_prev = ac[0], got %g", b.alpha_prev);
 }
 
+/* dpo_step_philox_*: the noise drawn inside the call gives the bits of
+ * dpo_normal_* into a buffer followed by dpo_step_*, for lengths that do and
+ * do not fill the last Philox block, both step kinds, in place too. */
+#define PH_N 67
+static void test_step_philox_matches_two_calls(void)
+{
+    static const size_t lens[] = {1, 3, 4, 5, 64, PH_N};
+    static const dpo_step_kind kinds[] = {DPO_STEP_DDIM, DPO_STEP_DDPM};
+    float x[PH_N], e[PH_N], z[PH_N], p1[PH_N], m1[PH_N], a1[PH_N], p2[PH_N], m2[PH_N], a2[PH_N], y[PH_N];
+    double xd[PH_N], ed[PH_N], zd[PH_N], q1[PH_N], q2[PH_N], n1[PH_N], n2[PH_N];
+    size_t li, i;
+    int ki, t;
+    for (i = 0; i < PH_N; i++) {
+        xd[i] = urand() * 2;
+        ed[i] = urand();
+        x[i] = (float)xd[i];
+        e[i] = (float)ed[i];
+    }
+    for (ki = 0; ki < 2; ki++)
+        for (t = 1; t < 1000; t += 333)
+            for (li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+                size_t n = lens[li];
+                dpo_step_opts o = dpo_step_opts_default();
+                dpo_step_coef_f32 c;
+                dpo_step_coef_f64 cd;
+                dpo_noise_coord nc;
+                o.kind = kinds[ki];
+                nc.seed = 0x0123456789abcdefULL + (uint64_t)t;
+                nc.stream = DPO_STREAM_STEP;
+                nc.sample = (uint32_t)(7 * li + 3);
+                nc.step = (uint32_t)t;
+                nc.candidate = (uint32_t)ki;
+                CHECK(dpo_step_coef_f32_init(&c, &sched, t, 20, &o) == DPO_OK, "coef32 t=%d", t);
+                CHECK(dpo_step_coef_f64_init(&cd, &sched, t, 20, &o) == DPO_OK, "coef64 t=%d", t);
+                CHECK(dpo_normal_f32(z, nc, 0, n) == DPO_OK, "normals32");
+                CHECK(dpo_step_f32(p1, a1, m1, x, e, z, n, &c) == DPO_OK, "two-call f32");
+                CHECK(dpo_step_philox_f32(p2, a2, m2, x, e, nc, n, &c) == DPO_OK, "philox f32");
+                CHECK(chk_same_bits(p1, p2, n * sizeof(float)) && chk_same_bits(a1, a2, n * sizeof(float)) &&
+                          chk_same_bits(m1, m2, n * sizeof(float)),
+                      "f32 bits differ (kind %d, t %d, n %zu)", ki, t, n);
+                memcpy(y, x, n * sizeof(float));
+                CHECK(dpo_step_philox_f32(y, 0, 0, y, e, nc, n, &c) == DPO_OK, "philox f32 in place");
+                CHECK(chk_same_bits(y, p1, n * sizeof(float)), "in place differs (n %zu)", n);
+                CHECK(dpo_normal_f64(zd, nc, 0, n) == DPO_OK, "normals64");
+                CHECK(dpo_step_f64(q1, 0, n1, xd, ed, zd, n, &cd) == DPO_OK, "two-call f64");
+                CHECK(dpo_step_philox_f64(q2, 0, n2, xd, ed, nc, n, &cd) == DPO_OK, "philox f64");
+                CHECK(chk_same_bits(q1, q2, n * sizeof(double)) && chk_same_bits(n1, n2, n * sizeof(double)),
+                      "f64 bits differ (kind %d, t %d, n %zu)", ki, t, n);
+            }
+}
+
+static void test_step_philox_refuses_bad_arguments(void)
+{
+    dpo_step_opts o = dpo_step_opts_default();
+    dpo_step_coef_f32 c;
+    dpo_noise_coord nc;
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, e[8] = {0}, out[8], mu[8];
+    int i;
+    memset(&nc, 0, sizeof nc);
+    nc.stream = DPO_STREAM_STEP;
+    dpo_step_coef_f32_init(&c, &sched, 500, 20, &o);
+    for (i = 0; i < 8; i++)
+        out[i] = mu[i] = -7.0f;
+    CHECK(dpo_step_philox_f32(out, 0, mu, 0, e, nc, 8, &c) == DPO_ERR_NULL, "NULL x");
+    CHECK(dpo_step_philox_f32(out, 0, mu, x, 0, nc, 8, &c) == DPO_ERR_NULL, "NULL model output");
+    CHECK(dpo_step_philox_f32(out, 0, mu, x, e, nc, 8, 0) == DPO_ERR_NULL, "NULL coefficients");
+    CHECK(dpo_step_philox_f32(out, 0, mu, x, e, nc, 0, &c) == DPO_ERR_SIZE, "n = 0");
+    nc.stream = 0x10000u;
+    CHECK(dpo_step_philox_f32(out, 0, mu, x, e, nc, 8, &c) == DPO_ERR_RANGE, "stream >= 65536");
+    nc.stream = DPO_STREAM_STEP;
+    nc.candidate = 0x10000u;
+    CHECK(dpo_step_philox_f32(out, 0, mu, x, e, nc, 8, &c) == DPO_ERR_RANGE, "candidate >= 65536");
+    nc.candidate = 0;
+    x[5] = (float)NAN;
+    CHECK(dpo_step_philox_f32(out, 0, mu, x, e, nc, 8, &c) == DPO_ERR_NONFINITE, "NaN input");
+    x[5] = 6;
+    e[7] = (float)INFINITY;
+    CHECK(dpo_step_philox_f32(out, 0, mu, x, e, nc, 8, &c) == DPO_ERR_NONFINITE, "inf model output");
+    e[7] = 0;
+    CHECK(dpo_step_philox_f32(out, 0, out + 4, x, e, nc, 8, &c) == DPO_ERR_ALIAS, "outputs overlap");
+    for (i = 0; i < 8; i++)
+        CHECK(out[i] == -7.0f && mu[i] == -7.0f, "output %d untouched", i);
+    CHECK(dpo_step_philox_f32(x + 1, 0, 0, x, e, nc, 7, &c) == DPO_ERR_ALIAS, "partial overlap with x");
+    CHECK(x[1] == 2 && x[7] == 8, "x untouched after the refused call");
+}
+
 int main(void)
 {
     make_sched();
@@ -310,5 +396,7 @@ int main(void)
     RUN(test_sigma_zero_is_error);
     RUN(test_validation_leaves_outputs);
     RUN(test_prev_rules);
+    RUN(test_step_philox_matches_two_calls);
+    RUN(test_step_philox_refuses_bad_arguments);
     return chk_summary();
 }
