@@ -90,42 +90,85 @@ dpo_train_cfg dpo_train_cfg_default(dpo_method m)
 
 /* --------------------------------------------------------------- scratch */
 #define ALIGN64(n) (((n) + 63) & ~(size_t)63)
-enum { BUF_EPS, BUF_EPS_REF, BUF_MU, BUF_MU_REF, BUF_X0, BUF_GMU, BUF_GEPS, BUF_G, BUF_VJP, BUF_Z,
-       BUF_EPS1, BUF_EPS_REF1, BUF_MU1, BUF_MU_REF1, BUF_GMU1, BUF_GEPS1, BUF_XT, BUF_XT1, BUF_X, BUF_N };
 
+/* One prompt's scratch inside the trainer's workspace.  Every vector is dim
+ * floats unless its comment says otherwise; each piece starts 64-byte
+ * aligned.  "w" / "l" name the winner's and the loser's side of a pair (D3PO:
+ * trajectory 0 and 1; Diffusion-DPO / DSPO: the noised winner and loser). */
 typedef struct scratch {
-    void *mw[4];        /* network activations: 0, 1 keep theta's forward for backward; 2, 3 auxiliary */
-    size_t mw_size;
-    float *buf[BUF_N];  /* dim each */
-    float *cand;        /* (DPO_TRAIN_MAX_K + 1) x dim */
-    float *traj0, *traj1; /* (T + 1) x dim each */
+    size_t net_size;   /* bytes of one network workspace: dpo_mlp_workspace_size(m, 1), aligned */
+    void *net_w;       /* theta's forward on the w side, kept for its backward */
+    void *net_l;       /* theta's forward on the l side, kept for its backward */
+    void *net_tmp;     /* forwards not differentiated: the reference, rollouts, step-wise rewards */
+    void *net_guide;   /* TailorPO-G: the forward inside the winner's step-wise reward, for its input VJP */
+    /* the dim-float vectors (SCRATCH_VECS of them, bound in this order) */
+    float *eps_w, *eps_ref_w, *mu_w, *mu_ref_w; /* model outputs and step means of the w side */
+    float *x0;                  /* x0_hat of the current state (step-wise methods); swap space */
+    float *g_mu_w, *g_eps_w;    /* the loss's gradient wrt mu_w, then wrt eps_w */
+    float *g_reward;            /* TailorPO-G: grad r(x0_hat(x^w)) */
+    float *vjp;                 /* TailorPO-G: J_eps^T g_reward */
+    float *tmp;                 /* eps at the next timestep (step-wise reward); training noise */
+    float *eps_l, *eps_ref_l, *mu_l, *mu_ref_l; /* the same for the l side */
+    float *g_mu_l, *g_eps_l;
+    float *x_t_w, *x_t_l;       /* the noised pair (Diffusion-DPO, DSPO); x_T of a rollout (x_t_w) */
+    float *x;                   /* the state of the step-wise trajectory or the rollout */
+    float *cand;      /* (DPO_TRAIN_MAX_K + 1) x dim: the candidates of one trained step (+ SPO's fresh one) */
+    float *traj_w, *traj_l; /* (T + 1) x dim each: D3PO's two trajectories */
 } scratch;
+
+#define SCRATCH_NETS 4
+#define SCRATCH_VECS 19
 
 static size_t scratch_size(const dpo_mlp_cfg *m, int T)
 {
     size_t d = m->dim * sizeof(float);
-    return 4 * ALIGN64(dpo_mlp_workspace_size(m, 1)) + BUF_N * ALIGN64(d) + ALIGN64((DPO_TRAIN_MAX_K + 1) * d) +
-           2 * ALIGN64((size_t)(T + 1) * d);
+    return SCRATCH_NETS * ALIGN64(dpo_mlp_workspace_size(m, 1)) + SCRATCH_VECS * ALIGN64(d) +
+           ALIGN64((DPO_TRAIN_MAX_K + 1) * d) + 2 * ALIGN64((size_t)(T + 1) * d);
 }
 
 static void scratch_bind(scratch *s, unsigned char *p, const dpo_mlp_cfg *m, int T)
 {
+    void **nets[SCRATCH_NETS];
+    float **vecs[SCRATCH_VECS];
     size_t d = m->dim * sizeof(float);
     int i;
-    s->mw_size = ALIGN64(dpo_mlp_workspace_size(m, 1));
-    for (i = 0; i < 4; i++) {
-        s->mw[i] = p;
-        p += s->mw_size;
+    nets[0] = &s->net_w;
+    nets[1] = &s->net_l;
+    nets[2] = &s->net_tmp;
+    nets[3] = &s->net_guide;
+    vecs[0] = &s->eps_w;
+    vecs[1] = &s->eps_ref_w;
+    vecs[2] = &s->mu_w;
+    vecs[3] = &s->mu_ref_w;
+    vecs[4] = &s->x0;
+    vecs[5] = &s->g_mu_w;
+    vecs[6] = &s->g_eps_w;
+    vecs[7] = &s->g_reward;
+    vecs[8] = &s->vjp;
+    vecs[9] = &s->tmp;
+    vecs[10] = &s->eps_l;
+    vecs[11] = &s->eps_ref_l;
+    vecs[12] = &s->mu_l;
+    vecs[13] = &s->mu_ref_l;
+    vecs[14] = &s->g_mu_l;
+    vecs[15] = &s->g_eps_l;
+    vecs[16] = &s->x_t_w;
+    vecs[17] = &s->x_t_l;
+    vecs[18] = &s->x;
+    s->net_size = ALIGN64(dpo_mlp_workspace_size(m, 1));
+    for (i = 0; i < SCRATCH_NETS; i++) {
+        *nets[i] = p;
+        p += s->net_size;
     }
-    for (i = 0; i < BUF_N; i++) {
-        s->buf[i] = (float *)p;
+    for (i = 0; i < SCRATCH_VECS; i++) {
+        *vecs[i] = (float *)p;
         p += ALIGN64(d);
     }
     s->cand = (float *)p;
     p += ALIGN64((DPO_TRAIN_MAX_K + 1) * d);
-    s->traj0 = (float *)p;
+    s->traj_w = (float *)p;
     p += ALIGN64((size_t)(T + 1) * d);
-    s->traj1 = (float *)p;
+    s->traj_l = (float *)p;
 }
 
 /* ----------------------------------------------------------- primitives */
@@ -180,7 +223,7 @@ static void step_mean(float *mu, float *x0, const float *x, const float *e, size
     }
 }
 
-static void noise(float *z, const ctx *c, uint32_t stream, uint32_t g, uint32_t step, uint32_t cand, size_t n)
+static dpo_noise_coord coord(const ctx *c, uint32_t stream, uint32_t g, uint32_t step, uint32_t cand)
 {
     dpo_noise_coord nc;
     nc.seed = c->seed;
@@ -188,20 +231,27 @@ static void noise(float *z, const ctx *c, uint32_t stream, uint32_t g, uint32_t 
     nc.sample = g;
     nc.step = step;
     nc.candidate = cand;
-    dpo_normal_f32(z, nc, 0, n);
+    return nc;
 }
 
-/* x = mu + sigma z, the same arithmetic as dpo_step_elem_f32. */
-static void sample_from(float *x, const float *mu, const float *z, size_t n, const dpo_step_coef_f32 *co)
+/* n standard normals of tensor (stream, g, step, cand): x_T, training noise. */
+static void noise(float *z, const ctx *c, uint32_t stream, uint32_t g, uint32_t step, uint32_t cand, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++)
-        x[i] = mu[i] + co->sigma * z[i];
+    dpo_normal_f32(z, coord(c, stream, g, step, cand), 0, n);
+}
+
+/* x_prev = mu(x, e) + sigma z with z the step noise of (sample g, step j,
+ * candidate cand): the core's step with its noise drawn inside. */
+static dpo_status sample_step(float *x_prev, const ctx *c, const float *x, const float *e, uint32_t g, int j,
+                              uint32_t cand, const dpo_step_coef_f32 *co)
+{
+    return dpo_step_philox_f32(x_prev, 0, 0, x, e, coord(c, DPO_STREAM_STEP, g, (uint32_t)j, cand), c->m->dim, co);
 }
 
 /* Step-wise reward r(x0_hat(x)) of x = x_{t-1} after step j: x0_hat with the
- * model's eps at the next timestep; after the last step x itself. */
-static dpo_status stepwise_reward(double *r, float *x0h, float *g, const ctx *c, const scratch *s, int aux,
+ * model's eps at the next timestep (forward in `net`); after the last step
+ * x itself. */
+static dpo_status stepwise_reward(double *r, float *x0h, float *g, const ctx *c, const scratch *s, void *net,
                                   const float *x, int j, int32_t cls, double *alpha_next)
 {
     dpo_status st;
@@ -211,11 +261,11 @@ static dpo_status stepwise_reward(double *r, float *x0h, float *g, const ctx *c,
             *alpha_next = 1.0;
     } else {
         dpo_step_coef_f32 co;
-        float *e = s->buf[BUF_Z];
+        float *e = s->tmp;
         size_t i;
         if ((st = coef_at(&co, c, j + 1)) != DPO_OK)
             return st;
-        if ((st = eps_at(e, s->mw[aux], s->mw_size, c, c->lora, x, c->ts[j + 1], cls)) != DPO_OK)
+        if ((st = eps_at(e, net, s->net_size, c, c->lora, x, c->ts[j + 1], cls)) != DPO_OK)
             return st;
         for (i = 0; i < c->m->dim; i++) {
             float a, ee;
@@ -228,13 +278,16 @@ static dpo_status stepwise_reward(double *r, float *x0h, float *g, const ctx *c,
     return reward_at(r, g, c, x0h, cls);
 }
 
-/* Adds the gradient wrt eps_theta through theta's forward kept in mw[w]. */
-static dpo_status backprop(float *slot, const ctx *c, const scratch *s, int w, const float *g_eps)
+/* Adds the gradient wrt eps_theta through theta's forward kept in `net`. */
+static dpo_status backprop(float *slot, const ctx *c, const scratch *s, void *net, const float *g_eps)
 {
-    return dpo_mlp_backward(0, 0, slot, g_eps, s->mw[w], s->mw_size, c->m, c->base, c->lora, 1);
+    return dpo_mlp_backward(0, 0, slot, g_eps, net, s->net_size, c->m, c->base, c->lora, 1);
 }
 
 /* ------------------------------------------------------- the iterations */
+typedef dpo_status (*iter_fn)(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t g, int32_t cls, float *slot,
+                              dpo_train_stats *st);
+
 static dpo_status iter_d3po(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t g, int32_t cls, float *slot,
                             dpo_train_stats *st)
 {
@@ -243,26 +296,24 @@ static dpo_status iter_d3po(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t 
     double r0, r1;
     dpo_status e;
     float *tr2[2];
-    tr2[0] = s->traj0;
-    tr2[1] = s->traj1;
+    tr2[0] = s->traj_w;
+    tr2[1] = s->traj_l;
     /* two trajectories from one x_T, independent step noise (candidates 0, 1) */
-    noise(s->traj0, c, DPO_STREAM_INIT, g, 0, 0, D);
-    memcpy(s->traj1, s->traj0, D * sizeof(float));
+    noise(s->traj_w, c, DPO_STREAM_INIT, g, 0, 0, D);
+    memcpy(s->traj_l, s->traj_w, D * sizeof(float));
     for (j = 0; j < c->T; j++) {
         dpo_step_coef_f32 co;
         if ((e = coef_at(&co, c, j)) != DPO_OK)
             return e;
         for (i = 0; i < 2; i++) {
             const float *x = tr2[i] + (size_t)j * D;
-            if ((e = eps_at(s->buf[BUF_EPS], s->mw[2], s->mw_size, c, c->lora, x, c->ts[j], cls)) != DPO_OK)
+            if ((e = eps_at(s->eps_w, s->net_tmp, s->net_size, c, c->lora, x, c->ts[j], cls)) != DPO_OK ||
+                (e = sample_step(tr2[i] + (size_t)(j + 1) * D, c, x, s->eps_w, g, j, (uint32_t)i, &co)) != DPO_OK)
                 return e;
-            step_mean(s->buf[BUF_MU], 0, x, s->buf[BUF_EPS], D, &co);
-            noise(s->buf[BUF_Z], c, DPO_STREAM_STEP, g, (uint32_t)j, (uint32_t)i, D);
-            sample_from(tr2[i] + (size_t)(j + 1) * D, s->buf[BUF_MU], s->buf[BUF_Z], D, &co);
         }
     }
-    if ((e = reward_at(&r0, 0, c, s->traj0 + (size_t)c->T * D, cls)) != DPO_OK ||
-        (e = reward_at(&r1, 0, c, s->traj1 + (size_t)c->T * D, cls)) != DPO_OK)
+    if ((e = reward_at(&r0, 0, c, s->traj_w + (size_t)c->T * D, cls)) != DPO_OK ||
+        (e = reward_at(&r1, 0, c, s->traj_l + (size_t)c->T * D, cls)) != DPO_OK)
         return e;
     if ((e = dpo_d3po_label(&label, r0, r1)) != DPO_OK)
         return e;
@@ -274,20 +325,19 @@ static dpo_status iter_d3po(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t 
         coef_at(&co, c, j);
         for (i = 0; i < 2; i++) {
             const float *x = tr2[i] + (size_t)j * D;
-            float *eps = s->buf[i ? BUF_EPS1 : BUF_EPS], *eref = s->buf[i ? BUF_EPS_REF1 : BUF_EPS_REF];
-            if ((e = eps_at(eps, s->mw[i], s->mw_size, c, c->lora, x, c->ts[j], cls)) != DPO_OK ||
-                (e = eps_at(eref, s->mw[2], s->mw_size, c, 0, x, c->ts[j], cls)) != DPO_OK)
+            float *eps = i ? s->eps_l : s->eps_w, *eref = i ? s->eps_ref_l : s->eps_ref_w;
+            if ((e = eps_at(eps, i ? s->net_l : s->net_w, s->net_size, c, c->lora, x, c->ts[j], cls)) != DPO_OK ||
+                (e = eps_at(eref, s->net_tmp, s->net_size, c, 0, x, c->ts[j], cls)) != DPO_OK)
                 return e;
-            step_mean(s->buf[i ? BUF_MU1 : BUF_MU], 0, x, eps, D, &co);
-            step_mean(s->buf[i ? BUF_MU_REF1 : BUF_MU_REF], 0, x, eref, D, &co);
+            step_mean(i ? s->mu_l : s->mu_w, 0, x, eps, D, &co);
+            step_mean(i ? s->mu_ref_l : s->mu_ref_w, 0, x, eref, D, &co);
         }
         p.beta = tr->cfg.beta;
         p.clip_eps = tr->cfg.clip_eps;
         p.sigma = (double)co.sigma;
         p.mode = tr->cfg.lp_mode;
-        e = dpo_d3po_code_f32(&res, s->buf[BUF_GMU], s->buf[BUF_GMU1], s->traj0 + (size_t)(j + 1) * D, s->buf[BUF_MU],
-                              s->buf[BUF_MU_REF], s->traj1 + (size_t)(j + 1) * D, s->buf[BUF_MU1],
-                              s->buf[BUF_MU_REF1], D, label, p);
+        e = dpo_d3po_code_f32(&res, s->g_mu_w, s->g_mu_l, s->traj_w + (size_t)(j + 1) * D, s->mu_w, s->mu_ref_w,
+                              s->traj_l + (size_t)(j + 1) * D, s->mu_l, s->mu_ref_l, D, label, p);
         if (e)
             return e;
         st->loss += res.loss;
@@ -297,191 +347,288 @@ static dpo_status iter_d3po(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t 
         if (label == 0)
             continue; /* a tie: zero gradient, counted in the mean */
         for (i = 0; i < 2; i++) {
-            float *geps = s->buf[i ? BUF_GEPS1 : BUF_GEPS];
-            if ((e = dpo_grad_mu_to_out_f32(geps, s->buf[i ? BUF_GMU1 : BUF_GMU], D, &co)) != DPO_OK ||
-                (e = backprop(slot, c, s, i, geps)) != DPO_OK)
+            float *geps = i ? s->g_eps_l : s->g_eps_w;
+            if ((e = dpo_grad_mu_to_out_f32(geps, i ? s->g_mu_l : s->g_mu_w, D, &co)) != DPO_OK ||
+                (e = backprop(slot, c, s, i ? s->net_l : s->net_w, geps)) != DPO_OK)
                 return e;
         }
     }
     return DPO_OK;
 }
 
-/* TailorPO, TailorPO-G, RDPO (both), SPO: one trajectory; at trained steps
- * candidates from the same x_t, ranked by the step-wise reward. */
+/* ---------------------------------------------- the step-wise methods
+ * TailorPO, TailorPO-G, RDPO (both), SPO: one trajectory; at a trained step
+ * K candidates are drawn from the same x_t (mu_w, the model's mean; mu_ref_w,
+ * the reference's), scored by the step-wise reward, a pair is selected,
+ * optionally guided, its loss backpropagated through theta's forward at x_t
+ * (net_w), and one candidate continues the trajectory.  Each method is one
+ * row of stepwise_ops. */
+typedef struct tstep {
+    int j;          /* step index */
+    uint32_t g;     /* global sample */
+    int32_t cls;
+    int K;          /* candidates scored */
+    dpo_step_coef_f32 co;
+    double r[DPO_TRAIN_MAX_K + 1]; /* step-wise rewards of the candidates */
+    int w, l;       /* the pair's winner and loser candidates */
+    int has_pair;   /* 0: no preference at this step (a tie, SPO's threshold): no loss */
+} tstep;
+
+typedef struct stepwise_ops {
+    int use_k; /* candidates: cfg.k (SPO) or 2 */
+    dpo_status (*select)(tstep *t, const ctx *c, const scratch *s, const dpo_train_cfg *cf);
+    dpo_status (*guide)(const tstep *t, const ctx *c, scratch *s, const dpo_train_cfg *cf); /* may be NULL */
+    dpo_status (*pair_loss)(dpo_pair_result *res, const tstep *t, const ctx *c, scratch *s, const dpo_train_cfg *cf);
+    dpo_status (*next)(float *x, const tstep *t, const ctx *c, scratch *s, const dpo_train_cfg *cf);
+} stepwise_ops;
+
+static float *cand_at(const scratch *s, const ctx *c, int q)
+{
+    return s->cand + (size_t)q * c->m->dim;
+}
+
+/* Pair selection.  TailorPO: the higher step-wise reward wins (eq. 12). */
+static dpo_status select_by_reward(tstep *t, const ctx *c, const scratch *s, const dpo_train_cfg *cf)
+{
+    int order[2];
+    dpo_status e;
+    (void)c, (void)s, (void)cf;
+    if ((e = dpo_rank_desc(order, t->r, 2)) != DPO_OK)
+        return e;
+    t->w = order[0];
+    t->l = order[1];
+    t->has_pair = t->r[0] != t->r[1];
+    return DPO_OK;
+}
+
+/* RDPO: the larger gain Delta Q over the reward of x_t's own x0_hat wins. */
+static dpo_status select_by_gain(tstep *t, const ctx *c, const scratch *s, const dpo_train_cfg *cf)
+{
+    double dq[2], r_before;
+    int order[2];
+    dpo_status e;
+    (void)cf;
+    if ((e = reward_at(&r_before, 0, c, s->x0, t->cls)) != DPO_OK ||
+        (e = dpo_rdpo_delta_q(dq, t->r, r_before, 2, DPO_DQ_GAIN)) != DPO_OK || (e = dpo_rank_desc(order, dq, 2)) != DPO_OK)
+        return e;
+    t->w = order[0];
+    t->l = order[1];
+    t->has_pair = dq[0] != dq[1];
+    return DPO_OK;
+}
+
+/* SPO: best and worst of K, trained only past the threshold. */
+static dpo_status select_spo(tstep *t, const ctx *c, const scratch *s, const dpo_train_cfg *cf)
+{
+    dpo_spo_params sp;
+    (void)s;
+    sp.thr = cf->spo_thr;
+    sp.kappa = cf->kappa;
+    return dpo_spo_select(&t->w, &t->l, &t->has_pair, t->r, (size_t)t->K, c->ts[t->j], sp);
+}
+
+/* Guidance (TailorPO-G): raise the winner's step-wise reward, in place. */
+static dpo_status guide_winner(const tstep *t, const ctx *c, scratch *s, const dpo_train_cfg *cf)
+{
+    const size_t D = c->m->dim;
+    dpo_guide_params gp;
+    double rw, alpha, eta_t;
+    float *xw = cand_at(s, c, t->w);
+    dpo_status e;
+    if ((e = stepwise_reward(&rw, s->eps_l, s->g_reward, c, s, s->net_guide, xw, t->j, t->cls, &alpha)) != DPO_OK)
+        return e;
+    if ((e = dpo_tailorpo_g_eta(&eta_t, (double)c->ts[t->j], (double)(c->sched->num_train_steps - 1),
+                                cf->guide_eta_min, cf->guide_eta_max)) != DPO_OK)
+        return e;
+    gp.eta = eta_t;
+    gp.delta = cf->guide_delta;
+    gp.alpha = alpha;
+    gp.sign = 1;
+    gp.jac = cf->guide_jac;
+    if (t->j + 1 >= c->T)
+        gp.jac = DPO_GUIDE_NO_EPS; /* x0_hat = x: no model in the chain */
+    if (gp.jac == DPO_GUIDE_VJP) {
+        /* J_eps^T g through the network's input VJP (forward kept in net_guide) */
+        memset(s->vjp, 0, D * sizeof(float));
+        if ((e = dpo_mlp_backward(s->vjp, 0, 0, s->g_reward, s->net_guide, s->net_size, c->m, c->base, c->lora, 1)) !=
+            DPO_OK)
+            return e;
+    }
+    return dpo_tailorpo_g_update_f32(xw, xw, s->g_reward, gp.jac == DPO_GUIDE_VJP ? s->vjp : 0, D, gp);
+}
+
+/* Pair losses: each leaves the gradient wrt the mean mu_w of x_t in g_mu_w. */
+static dpo_status loss_tailorpo(dpo_pair_result *res, const tstep *t, const ctx *c, scratch *s,
+                                const dpo_train_cfg *cf)
+{
+    dpo_dpo_params p;
+    p.beta = cf->beta;
+    p.sigma = (double)t->co.sigma;
+    p.mode = cf->lp_mode;
+    return dpo_tailorpo_f32(res, s->g_mu_w, cand_at(s, c, t->w), cand_at(s, c, t->l), s->mu_w, s->mu_ref_w, c->m->dim,
+                            p);
+}
+
+static dpo_status loss_rdpo(dpo_pair_result *res, const tstep *t, const ctx *c, scratch *s, const dpo_train_cfg *cf)
+{
+    dpo_rdpo_params p;
+    memset(&p, 0, sizeof p);
+    p.beta = cf->beta;
+    p.lambda = cf->lambda;
+    p.sigma = (double)t->co.sigma;
+    p.mode = cf->lp_mode;
+    p.variant = cf->method == DPO_METHOD_RDPO ? DPO_RDPO_PRINTED : DPO_RDPO_INTENDED;
+    return dpo_rdpo_f32(res, s->g_mu_w, cand_at(s, c, t->w), cand_at(s, c, t->l), s->mu_w, s->mu_ref_w, c->m->dim, p);
+}
+
+/* SPO: D3PO's clipped loss on the two candidates; both share the parent
+ * mean, so the two mean gradients add. */
+static dpo_status loss_spo(dpo_pair_result *res, const tstep *t, const ctx *c, scratch *s, const dpo_train_cfg *cf)
+{
+    const size_t D = c->m->dim;
+    dpo_clip_params p;
+    dpo_status e;
+    size_t q;
+    p.beta = cf->beta;
+    p.clip_eps = cf->clip_eps;
+    p.sigma = (double)t->co.sigma;
+    p.mode = cf->lp_mode;
+    e = dpo_d3po_code_f32(res, s->g_mu_w, s->g_mu_l, cand_at(s, c, t->w), s->mu_w, s->mu_ref_w, cand_at(s, c, t->l),
+                          s->mu_w, s->mu_ref_w, D, 1, p);
+    if (e)
+        return e;
+    for (q = 0; q < D; q++)
+        s->g_mu_w[q] += s->g_mu_l[q];
+    return DPO_OK;
+}
+
+/* Next state.  TailorPO / RDPO: the (guided) winner, candidate 0 without a pair. */
+static dpo_status next_winner(float *x, const tstep *t, const ctx *c, scratch *s, const dpo_train_cfg *cf)
+{
+    (void)cf;
+    memcpy(x, cand_at(s, c, t->has_pair ? t->w : 0), c->m->dim * sizeof(float));
+    return DPO_OK;
+}
+
+/* SPO: the resampler's candidate (none: a fresh one, candidate K). */
+static dpo_status next_spo(float *x, const tstep *t, const ctx *c, scratch *s, const dpo_train_cfg *cf)
+{
+    int next;
+    dpo_status e;
+    switch (cf->resampler) {
+    case DPO_RESAMPLE_WINNER: next = t->w; break;
+    case DPO_RESAMPLE_LOSER: next = t->l; break;
+    case DPO_RESAMPLE_NONE:
+        next = t->K;
+        if ((e = sample_step(cand_at(s, c, t->K), c, x, s->eps_w, t->g, t->j, (uint32_t)t->K, &t->co)) != DPO_OK)
+            return e;
+        break;
+    default: {
+        uint32_t idx;
+        if ((e = dpo_spo_resample_index(&idx, c->seed, t->g, (uint32_t)t->j, (uint32_t)t->K)) != DPO_OK)
+            return e;
+        next = (int)idx;
+    }
+    }
+    memcpy(x, cand_at(s, c, next), c->m->dim * sizeof(float));
+    return DPO_OK;
+}
+
+static const stepwise_ops ops_tailorpo = {0, select_by_reward, 0, loss_tailorpo, next_winner};
+static const stepwise_ops ops_tailorpo_g = {0, select_by_reward, guide_winner, loss_tailorpo, next_winner};
+static const stepwise_ops ops_rdpo = {0, select_by_gain, 0, loss_rdpo, next_winner};
+static const stepwise_ops ops_spo = {1, select_spo, 0, loss_spo, next_spo};
+
+/* The model's step from x at step j: coefficients, eps (forward kept in
+ * net_w), mean mu_w and x0_hat. */
+static dpo_status model_step_mean(tstep *t, const ctx *c, scratch *s, const float *x)
+{
+    dpo_status e;
+    if ((e = coef_at(&t->co, c, t->j)) != DPO_OK ||
+        (e = eps_at(s->eps_w, s->net_w, s->net_size, c, c->lora, x, c->ts[t->j], t->cls)) != DPO_OK)
+        return e;
+    step_mean(s->mu_w, s->x0, x, s->eps_w, c->m->dim, &t->co);
+    return DPO_OK;
+}
+
+static int trained_step(const dpo_train_cfg *cf, int j)
+{
+    return j >= cf->train_from && (j - cf->train_from) % cf->train_every == 0;
+}
+
+/* The reference's mean at x, then K candidates from x and their step-wise rewards. */
+static dpo_status draw_candidates(tstep *t, const ctx *c, scratch *s, const float *x)
+{
+    int q;
+    dpo_status e;
+    if ((e = eps_at(s->eps_ref_w, s->net_tmp, s->net_size, c, 0, x, c->ts[t->j], t->cls)) != DPO_OK)
+        return e;
+    step_mean(s->mu_ref_w, 0, x, s->eps_ref_w, c->m->dim, &t->co);
+    for (q = 0; q < t->K; q++)
+        if ((e = sample_step(cand_at(s, c, q), c, x, s->eps_w, t->g, t->j, (uint32_t)q, &t->co)) != DPO_OK ||
+            (e = stepwise_reward(&t->r[q], s->eps_l, 0, c, s, s->net_tmp, cand_at(s, c, q), t->j, t->cls, 0)) !=
+                DPO_OK)
+            return e;
+    return DPO_OK;
+}
+
+/* The pair's loss into the statistics and its gradient into the slot
+ * (through theta's forward at x_t). */
+static dpo_status pair_backward(float *slot, dpo_train_stats *st, const dpo_pair_result *res, const tstep *t,
+                                const ctx *c, scratch *s)
+{
+    dpo_status e;
+    st->loss += res->loss;
+    st->terms++;
+    st->lr_winner += res->lr_w;
+    st->lr_loser += res->lr_l;
+    if ((e = dpo_grad_mu_to_out_f32(s->g_eps_w, s->g_mu_w, c->m->dim, &t->co)) != DPO_OK)
+        return e;
+    return backprop(slot, c, s, s->net_w, s->g_eps_w);
+}
+
+static const stepwise_ops *stepwise_ops_of(dpo_method m);
+
 static dpo_status iter_stepwise(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t g, int32_t cls, float *slot,
                                 dpo_train_stats *st)
 {
-    const size_t D = c->m->dim;
     const dpo_train_cfg *cf = &tr->cfg;
-    const dpo_method M = cf->method;
-    const int K = M == DPO_METHOD_SPO ? cf->k : 2;
-    float *x = s->buf[BUF_X];
-    int j, i;
+    const stepwise_ops *ops = stepwise_ops_of(cf->method);
+    float *x = s->x;
+    tstep t;
     dpo_status e;
-    noise(x, c, DPO_STREAM_INIT, g, 0, 0, D);
-    for (j = 0; j < c->T; j++) {
-        dpo_step_coef_f32 co;
-        double r[DPO_TRAIN_MAX_K + 1], r_before = 0;
-        int train, w = 0, l = 1, next = 0;
-        if ((e = coef_at(&co, c, j)) != DPO_OK)
+    memset(&t, 0, sizeof t);
+    t.g = g;
+    t.cls = cls;
+    t.K = ops->use_k ? cf->k : 2;
+    noise(x, c, DPO_STREAM_INIT, g, 0, 0, c->m->dim);
+    for (t.j = 0; t.j < c->T; t.j++) {
+        dpo_pair_result res;
+        if ((e = model_step_mean(&t, c, s, x)) != DPO_OK)
             return e;
-        if ((e = eps_at(s->buf[BUF_EPS], s->mw[0], s->mw_size, c, c->lora, x, c->ts[j], cls)) != DPO_OK)
-            return e;
-        step_mean(s->buf[BUF_MU], s->buf[BUF_X0], x, s->buf[BUF_EPS], D, &co);
-        train = j >= cf->train_from && (j - cf->train_from) % cf->train_every == 0;
-        if (!train) {
-            noise(s->buf[BUF_Z], c, DPO_STREAM_STEP, g, (uint32_t)j, 0, D);
-            sample_from(x, s->buf[BUF_MU], s->buf[BUF_Z], D, &co);
+        if (!trained_step(cf, t.j)) {
+            if ((e = sample_step(x, c, x, s->eps_w, g, t.j, 0, &t.co)) != DPO_OK)
+                return e;
             continue;
         }
-        if ((e = eps_at(s->buf[BUF_EPS_REF], s->mw[2], s->mw_size, c, 0, x, c->ts[j], cls)) != DPO_OK)
+        if ((e = draw_candidates(&t, c, s, x)) != DPO_OK || (e = ops->select(&t, c, s, cf)) != DPO_OK)
             return e;
-        step_mean(s->buf[BUF_MU_REF], 0, x, s->buf[BUF_EPS_REF], D, &co);
-        memcpy(s->buf[BUF_XT], x, D * sizeof(float));
-        for (i = 0; i < K; i++) {
-            noise(s->buf[BUF_Z], c, DPO_STREAM_STEP, g, (uint32_t)j, (uint32_t)i, D);
-            sample_from(s->cand + (size_t)i * D, s->buf[BUF_MU], s->buf[BUF_Z], D, &co);
-            if ((e = stepwise_reward(&r[i], s->buf[BUF_EPS1], 0, c, s, 2, s->cand + (size_t)i * D, j,
-                                     cls, 0)) != DPO_OK)
+        if (t.has_pair) {
+            if (ops->guide && (e = ops->guide(&t, c, s, cf)) != DPO_OK)
+                return e;
+            if ((e = ops->pair_loss(&res, &t, c, s, cf)) != DPO_OK ||
+                (e = pair_backward(slot, st, &res, &t, c, s)) != DPO_OK)
                 return e;
         }
-        if (M == DPO_METHOD_SPO) {
-            dpo_spo_params sp;
-            int valid;
-            sp.thr = cf->spo_thr;
-            sp.kappa = cf->kappa;
-            if ((e = dpo_spo_select(&w, &l, &valid, r, (size_t)K, c->ts[j], sp)) != DPO_OK)
-                return e;
-            if (valid) {
-                dpo_pair_result res;
-                dpo_clip_params p;
-                size_t q;
-                p.beta = cf->beta;
-                p.clip_eps = cf->clip_eps;
-                p.sigma = (double)co.sigma;
-                p.mode = cf->lp_mode;
-                e = dpo_d3po_code_f32(&res, s->buf[BUF_GMU], s->buf[BUF_GMU1], s->cand + (size_t)w * D, s->buf[BUF_MU],
-                                      s->buf[BUF_MU_REF], s->cand + (size_t)l * D, s->buf[BUF_MU],
-                                      s->buf[BUF_MU_REF], D, 1, p);
-                if (e)
-                    return e;
-                for (q = 0; q < D; q++) /* both candidates share the parent mean */
-                    s->buf[BUF_GMU][q] += s->buf[BUF_GMU1][q];
-                st->loss += res.loss;
-                st->terms++;
-                st->lr_winner += res.lr_w;
-                st->lr_loser += res.lr_l;
-                if ((e = dpo_grad_mu_to_out_f32(s->buf[BUF_GEPS], s->buf[BUF_GMU], D, &co)) != DPO_OK ||
-                    (e = backprop(slot, c, s, 0, s->buf[BUF_GEPS])) != DPO_OK)
-                    return e;
-            }
-            switch (cf->resampler) {
-            case DPO_RESAMPLE_WINNER: next = w; break;
-            case DPO_RESAMPLE_LOSER: next = l; break;
-            case DPO_RESAMPLE_NONE:
-                next = K;
-                noise(s->buf[BUF_Z], c, DPO_STREAM_STEP, g, (uint32_t)j, (uint32_t)K, D);
-                sample_from(s->cand + (size_t)K * D, s->buf[BUF_MU], s->buf[BUF_Z], D, &co);
-                break;
-            default: {
-                uint32_t idx;
-                if ((e = dpo_spo_resample_index(&idx, c->seed, g, (uint32_t)j, (uint32_t)K)) != DPO_OK)
-                    return e;
-                next = (int)idx;
-            }
-            }
-            memcpy(x, s->cand + (size_t)next * D, D * sizeof(float));
-            continue;
-        }
-        /* TailorPO / RDPO: two candidates */
-        if (M == DPO_METHOD_RDPO || M == DPO_METHOD_RDPO_FIXED) {
-            double dq[2];
-            int order[2];
-            if ((e = reward_at(&r_before, 0, c, s->buf[BUF_X0], cls)) != DPO_OK ||
-                (e = dpo_rdpo_delta_q(dq, r, r_before, 2, DPO_DQ_GAIN)) != DPO_OK ||
-                (e = dpo_rank_desc(order, dq, 2)) != DPO_OK)
-                return e;
-            w = order[0];
-            l = order[1];
-            if (dq[0] == dq[1])
-                w = -1;
-        } else {
-            int order[2];
-            if ((e = dpo_rank_desc(order, r, 2)) != DPO_OK)
-                return e;
-            w = order[0];
-            l = order[1];
-            if (r[0] == r[1])
-                w = -1;
-        }
-        if (w < 0) { /* a tie carries no preference: continue with candidate 0 */
-            memcpy(x, s->cand, D * sizeof(float));
-            continue;
-        }
-        if (M == DPO_METHOD_TAILORPO_G) {
-            /* guidance on the winner: raise its step-wise reward */
-            dpo_guide_params gp;
-            double rw, alpha, eta_t;
-            float *xw = s->cand + (size_t)w * D;
-            if ((e = stepwise_reward(&rw, s->buf[BUF_EPS1], s->buf[BUF_G], c, s, 3, xw, j, cls, &alpha)) != DPO_OK)
-                return e;
-            if ((e = dpo_tailorpo_g_eta(&eta_t, (double)c->ts[j], (double)(c->sched->num_train_steps - 1),
-                                        cf->guide_eta_min, cf->guide_eta_max)) != DPO_OK)
-                return e;
-            gp.eta = eta_t;
-            gp.delta = cf->guide_delta;
-            gp.alpha = alpha;
-            gp.sign = 1;
-            gp.jac = cf->guide_jac;
-            if (j + 1 >= c->T)
-                gp.jac = DPO_GUIDE_NO_EPS; /* x0_hat = x: no model in the chain */
-            if (gp.jac == DPO_GUIDE_VJP) {
-                /* J_eps^T g through the network's input VJP (forward kept in mw[3]) */
-                memset(s->buf[BUF_VJP], 0, D * sizeof(float));
-                if ((e = dpo_mlp_backward(s->buf[BUF_VJP], 0, 0, s->buf[BUF_G], s->mw[3], s->mw_size, c->m, c->base,
-                                          c->lora, 1)) != DPO_OK)
-                    return e;
-            }
-            if ((e = dpo_tailorpo_g_update_f32(xw, xw, s->buf[BUF_G], gp.jac == DPO_GUIDE_VJP ? s->buf[BUF_VJP] : 0,
-                                               D, gp)) != DPO_OK)
-                return e;
-        }
-        {
-            dpo_pair_result res;
-            const float *xw = s->cand + (size_t)w * D, *xl = s->cand + (size_t)l * D;
-            if (M == DPO_METHOD_RDPO || M == DPO_METHOD_RDPO_FIXED) {
-                dpo_rdpo_params p;
-                memset(&p, 0, sizeof p);
-                p.beta = cf->beta;
-                p.lambda = cf->lambda;
-                p.sigma = (double)co.sigma;
-                p.mode = cf->lp_mode;
-                p.variant = M == DPO_METHOD_RDPO ? DPO_RDPO_PRINTED : DPO_RDPO_INTENDED;
-                e = dpo_rdpo_f32(&res, s->buf[BUF_GMU], xw, xl, s->buf[BUF_MU], s->buf[BUF_MU_REF], D, p);
-            } else {
-                dpo_dpo_params p;
-                p.beta = cf->beta;
-                p.sigma = (double)co.sigma;
-                p.mode = cf->lp_mode;
-                e = dpo_tailorpo_f32(&res, s->buf[BUF_GMU], xw, xl, s->buf[BUF_MU], s->buf[BUF_MU_REF], D, p);
-            }
-            if (e)
-                return e;
-            st->loss += res.loss;
-            st->terms++;
-            st->lr_winner += res.lr_w;
-            st->lr_loser += res.lr_l;
-            if ((e = dpo_grad_mu_to_out_f32(s->buf[BUF_GEPS], s->buf[BUF_GMU], D, &co)) != DPO_OK ||
-                (e = backprop(slot, c, s, 0, s->buf[BUF_GEPS])) != DPO_OK)
-                return e;
-            memcpy(x, xw, D * sizeof(float)); /* the winner continues */
-        }
+        if ((e = ops->next(x, &t, c, s, cf)) != DPO_OK)
+            return e;
     }
     return reward_at(&st->reward, 0, c, x, cls);
 }
 
 /* Diffusion-DPO and DSPO on the offline pairs. */
-static dpo_status iter_eps(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t g, float *slot, dpo_train_stats *st)
+static dpo_status iter_eps(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t g, int32_t cls_unused, float *slot,
+                           dpo_train_stats *st)
 {
     const size_t D = c->m->dim;
     size_t p = (size_t)g % tr->n_pairs, i;
@@ -489,9 +636,10 @@ static dpo_status iter_eps(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t g
     int32_t cls = tr->pair_cls[p];
     uint32_t ctr[4], key[2], wds[4];
     int t;
-    float sa, sb, *eps = s->buf[BUF_Z];
+    float sa, sb, *eps = s->tmp;
     dpo_pair_result res;
     dpo_status e;
+    (void)cls_unused; /* the pair's own class */
     dpo_philox_coords(ctr, key, c->seed, DPO_STREAM_TIMESTEP, g, 0, 0, 0);
     dpo_philox4x32_10(wds, ctr, key);
     t = (int)dpo_uniform_index(wds[0], (uint32_t)c->sched->num_train_steps);
@@ -499,24 +647,23 @@ static dpo_status iter_eps(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t g
     sa = DPO_SQRTF(c->sched->ac32[t]);
     sb = DPO_SQRTF(1.0f - c->sched->ac32[t]);
     for (i = 0; i < D; i++) { /* shared t and noise for winner and loser */
-        s->buf[BUF_XT][i] = sa * xw[i] + sb * eps[i];
-        s->buf[BUF_XT1][i] = sa * xl[i] + sb * eps[i];
+        s->x_t_w[i] = sa * xw[i] + sb * eps[i];
+        s->x_t_l[i] = sa * xl[i] + sb * eps[i];
     }
-    if ((e = eps_at(s->buf[BUF_EPS], s->mw[0], s->mw_size, c, c->lora, s->buf[BUF_XT], t, cls)) != DPO_OK ||
-        (e = eps_at(s->buf[BUF_EPS1], s->mw[1], s->mw_size, c, c->lora, s->buf[BUF_XT1], t, cls)) != DPO_OK ||
-        (e = eps_at(s->buf[BUF_EPS_REF], s->mw[2], s->mw_size, c, 0, s->buf[BUF_XT], t, cls)) != DPO_OK ||
-        (e = eps_at(s->buf[BUF_EPS_REF1], s->mw[2], s->mw_size, c, 0, s->buf[BUF_XT1], t, cls)) != DPO_OK)
+    if ((e = eps_at(s->eps_w, s->net_w, s->net_size, c, c->lora, s->x_t_w, t, cls)) != DPO_OK ||
+        (e = eps_at(s->eps_l, s->net_l, s->net_size, c, c->lora, s->x_t_l, t, cls)) != DPO_OK ||
+        (e = eps_at(s->eps_ref_w, s->net_tmp, s->net_size, c, 0, s->x_t_w, t, cls)) != DPO_OK ||
+        (e = eps_at(s->eps_ref_l, s->net_tmp, s->net_size, c, 0, s->x_t_l, t, cls)) != DPO_OK)
         return e;
     if (tr->cfg.method == DPO_METHOD_DIFFDPO) {
         dpo_eps_params pp;
         pp.beta = tr->cfg.beta;
         pp.mode = tr->cfg.lp_mode;
-        e = dpo_diffdpo_f32(&res, s->buf[BUF_GEPS], s->buf[BUF_GEPS1], eps, eps, s->buf[BUF_EPS], s->buf[BUF_EPS_REF],
-                            s->buf[BUF_EPS1], s->buf[BUF_EPS_REF1], D, pp);
+        e = dpo_diffdpo_f32(&res, s->g_eps_w, s->g_eps_l, eps, eps, s->eps_w, s->eps_ref_w, s->eps_l, s->eps_ref_l, D,
+                            pp);
     } else {
         dpo_dspo_params pp = dpo_dspo_params_code(tr->cfg.beta, 0);
-        e = dpo_dspo_f32(&res, s->buf[BUF_GEPS], s->buf[BUF_GEPS1], eps, eps, s->buf[BUF_EPS], s->buf[BUF_EPS_REF],
-                         s->buf[BUF_EPS1], s->buf[BUF_EPS_REF1], D, pp);
+        e = dpo_dspo_f32(&res, s->g_eps_w, s->g_eps_l, eps, eps, s->eps_w, s->eps_ref_w, s->eps_l, s->eps_ref_l, D, pp);
     }
     if (e)
         return e;
@@ -524,10 +671,34 @@ static dpo_status iter_eps(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t g
     st->terms = 1;
     st->lr_winner = res.lr_w;
     st->lr_loser = res.lr_l;
-    if ((e = backprop(slot, c, s, 0, s->buf[BUF_GEPS])) != DPO_OK ||
-        (e = backprop(slot, c, s, 1, s->buf[BUF_GEPS1])) != DPO_OK)
+    if ((e = backprop(slot, c, s, s->net_w, s->g_eps_w)) != DPO_OK ||
+        (e = backprop(slot, c, s, s->net_l, s->g_eps_l)) != DPO_OK)
         return e;
     return DPO_OK;
+}
+
+/* ------------------------------------------------------ the method table
+ * One row per method: its iteration and, for the step-wise ones, their
+ * seams.  A new method is a new row (and its functions above). */
+typedef struct method_impl {
+    iter_fn iter;
+    const stepwise_ops *stepwise;
+} method_impl;
+
+static const method_impl method_table[DPO_METHODS] = {
+    [DPO_METHOD_D3PO] = {iter_d3po, 0},
+    [DPO_METHOD_DIFFDPO] = {iter_eps, 0},
+    [DPO_METHOD_TAILORPO] = {iter_stepwise, &ops_tailorpo},
+    [DPO_METHOD_TAILORPO_G] = {iter_stepwise, &ops_tailorpo_g},
+    [DPO_METHOD_RDPO] = {iter_stepwise, &ops_rdpo},
+    [DPO_METHOD_RDPO_FIXED] = {iter_stepwise, &ops_rdpo},
+    [DPO_METHOD_SPO] = {iter_stepwise, &ops_spo},
+    [DPO_METHOD_DSPO] = {iter_eps, 0},
+};
+
+static const stepwise_ops *stepwise_ops_of(dpo_method m)
+{
+    return method_table[m].stepwise;
 }
 
 /* ------------------------------------------------------------ trainer API */
@@ -648,13 +819,7 @@ dpo_status dpo_trainer_sample(dpo_trainer *tr, uint64_t it, size_t b, dpo_train_
     c.seed = tr->cfg.seed;
     c.reward = tr->cfg.reward;
     c.user = tr->cfg.user_reward;
-    switch (tr->cfg.method) {
-    case DPO_METHOD_D3PO: e = iter_d3po(tr, &c, &s, g, cls, slot, &st); break;
-    case DPO_METHOD_DIFFDPO:
-    case DPO_METHOD_DSPO: e = iter_eps(tr, &c, &s, g, slot, &st); break;
-    default: e = iter_stepwise(tr, &c, &s, g, cls, slot, &st); break;
-    }
-    if (e)
+    if ((e = method_table[tr->cfg.method].iter(tr, &c, &s, g, cls, slot, &st)) != DPO_OK)
         return e;
     if (st.terms > 1) { /* the prompt's objective: the mean over its trained terms */
         float inv = 1.0f / (float)st.terms;
@@ -710,18 +875,16 @@ static dpo_status rollout_one(float *out, const ctx *c, scratch *s, uint32_t g, 
                               const float *x_T)
 {
     const size_t D = c->m->dim;
-    float *x = s->buf[BUF_X];
+    float *x = s->x;
     int j;
     dpo_status e;
     memcpy(x, x_T, D * sizeof(float));
     for (j = 0; j < c->T; j++) {
         dpo_step_coef_f32 co;
         if ((e = coef_at(&co, c, j)) != DPO_OK ||
-            (e = eps_at(s->buf[BUF_EPS], s->mw[2], s->mw_size, c, c->lora, x, c->ts[j], cls)) != DPO_OK)
+            (e = eps_at(s->eps_w, s->net_tmp, s->net_size, c, c->lora, x, c->ts[j], cls)) != DPO_OK ||
+            (e = sample_step(x, c, x, s->eps_w, g, j, cand, &co)) != DPO_OK)
             return e;
-        step_mean(s->buf[BUF_MU], 0, x, s->buf[BUF_EPS], D, &co);
-        noise(s->buf[BUF_Z], c, DPO_STREAM_STEP, g, (uint32_t)j, cand, D);
-        sample_from(x, s->buf[BUF_MU], s->buf[BUF_Z], D, &co);
     }
     memcpy(out, x, D * sizeof(float));
     return DPO_OK;
@@ -778,15 +941,15 @@ static dpo_status make_pairs(float *pairs, int32_t *cls, size_t n, uint64_t seed
         int32_t cl = (int32_t)(i % mcfg->n_classes);
         double r0, r1;
         float *p = pairs + i * 2 * D;
-        noise(s.buf[BUF_XT], &c, DPO_STREAM_INIT, (uint32_t)i, 0, 0, D);
-        if ((e = rollout_one(p, &c, &s, (uint32_t)i, 0, cl, s.buf[BUF_XT])) != DPO_OK ||
-            (e = rollout_one(p + D, &c, &s, (uint32_t)i, 1, cl, s.buf[BUF_XT])) != DPO_OK ||
+        noise(s.x_t_w, &c, DPO_STREAM_INIT, (uint32_t)i, 0, 0, D);
+        if ((e = rollout_one(p, &c, &s, (uint32_t)i, 0, cl, s.x_t_w)) != DPO_OK ||
+            (e = rollout_one(p + D, &c, &s, (uint32_t)i, 1, cl, s.x_t_w)) != DPO_OK ||
             (e = reward_at(&r0, 0, &c, p, cl)) != DPO_OK || (e = reward_at(&r1, 0, &c, p + D, cl)) != DPO_OK)
             return e;
         if (r1 > r0) { /* winner first; equal rewards keep the order */
-            memcpy(s.buf[BUF_X0], p, D * sizeof(float));
+            memcpy(s.x0, p, D * sizeof(float));
             memcpy(p, p + D, D * sizeof(float));
-            memcpy(p + D, s.buf[BUF_X0], D * sizeof(float));
+            memcpy(p + D, s.x0, D * sizeof(float));
         }
         cls[i] = cl;
     }
@@ -841,9 +1004,9 @@ static dpo_status eval_reward(double *mean_reward, float *images, uint64_t seed,
             uint32_t g = (uint32_t)(k * n_per_class + j);
             int32_t cl = (int32_t)k;
             double r;
-            float *img = s.buf[BUF_X0];
-            noise(s.buf[BUF_XT], &c, DPO_STREAM_INIT, g, 0, 0, D);
-            if ((e = rollout_one(img, &c, &s, g, 0, cl, s.buf[BUF_XT])) != DPO_OK ||
+            float *img = s.x0;
+            noise(s.x_t_w, &c, DPO_STREAM_INIT, g, 0, 0, D);
+            if ((e = rollout_one(img, &c, &s, g, 0, cl, s.x_t_w)) != DPO_OK ||
                 (e = reward_at(&r, 0, &c, img, cl)) != DPO_OK)
                 return e;
             acc += r;
