@@ -1,9 +1,8 @@
-/* Rollout driver: x_T and every step's noise from Philox, the trajectory,
- * per-step log-probabilities, over any range of samples. */
+/* Rollout driver: x_T from Philox, every step by the core's step with its
+ * Philox noise (dpo_step_philox_f32) and its log-probability
+ * (dpo_step_logprob_f32), over any range of samples. */
 #include "diffpo.h"
-#include "core/dpo_ddim.h"
-#include "core/dpo_philox.h"
-#include "core/dpo_reduce.h"
+#include "core/dpo_pmath.h"
 #include "internal.h"
 
 size_t dpo_rollout_workspace_size(size_t n, size_t dim)
@@ -48,7 +47,6 @@ dpo_status dpo_rollout_f32(float *traj, double *logp, const dpo_rollout_cfg *cfg
     size_t i, j, n, dim, row;
     float *eps;
     int k;
-    double log_sigma = 0;
     dpo_status st;
     if (!traj)
         return DPO_ERR_NULL;
@@ -84,8 +82,6 @@ dpo_status dpo_rollout_f32(float *traj, double *logp, const dpo_rollout_cfg *cfg
         float *xn = traj + (size_t)(k + 1) * row + s0 * dim;
         int t = cfg->timesteps[k];
         dpo_step_coef_f32_init(&c, cfg->sched, t, cfg->num_steps, &cfg->opts); /* checked above */
-        if (logp)
-            log_sigma = dpo_log((double)c.sigma);
         if (model->forward(model->user, eps, x, n, t, cfg->cond ? cfg->cond + s0 : 0) != 0)
             return DPO_ERR_MODEL;
         for (j = 0; j < n * dim; j++)
@@ -93,26 +89,18 @@ dpo_status dpo_rollout_f32(float *traj, double *logp, const dpo_rollout_cfg *cfg
                 return DPO_ERR_NONFINITE;
         for (i = 0; i < n; i++) {
             const float *xi = x + i * dim;
-            const float *ei = eps + i * dim;
+            float *ei = eps + i * dim; /* the model output, then (in place) the step mean */
             float *oi = xn + i * dim;
-            dpo_sum s;
-            uint32_t blk = 0;
-            dpo_sum_init(&s);
-            for (j = 0; j < dim; j += 4, blk++) {
-                double z[4];
-                size_t l;
-                dpo_normal4(z, cfg->seed, DPO_STREAM_STEP, (uint32_t)(s0 + i), (uint32_t)k, 0, blk);
-                for (l = 0; l < 4 && j + l < dim; l++) {
-                    float a, mu;
-                    float p = dpo_step_elem_f32(&a, &mu, xi[j + l], ei[j + l], (float)z[l], &c);
-                    oi[j + l] = p;
-                    if (logp)
-                        dpo_sum_add(&s, dpo_lp_term((double)p, (double)mu));
-                }
-            }
-            if (logp)
-                logp[(size_t)k * cfg->batch + s0 + i] =
-                    dpo_lp_finish(dpo_sum_result(&s), (double)dim, (double)c.sigma, log_sigma, (int)cfg->lp_mode);
+            dpo_noise_coord nc;
+            nc.seed = cfg->seed;
+            nc.stream = DPO_STREAM_STEP;
+            nc.sample = (uint32_t)(s0 + i);
+            nc.step = (uint32_t)k;
+            nc.candidate = 0;
+            if ((st = dpo_step_philox_f32(oi, 0, ei, xi, ei, nc, dim, &c)) != DPO_OK ||
+                (logp && (st = dpo_step_logprob_f32(&logp[(size_t)k * cfg->batch + s0 + i], oi, ei, 1, dim, &c,
+                                                    cfg->lp_mode)) != DPO_OK))
+                return st;
         }
     }
     return DPO_OK;
