@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "diffpo.h"
+#include "tools/diffpo_tools.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -301,30 +301,6 @@ uint64_t dpo_rollout_fingerprint(uint64_t *step_hash, const float *traj, const d
 /* XXH3-64 of raw bytes, for users' own fingerprints. */
 uint64_t dpo_hash64(const void *data, size_t len, uint64_t seed);
 
-/* ------------------------------------------------------------------- .npy */
-typedef enum dpo_dtype {
-    DPO_F32 = 0,
-    DPO_F64 = 1
-} dpo_dtype;
-
-#define DPO_NPY_MAX_DIMS 8
-
-typedef struct dpo_npy_info {
-    dpo_dtype dtype;
-    int ndim;
-    uint64_t shape[DPO_NPY_MAX_DIMS];
-    uint64_t count;       /* product of shape (1 for a 0-d array) */
-    size_t data_offset;   /* where the data starts in the buffer */
-} dpo_npy_info;
-
-/* Parses a NumPy .npy v1.0 (or 2.0/3.0) header in buf[0..len): little-endian
- * '<f4' or '<f8', C order.  Checks that len covers the data.  No allocation. */
-dpo_status dpo_npy_parse(dpo_npy_info *info, const void *buf, size_t len);
-/* Writes a v1.0 header for dtype/shape into out (cap bytes): *written gets
- * its length (a multiple of 64).  cap >= 128 + 24 * ndim suffices. */
-dpo_status dpo_npy_header(char *out, size_t cap, size_t *written, dpo_dtype dtype, const uint64_t *shape,
-                          int ndim);
-
 #ifdef __cplusplus
 }
 #endif

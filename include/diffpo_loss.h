@@ -310,64 +310,6 @@ dpo_status dpo_dmu_dout_f64(double *k, const dpo_step_coef_f64 *c);
 dpo_status dpo_grad_mu_to_out_f32(float *g_out, const float *g_mu, size_t n, const dpo_step_coef_f32 *c);
 dpo_status dpo_grad_mu_to_out_f64(double *g_out, const double *g_mu, size_t n, const dpo_step_coef_f64 *c);
 
-/* ------------------------------------------------------- vector files
- * Parser of the golden-vector text format, docs/vectors.md sections 1-2
- * (the contract; the evaluator of `diffpo loss` / `diffpo verify` checks the
- * meaning of the records).  No allocation: the caller owns the buffer and
- * receives events through a callback; pointers in the events point into the
- * buffer (not NUL-terminated).
- *
- * Lexical layer and case structure checked here:
- *   - lines end with "\n"; every byte is printable ASCII or a tab (a CR,
- *     NUL or other control or non-ASCII byte is an error); at most
- *     DPO_VEC_MAX_LINE bytes per line;
- *   - blank lines and lines whose first non-blank character is '#' are
- *     ignored; a record line holds only its fields (no trailing comment);
- *   - a record is "KEYWORD FIELDS...": KEYWORD one of case, end, fn, ref,
- *     prec, reduce, param, in, gen, out, alt, tol (any other keyword, and
- *     the `diffpo loss` output records got/error, are errors); value = the
- *     rest of the line after the blanks, trailing blanks trimmed;
- *   - "case ID" (one name [A-Za-z0-9_.:-]+) opens a case, "end" closes it;
- *     a record outside a case, a second "case" before "end" and a missing
- *     final "end" are errors.
- * Errors: DPO_ERR_FORMAT, *err_line = the 1-based line, *err_msg = a
- * static message. */
-#define DPO_VEC_MAX_LINE 1048576
-
-typedef enum dpo_vec_event {
-    DPO_VEC_BEGIN = 0, /* key = "case", value = the case name */
-    DPO_VEC_FIELD = 1,
-    DPO_VEC_END = 2    /* key = "end", value empty */
-} dpo_vec_event;
-
-typedef struct dpo_vec_field {
-    const char *key;
-    size_t key_len;
-    const char *value;
-    size_t value_len;
-    size_t line; /* 1-based */
-} dpo_vec_field;
-
-/* Returns 0 to continue; non-zero stops the parse with DPO_ERR_MODEL
- * (*err_line = the event's line). */
-typedef int (*dpo_vec_callback)(void *user, dpo_vec_event ev, const dpo_vec_field *f);
-
-dpo_status dpo_vec_parse(const char *buf, size_t len, dpo_vec_callback cb, void *user, size_t *err_line,
-                         const char **err_msg);
-
-/* The numbers of a value: blank-separated tokens, each a finite number in
- * strtod syntax ("C" locale; C99 hex floats included).  *count = the
- * number of numbers; DPO_ERR_SIZE (nothing written past cap) when more than
- * cap; DPO_ERR_FORMAT for a bad or non-finite token or a token longer than
- * 80 characters. */
-dpo_status dpo_vec_numbers(double *out, size_t cap, size_t *count, const char *s, size_t len);
-
-/* The array of a `gen <name> n splitmix64 seed lo hi [base]` record,
- * docs/vectors.md section 3, bit for bit: v[0..n) (base may be NULL, else n
- * stored values added last); f32 != 0 rounds each value once to binary32
- * (returned widened).  Nothing is written when v is NULL. */
-void dpo_vec_splitmix64(double *v, size_t n, uint64_t seed, double lo, double hi, const double *base, int f32);
-
 #ifdef __cplusplus
 }
 #endif

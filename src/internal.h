@@ -19,9 +19,4 @@ static inline int dpo_overlap(const void *a, size_t na, const void *b, size_t nb
     return pa < pb + nb && pb < pa + na;
 }
 
-/* .npy parse with the reason of a failure (src/tools/npy.c; used by the CLI's
- * messages): *why receives a static string, or is left alone on success. */
-#include "diffpo.h"
-dpo_status dpo__npy_parse_diag(dpo_npy_info *info, const void *buf, size_t len, const char **why);
-
 #endif

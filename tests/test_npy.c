@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "diffpo.h"
+#include "tools/diffpo_tools.h"
 #include "check.h"
 
 /* Builds a .npy image: magic, version (major, 0), header length (2 or 4

@@ -1,4 +1,4 @@
-/* Plot writers (src/tools/plot.c, include/diffpo_plot.h).
+/* Plot writers (src/tools/plot.c, src/tools/diffpo_tools.h).
  *
  * PNG: parsed back here with independent code: chunk layout, every CRC-32
  * by a bitwise CRC (checked first against the published check value of
@@ -19,7 +19,7 @@
 #include <string.h>
 #include "check.h"
 #include "diffpo.h"
-#include "diffpo_plot.h"
+#include "tools/diffpo_tools.h"
 
 static uint64_t sm_state = 0x0badc0ffee0ddf00ULL;
 static uint64_t splitmix64(void)

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include "diffpo.h"
+#include "tools/diffpo_tools.h"
 #include "check.h"
 
 typedef struct rec {

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
-#include "diffpo_plot.h"
 #ifdef DPO_WITH_CUDA
 #include "diffpo_cuda.h"
 #include "diffpo_cuda_model.h"

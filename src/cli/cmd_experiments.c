@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
-#include "diffpo_plot.h"
 
 #define XT 20                  /* DDIM steps (TailorPO: T = 20) */
 #define XK DPO_REWARD_KINDS    /* rewards measured in section 1 */

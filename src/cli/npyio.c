@@ -125,7 +125,7 @@ int cli_npy_load(const char *path, dpo_npy_info *info, void **data, char *err, s
         return -1;
     }
     fclose(f);
-    if (dpo__npy_parse_diag(&r, buf, len, &why) != DPO_OK) {
+    if (dpo_npy_parse_diag(&r, buf, len, &why) != DPO_OK) {
         npyio_err(err, errlen, "%s: %s", path, why);
         free(buf);
         return -1;

@@ -28,7 +28,7 @@
  * On any error the result is DPO_ERR_FORMAT (DPO_ERR_NULL for NULL
  * pointers) and *info is left untouched. */
 #include <string.h>
-#include "diffpo.h"
+#include "diffpo_tools.h"
 #include "../internal.h"
 
 /* Internal: the same parse with a short English reason on failure (used by
@@ -268,7 +268,7 @@ static int npy_dict(npy_cursor *c, dpo_npy_info *r, const char **why)
     return 0;
 }
 
-dpo_status dpo__npy_parse_diag(dpo_npy_info *info, const void *buf, size_t len, const char **why)
+dpo_status dpo_npy_parse_diag(dpo_npy_info *info, const void *buf, size_t len, const char **why)
 {
     const unsigned char *b = (const unsigned char *)buf;
     dpo_npy_info r;
@@ -350,7 +350,7 @@ dpo_status dpo__npy_parse_diag(dpo_npy_info *info, const void *buf, size_t len, 
 
 dpo_status dpo_npy_parse(dpo_npy_info *info, const void *buf, size_t len)
 {
-    return dpo__npy_parse_diag(info, buf, len, 0);
+    return dpo_npy_parse_diag(info, buf, len, 0);
 }
 
 /* Appends s to out[*n..cap); -1 when it does not fit. */

@@ -1,8 +1,7 @@
 /* Plot writers (include/diffpo_plot.h): an SVG line chart, image grids as
  * PNG (stored deflate blocks, own CRC-32 and Adler-32) or PGM. */
 #include <string.h>
-#include "diffpo.h"
-#include "diffpo_plot.h"
+#include "diffpo_tools.h"
 #include "../core/dpo_pmath.h"
 
 /* ================================================================ SVG */

@@ -5,7 +5,7 @@
  * Fuzzed by fuzz/fuzz_vecfile.c. */
 #include <stdlib.h>
 #include <string.h>
-#include "diffpo.h"
+#include "diffpo_tools.h"
 
 static int is_blank(char c)
 {
