@@ -59,7 +59,7 @@ __global__ void dpo_k_matmul_strict(float *C, const float *A, const float *B, un
     } while (0)
 #endif
 
-extern "C" dpo_status dpo_cu_matmul_strict(float *d_C, const float *d_A, const float *d_B, size_t m, size_t k,
+extern "C" dpo_status dpo_cuda_matmul_strict(float *d_C, const float *d_A, const float *d_B, size_t m, size_t k,
                                            size_t n, int ta, int tb, int accumulate, void *stream)
 {
     const size_t lim = (size_t)1 << 31, f = sizeof(float);
