@@ -19,6 +19,7 @@
 
 struct dpo_cuda_mm_plan {
     dpo_cuda_mm_shape shape;
+    int device; // current at create: the cuBLASLt handle belongs to it
     size_t ws_size;
     unsigned flags;
     cublasLtHandle_t handle;
@@ -85,6 +86,10 @@ extern "C" dpo_status dpo_cuda_mm_plan_create(dpo_cuda_mm_plan **plan, const dpo
     p->shape.accumulate = shape->accumulate ? 1 : 0;
     p->ws_size = workspace_size;
     p->flags = flags;
+    if (cudaGetDevice(&p->device) != cudaSuccess) {
+        st = DPO_ERR_CUDA;
+        goto fail;
+    }
     {
         const uint64_t m = shape->m, k = shape->k, n = shape->n;
         cublasOperation_t opa = p->shape.tb ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -138,6 +143,26 @@ extern "C" dpo_status dpo_cuda_mm_plan_create(dpo_cuda_mm_plan **plan, const dpo
                 goto fail;
             }
             p->algo = res.algo;
+        }
+        // Whatever the source, the pinned algorithm must serve any 4-byte
+        // aligned float pointer: cublasLtMatmulAlgoCheck does not see the
+        // preference's 4-byte minimum alignment, so a pinned algorithm that
+        // needs 16 bytes (cuBLASLt's vectorised / TMA kernels) would pass it
+        // and then fail in cublasLtMatmul on an odd float offset.  Refused
+        // here, at plan time (docs/cuda.md, fast products).
+        {
+            const cublasLtMatmulAlgoCapAttributes_t caps[4] = {
+                CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_A_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_B_BYTES,
+                CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_C_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_D_BYTES};
+            for (int i = 0; i < 4; i++) {
+                uint32_t need = 0;
+                size_t wr = 0;
+                DPO_LT(cublasLtMatmulAlgoCapGetAttribute(&p->algo, caps[i], &need, sizeof(need), &wr));
+                if (need > sizeof(float)) {
+                    st = DPO_ERR_UNSUPPORTED;
+                    goto fail;
+                }
+            }
         }
         // Whatever the source, the pinned algorithm must not split K.
         {
@@ -244,12 +269,21 @@ extern "C" dpo_status dpo_cuda_matmul_fast(const dpo_cuda_mm_plan *plan, float *
             dpo_overlap(d_C, m * n * f, d_work, plan->ws_size))
             return DPO_ERR_ALIAS;
     }
+    DPO_CU_ENTRY();
     {
+        // The plan's device current for the call (the caller's thread may
+        // have another), restored after.
+        int prev = plan->device;
+        DPO_CU(cudaGetDevice(&prev));
+        if (prev != plan->device)
+            DPO_CU(cudaSetDevice(plan->device));
         const float one = 1.0f, zero = 0.0f;
         const float *beta = plan->shape.accumulate ? &one : &zero;
         cublasStatus_t s = cublasLtMatmul(plan->handle, plan->desc, &one, d_B, plan->la, d_A, plan->lb, beta, d_C,
                                           plan->lc, d_C, plan->lc, &plan->algo, plan->ws_size ? d_work : NULL,
                                           plan->ws_size, (cudaStream_t)stream);
+        if (prev != plan->device)
+            cudaSetDevice(prev);
         if (s != CUBLAS_STATUS_SUCCESS)
             return DPO_ERR_CUDA;
     }

@@ -10,6 +10,7 @@
 
 struct dpo_cuda_host_mm {
     dpo_cuda_mm_mode mode;
+    int device; // current at create: its buffers, stream and plans live there
     size_t cap_a, cap_b, cap_c; // floats in d_a, d_b, d_c
     float *d_a, *d_b, *d_c;
     void *d_work; // cuBLASLt workspace (fast mode)
@@ -67,7 +68,8 @@ extern "C" dpo_status dpo_cuda_host_mm_create(dpo_cuda_host_mm **out, dpo_cuda_m
     h->cap_b = cb;
     h->cap_c = cc;
     dpo_status st = DPO_OK;
-    if (cudaMalloc((void **)&h->d_a, ca * sizeof(float)) != cudaSuccess ||
+    if (cudaGetDevice(&h->device) != cudaSuccess ||
+        cudaMalloc((void **)&h->d_a, ca * sizeof(float)) != cudaSuccess ||
         cudaMalloc((void **)&h->d_b, cb * sizeof(float)) != cudaSuccess ||
         cudaMalloc((void **)&h->d_c, cc * sizeof(float)) != cudaSuccess ||
         cudaStreamCreate(&h->stream) != cudaSuccess)
@@ -89,13 +91,34 @@ extern "C" dpo_status dpo_cuda_host_mm_create(dpo_cuda_host_mm **out, dpo_cuda_m
     return DPO_OK;
 }
 
+// Makes h's device current for the calling thread (the runtime's current
+// device is per host thread: a trainer's worker thread starts on device 0
+// whatever device create ran on); *prev receives the previous one.
+static dpo_status hm_enter(const dpo_cuda_host_mm *h, int *prev)
+{
+    DPO_CU(cudaGetDevice(prev));
+    if (*prev != h->device)
+        DPO_CU(cudaSetDevice(h->device));
+    return DPO_OK;
+}
+
+static void hm_leave(const dpo_cuda_host_mm *h, int prev)
+{
+    if (prev != h->device)
+        cudaSetDevice(prev);
+}
+
 extern "C" void dpo_cuda_host_mm_destroy(dpo_cuda_host_mm *h)
 {
     if (!h)
         return;
+    int prev = h->device;
+    if (hm_enter(h, &prev) != DPO_OK)
+        prev = h->device; // free what can be freed on whatever device is current
     if (h->stream)
         cudaStreamSynchronize(h->stream);
     hm_release(h);
+    hm_leave(h, prev);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }
@@ -169,6 +192,7 @@ static dpo_status hm_product(dpo_cuda_host_mm *h, float *C, const float *A, cons
     const size_t f = sizeof(float);
     if (m * k > h->cap_a || k * n > h->cap_b || m * n > h->cap_c)
         return DPO_ERR_SIZE;
+    DPO_CU_ENTRY();
     cudaStream_t st = h->stream;
     DPO_CU(cudaMemcpyAsync(h->d_a, A, m * k * f, cudaMemcpyHostToDevice, st));
     DPO_CU(cudaMemcpyAsync(h->d_b, B, k * n * f, cudaMemcpyHostToDevice, st));
@@ -212,11 +236,16 @@ static int hm_backend_product(void *user, float *C, const float *A, const float 
         return DPO_OK;
     }
     pthread_mutex_lock(&h->mu);
-    dpo_status e = hm_product(h, C, A, B, m, k, n, ta, tb, acc);
-    if (e == DPO_OK)
-        h->calls++;
-    else
-        cudaStreamSynchronize(h->stream); // nothing queued outlives a failed call
+    int prev = h->device;
+    dpo_status e = hm_enter(h, &prev);
+    if (e == DPO_OK) {
+        e = hm_product(h, C, A, B, m, k, n, ta, tb, acc);
+        if (e == DPO_OK)
+            h->calls++;
+        else
+            cudaStreamSynchronize(h->stream); // nothing queued outlives a failed call
+        hm_leave(h, prev);
+    }
     pthread_mutex_unlock(&h->mu);
     return e;
 }

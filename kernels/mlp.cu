@@ -436,6 +436,7 @@ extern "C" dpo_status dpo_cuda_mlp_forward(dpo_cuda_mlp *ctx, float *d_out, void
             dpo_overlap(d_work, nw, d_cls, ni))
             return DPO_ERR_ALIAS;
     }
+    DPO_CU_ENTRY();
     cm_run r;
     r.c = ctx;
     r.w = (unsigned char *)d_work;
@@ -500,6 +501,7 @@ extern "C" dpo_status dpo_cuda_mlp_backward(dpo_cuda_mlp *ctx, float *d_gx, floa
             (d_lora && dpo_overlap(d_work, nw, d_lora, nl)))
             return DPO_ERR_ALIAS;
     }
+    DPO_CU_ENTRY();
     cm_run r;
     r.c = ctx;
     r.w = (unsigned char *)d_work;
@@ -637,6 +639,7 @@ extern "C" dpo_status dpo_cuda_pretrain_run(dpo_cuda_mlp *ctx, float *d_base, fl
             dpo_overlap(host_work, L.h_total, opt, sizeof(*opt)))
             return DPO_ERR_ALIAS;
     }
+    DPO_CU_ENTRY();
     cm_run r;
     r.c = ctx;
     r.w = (unsigned char *)d_work;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <math.h>
 #include <cuda_runtime.h>
+#include <cublasLt.h>
 #include "diffpo.h"
 #include "diffpo_cuda_model.h"
 #include "check.h"
@@ -552,6 +553,78 @@ static size_t n_model_cases(void)
     return 5;
 }
 
+// A pinned algorithm must serve every 4-byte aligned float pointer.  Ask
+// cuBLASLt's heuristic with its default preference (no alignment promise:
+// it may pick a kernel that needs 16-byte operands) for the layouts a plan
+// of shape 64 x 64 x 64 builds; when that algorithm needs more than 4 bytes,
+// pinning it must be refused at plan time (cublasLtMatmulAlgoCheck alone
+// accepts it, and cublasLtMatmul would fail on an odd float offset).
+static void test_fast_pin_alignment(void)
+{
+    const uint64_t s = 64;
+    cublasLtHandle_t h = NULL;
+    cublasLtMatmulDesc_t d = NULL;
+    cublasLtMatrixLayout_t l = NULL;
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulHeuristicResult_t res;
+    cublasOperation_t op = CUBLAS_OP_N;
+    uint64_t ws = DPO_CUDA_MM_WORKSPACE_DEFAULT;
+    int found = 0;
+    memset(&res, 0, sizeof(res));
+    CHECK(cublasLtCreate(&h) == CUBLAS_STATUS_SUCCESS, "cublasLtCreate");
+    CHECK(cublasLtMatmulDescCreate(&d, CUBLAS_COMPUTE_32F, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS, "desc");
+    CHECK(cublasLtMatmulDescSetAttribute(d, CUBLASLT_MATMUL_DESC_TRANSA, &op, sizeof(op)) == CUBLAS_STATUS_SUCCESS &&
+              cublasLtMatmulDescSetAttribute(d, CUBLASLT_MATMUL_DESC_TRANSB, &op, sizeof(op)) ==
+                  CUBLAS_STATUS_SUCCESS,
+          "transposes");
+    CHECK(cublasLtMatrixLayoutCreate(&l, CUDA_R_32F, s, s, (int64_t)s) == CUBLAS_STATUS_SUCCESS, "layout");
+    CHECK(cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS &&
+              cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+                                                   sizeof(ws)) == CUBLAS_STATUS_SUCCESS,
+          "preference");
+    if (h && d && l && pref &&
+        cublasLtMatmulAlgoGetHeuristic(h, d, l, l, l, l, pref, 1, &res, &found) == CUBLAS_STATUS_SUCCESS &&
+        found >= 1) {
+        const cublasLtMatmulAlgoCapAttributes_t caps[4] = {
+            CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_A_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_B_BYTES,
+            CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_C_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_D_BYTES};
+        uint32_t most = 0;
+        for (int i = 0; i < 4; i++) {
+            uint32_t v = 0;
+            size_t wr = 0;
+            CHECK(cublasLtMatmulAlgoCapGetAttribute(&res.algo, caps[i], &v, sizeof(v), &wr) ==
+                      CUBLAS_STATUS_SUCCESS,
+                  "alignment capability %d", i);
+            most = v > most ? v : most;
+        }
+        dpo_cuda_mm_shape sh;
+        dpo_cuda_mm_algo pin;
+        dpo_cuda_mm_plan *p = NULL;
+        sh.m = sh.k = sh.n = (size_t)s;
+        sh.ta = sh.tb = sh.accumulate = 0;
+        memcpy(pin.data, &res.algo, sizeof(pin.data));
+        dpo_status st = dpo_cuda_mm_plan_create(&p, &sh, (size_t)ws, 0, &pin);
+        printf("     default-preference algorithm: minimum alignment %u bytes, pinned plan status %d\n", most,
+               (int)st);
+        if (most > 4)
+            CHECK(st == DPO_ERR_UNSUPPORTED && p == NULL, "a 16-byte algorithm pinned (status %d)", (int)st);
+        else
+            CHECK(st == DPO_OK, "a 4-byte algorithm refused (status %d)", (int)st);
+        if (p)
+            dpo_cuda_mm_plan_destroy(p);
+    } else {
+        CHECK(0, "no heuristic answer with the default preference");
+    }
+    if (pref)
+        cublasLtMatmulPreferenceDestroy(pref);
+    if (l)
+        cublasLtMatrixLayoutDestroy(l);
+    if (d)
+        cublasLtMatmulDescDestroy(d);
+    if (h)
+        cublasLtDestroy(h);
+}
+
 static void test_model_strict_bitwise(void)
 {
     const size_t ns[3] = {1, 7, 64};
@@ -998,6 +1071,7 @@ int main(void)
     RUN(test_strict_matmul_k0);
     RUN(test_fast_matmul);
     RUN(test_matmul_bad_args);
+    RUN(test_fast_pin_alignment);
     RUN(test_model_strict_bitwise);
     RUN(test_model_fast);
     RUN(test_model_bad_args);
