@@ -47,9 +47,20 @@ BENCH_BIN:= $(patsubst tests/%.c,$(BUILD)/tests/%,$(BENCH_SRC))
 
 CU_SRC   := $(sort $(wildcard kernels/*.cu))
 CU_OBJ   := $(patsubst kernels/%.cu,$(BUILD)/cuda/%.o,$(CU_SRC))
+# -fmad=false reaches only device code: the host half of every .cu file gets
+# the C side's FPFLAGS through -Xcompiler (g++ contracts in C++ by default).
+# $(BUILD)/cuda/host_fp_probe.ok fails the build if host code still contracts.
 NVFLAGS  = -std=c++17 -O3 -fmad=false -prec-div=true -prec-sqrt=true -Xcompiler -fPIC \
+           -Xcompiler $(subst $(space),$(comma),$(strip $(FPFLAGS))) \
            -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
            -Iinclude -Werror all-warnings
+comma := ,
+space := $(subst ,, )
+# The probe's host target: one with FMA instructions, so contraction would show.
+HOST_FMA_ARCH :=
+ifeq ($(ARCH),x86_64)
+HOST_FMA_ARCH := -Xcompiler -march=haswell
+endif
 
 CUDA_HOME ?= /usr/local/cuda
 LIBA  = $(BUILD)/libdiffpo.a
@@ -89,7 +100,13 @@ $(BUILD)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -c $< -o $@
 
-$(BUILD)/cuda/%.o: kernels/%.cu $(HDRS)
+$(BUILD)/cuda/host_fp_probe.ok: tests/gpu/host_fp_probe.cu tests/gpu/host_fp_probe.sh $(HDRS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) $(HOST_FMA_ARCH) -c $< -o $(BUILD)/cuda/host_fp_probe.o
+	@sh tests/gpu/host_fp_probe.sh $(BUILD)/cuda/host_fp_probe.o
+	@touch $@
+
+$(BUILD)/cuda/%.o: kernels/%.cu $(HDRS) | $(BUILD)/cuda/host_fp_probe.ok
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -c $< -o $@
 
@@ -122,7 +139,7 @@ GPU_BENCH_SRC := $(sort $(wildcard tests/gpu/bench_*.cu))
 GPU_BIN := $(patsubst tests/gpu/%.cu,$(BUILD)/gpu/%,$(GPU_TEST_SRC) $(GPU_BENCH_SRC))
 GPU_LIBS = -L$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lxxhash -lpthread -lm
 
-$(BUILD)/gpu/%: tests/gpu/%.cu $(LIBA) $(HDRS) $(wildcard tests/gpu/*.h)
+$(BUILD)/gpu/%: tests/gpu/%.cu $(LIBA) $(HDRS) $(wildcard tests/gpu/*.h) | $(BUILD)/cuda/host_fp_probe.ok
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -Isrc -Itests -o $@ $< $(LIBA) $(GPU_LIBS)
 
@@ -164,7 +181,7 @@ test: deps all $(TEST_BIN)
 repro: deps
 	@sh tests/repro_builds.sh
 
-cuda-check:
+cuda-check: $(BUILD)/cuda/host_fp_probe.ok
 	@mkdir -p $(BUILD)/cuda
 	$(NVCC) $(NVFLAGS) -x cu -c tests/cuda_compile_check.cu -o $(BUILD)/cuda/compile_check.o
 	@for f in $(CU_SRC); do echo "$(NVCC) -c $$f"; $(NVCC) $(NVFLAGS) -c $$f -o $(BUILD)/cuda/$$(basename $$f .cu).o || exit 1; done

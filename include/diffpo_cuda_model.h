@@ -28,7 +28,7 @@ extern "C" {
  * leaves C when accumulate) and then A, B may be NULL.  m, k, n < 2^31,
  * each matrix < 2^34 elements.  C must not overlap A or B.  No workspace,
  * no allocation. */
-dpo_status dpo_cu_matmul_strict(float *d_C, const float *d_A, const float *d_B, size_t m, size_t k, size_t n,
+dpo_status dpo_cuda_matmul_strict(float *d_C, const float *d_A, const float *d_B, size_t m, size_t k, size_t n,
                                 int ta, int tb, int accumulate, void *stream);
 
 /* -------------------------------------------------------- fast products
@@ -41,56 +41,56 @@ dpo_status dpo_cu_matmul_strict(float *d_C, const float *d_A, const float *d_B, 
  *     cublasLtMatmulAlgoCheck); it is stored in the plan and never chosen
  *     again;
  *   - compute type CUBLAS_COMPUTE_32F (full float32, no TF32) unless
- *     flags has DPO_CU_MM_TF32 (CUBLAS_COMPUTE_32F_FAST_TF32);
+ *     flags has DPO_CUDA_MM_TF32 (CUBLAS_COMPUTE_32F_FAST_TF32);
  *   - alpha = 1, beta = accumulate ? 1 : 0, host pointer mode.
  * Same plan, same inputs, same GPU model and library version: the same
  * bits on every run.  Against dpo_matmul_f32 the result differs by float32
  * rounding of the partial sums (test bound: |fast - cpu| <= (k + 2) 2^-24
  * sum_p |op(A)[i][p] op(B)[p][j]| + 2^-24 |cpu|, without TF32).
  *
- * dpo_cu_mm_plan_create and _destroy allocate (a cuBLASLt handle and
+ * dpo_cuda_mm_plan_create and _destroy allocate (a cuBLASLt handle and
  * descriptors on the host); they are set-up, not the hot path.
- * dpo_cu_matmul_fast allocates nothing: its workspace is the caller's
+ * dpo_cuda_matmul_fast allocates nothing: its workspace is the caller's
  * device buffer of at least the plan's workspace size, 256-byte aligned. */
-typedef struct dpo_cu_mm_shape {
+typedef struct dpo_cuda_mm_shape {
     size_t m, k, n;       /* C is m x n, the inner dimension k (k >= 1) */
     int ta, tb;           /* A stored k x m / B stored n x k when set */
     int accumulate;       /* C += instead of C = */
-} dpo_cu_mm_shape;
+} dpo_cuda_mm_shape;
 
 /* A cublasLtMatmulAlgo_t, byte for byte (it is 8 uint64 words): record it,
  * print it, pass it back to pin the same algorithm. */
-typedef struct dpo_cu_mm_algo {
+typedef struct dpo_cuda_mm_algo {
     uint64_t data[8];
-} dpo_cu_mm_algo;
+} dpo_cuda_mm_algo;
 
-typedef struct dpo_cu_mm_plan dpo_cu_mm_plan;
+typedef struct dpo_cuda_mm_plan dpo_cuda_mm_plan;
 
-#define DPO_CU_MM_TF32 1u
+#define DPO_CUDA_MM_TF32 1u
 /* Default cuBLASLt workspace of the built-in network's plans (bytes). */
-#define DPO_CU_MM_WORKSPACE_DEFAULT ((size_t)4 << 20)
+#define DPO_CUDA_MM_WORKSPACE_DEFAULT ((size_t)4 << 20)
 
 /* pin: NULL asks the heuristic; else that algorithm is used (DPO_ERR_UNSUPPORTED
  * when cuBLASLt rejects it for this shape).  No heuristic answer:
  * DPO_ERR_UNSUPPORTED.  *plan is written only on DPO_OK. */
-dpo_status dpo_cu_mm_plan_create(dpo_cu_mm_plan **plan, const dpo_cu_mm_shape *shape, size_t workspace_size,
-                                 unsigned flags, const dpo_cu_mm_algo *pin);
-void dpo_cu_mm_plan_destroy(dpo_cu_mm_plan *plan);
+dpo_status dpo_cuda_mm_plan_create(dpo_cuda_mm_plan **plan, const dpo_cuda_mm_shape *shape, size_t workspace_size,
+                                 unsigned flags, const dpo_cuda_mm_algo *pin);
+void dpo_cuda_mm_plan_destroy(dpo_cuda_mm_plan *plan);
 /* The pinned algorithm and the plan's shape and workspace size. */
-dpo_status dpo_cu_mm_plan_algo(dpo_cu_mm_algo *algo, const dpo_cu_mm_plan *plan);
-dpo_status dpo_cu_mm_plan_shape(dpo_cu_mm_shape *shape, size_t *workspace_size, const dpo_cu_mm_plan *plan);
+dpo_status dpo_cuda_mm_plan_algo(dpo_cuda_mm_algo *algo, const dpo_cuda_mm_plan *plan);
+dpo_status dpo_cuda_mm_plan_shape(dpo_cuda_mm_shape *shape, size_t *workspace_size, const dpo_cuda_mm_plan *plan);
 /* XXH3-64 of the algorithm's 64 bytes. */
-uint64_t dpo_cu_mm_algo_hash(const dpo_cu_mm_algo *algo);
+uint64_t dpo_cuda_mm_algo_hash(const dpo_cuda_mm_algo *algo);
 /* One line: "id=I tile=T stages=S splitk=K reduction=R swizzle=W custom=C
  * inner=N cluster=L hash=XXXXXXXXXXXXXXXX" (the algorithm's configuration
  * attributes; at most 191 characters, so cap = 192 always suffices).
  * DPO_ERR_SIZE when the line does not fit in cap bytes (buf untouched). */
-dpo_status dpo_cu_mm_algo_describe(char *buf, size_t cap, const dpo_cu_mm_algo *algo);
+dpo_status dpo_cuda_mm_algo_describe(char *buf, size_t cap, const dpo_cuda_mm_algo *algo);
 
 /* d_C (+)= op(A) op(B) with the plan's shape.  d_C must not overlap d_A,
  * d_B or d_work; pointers 4-byte aligned; d_work >= the plan's workspace
  * size (NULL allowed when that is 0). */
-dpo_status dpo_cu_matmul_fast(const dpo_cu_mm_plan *plan, float *d_C, const float *d_A, const float *d_B,
+dpo_status dpo_cuda_matmul_fast(const dpo_cuda_mm_plan *plan, float *d_C, const float *d_A, const float *d_B,
                               void *d_work, size_t work_size, void *stream);
 
 /* ------------------------------------------- the epsilon-network on the GPU
@@ -99,14 +99,14 @@ dpo_status dpo_cu_matmul_fast(const dpo_cu_mm_plan *plan, float *d_C, const floa
  * row with the timestep embedding, bias, SiLU and its derivative, LoRA
  * scaling, class-embedding gradient) are kernels calling the functions of
  * src/core/dpo_mlp.h that src/model/mlp.c calls; the products go through
- *   DPO_CU_MM_STRICT: dpo_cu_matmul_strict -> the bits of dpo_mlp_forward /
+ *   DPO_CUDA_MM_STRICT: dpo_cuda_matmul_strict -> the bits of dpo_mlp_forward /
  *                     dpo_mlp_backward for any n <= the context's n;
- *   DPO_CU_MM_FAST:   one cuBLASLt plan per product shape, made at create
+ *   DPO_CUDA_MM_FAST:   one cuBLASLt plan per product shape, made at create
  *                     for exactly n samples (forward/backward then need
  *                     that n); run-to-run deterministic.
  * A context is made once (host allocation, and cuBLASLt plans in fast mode)
  * and used by one stream at a time.  The device work buffer
- * (dpo_cu_mlp_workspace_size bytes, 256-byte aligned) holds the forward's
+ * (dpo_cuda_mlp_workspace_size bytes, 256-byte aligned) holds the forward's
  * activations for the backward, a status word and, in fast mode, the
  * cuBLASLt workspace.
  *
@@ -114,36 +114,36 @@ dpo_status dpo_cu_matmul_fast(const dpo_cu_mm_plan *plan, float *d_C, const floa
  * g_out finite) run as one kernel whose verdict is copied back: forward and
  * backward synchronise `stream` once, before any output is written, and
  * return DPO_ERR_RANGE / DPO_ERR_NONFINITE like the CPU. */
-typedef enum dpo_cu_mm_mode {
-    DPO_CU_MM_STRICT = 0,
-    DPO_CU_MM_FAST = 1
-} dpo_cu_mm_mode;
+typedef enum dpo_cuda_mm_mode {
+    DPO_CUDA_MM_STRICT = 0,
+    DPO_CUDA_MM_FAST = 1
+} dpo_cuda_mm_mode;
 
-typedef struct dpo_cu_mlp dpo_cu_mlp;
+typedef struct dpo_cuda_mlp dpo_cuda_mlp;
 
-/* flags: DPO_CU_MM_TF32 (fast mode only).  *ctx is written only on DPO_OK. */
-dpo_status dpo_cu_mlp_create(dpo_cu_mlp **ctx, const dpo_mlp_cfg *cfg, size_t n, dpo_cu_mm_mode mode,
+/* flags: DPO_CUDA_MM_TF32 (fast mode only).  *ctx is written only on DPO_OK. */
+dpo_status dpo_cuda_mlp_create(dpo_cuda_mlp **ctx, const dpo_mlp_cfg *cfg, size_t n, dpo_cuda_mm_mode mode,
                              unsigned flags);
-void dpo_cu_mlp_destroy(dpo_cu_mlp *ctx);
+void dpo_cuda_mlp_destroy(dpo_cuda_mlp *ctx);
 /* Device bytes of the work buffer for the context's n (0 for NULL). */
-size_t dpo_cu_mlp_workspace_size(const dpo_cu_mlp *ctx);
+size_t dpo_cuda_mlp_workspace_size(const dpo_cuda_mlp *ctx);
 /* Fast mode: the number of distinct product shapes (= plans) and plan i's
  * shape and pinned algorithm, to record them.  Strict mode: 0 plans. */
-size_t dpo_cu_mlp_num_plans(const dpo_cu_mlp *ctx);
-dpo_status dpo_cu_mlp_plan_info(dpo_cu_mm_shape *shape, dpo_cu_mm_algo *algo, const dpo_cu_mlp *ctx, size_t i);
+size_t dpo_cuda_mlp_num_plans(const dpo_cuda_mlp *ctx);
+dpo_status dpo_cuda_mlp_plan_info(dpo_cuda_mm_shape *shape, dpo_cuda_mm_algo *algo, const dpo_cuda_mlp *ctx, size_t i);
 
 /* As dpo_mlp_forward, on the device: d_out = eps(x, t, c) for n samples;
  * d_lora may be NULL (the reference model). */
-dpo_status dpo_cu_mlp_forward(dpo_cu_mlp *ctx, float *d_out, void *d_work, size_t work_size, const float *d_base,
+dpo_status dpo_cuda_mlp_forward(dpo_cuda_mlp *ctx, float *d_out, void *d_work, size_t work_size, const float *d_base,
                               const float *d_lora, const float *d_x, const int32_t *d_t, const int32_t *d_cls,
                               size_t n, void *stream);
 
-/* As dpo_mlp_backward, on the device, after dpo_cu_mlp_forward of the same
+/* As dpo_mlp_backward, on the device, after dpo_cuda_mlp_forward of the same
  * context on the same d_work with the same n and the same presence of
  * d_lora (else DPO_ERR_WORKSPACE / DPO_ERR_RANGE, like the CPU):
  *   d_gx += (d out/d x)^T g_out; d_gbase += ...; d_glora += ... (each may
  *   be NULL; d_glora needs d_lora).  Same order of accumulation as the CPU. */
-dpo_status dpo_cu_mlp_backward(dpo_cu_mlp *ctx, float *d_gx, float *d_gbase, float *d_glora, const float *d_gout,
+dpo_status dpo_cuda_mlp_backward(dpo_cuda_mlp *ctx, float *d_gx, float *d_gbase, float *d_glora, const float *d_gout,
                                void *d_work, size_t work_size, const float *d_base, const float *d_lora, size_t n,
                                void *stream);
 
@@ -160,12 +160,12 @@ dpo_status dpo_cu_mlp_backward(dpo_cu_mlp *ctx, float *d_gx, float *d_gbase, flo
  * dpo_pretrain_run (cfg->dim must be DPO_IMG_DIM, n_classes >= 4,
  * cfg->num_train_steps == sched->num_train_steps).  The stream is
  * synchronised a few times per iteration (input checks, the loss).
- * d_work: dpo_cu_pretrain_workspace_size bytes, 256-byte aligned (the
- * network's work first); host_work: dpo_cu_pretrain_host_size bytes,
+ * d_work: dpo_cuda_pretrain_workspace_size bytes, 256-byte aligned (the
+ * network's work first); host_work: dpo_cuda_pretrain_host_size bytes,
  * 8-byte aligned (page-locked memory makes the copies asynchronous). */
-size_t dpo_cu_pretrain_workspace_size(const dpo_cu_mlp *ctx);
-size_t dpo_cu_pretrain_host_size(const dpo_cu_mlp *ctx);
-dpo_status dpo_cu_pretrain_run(dpo_cu_mlp *ctx, float *d_base, float *d_adam_m, float *d_adam_v, double *loss_out,
+size_t dpo_cuda_pretrain_workspace_size(const dpo_cuda_mlp *ctx);
+size_t dpo_cuda_pretrain_host_size(const dpo_cuda_mlp *ctx);
+dpo_status dpo_cuda_pretrain_run(dpo_cuda_mlp *ctx, float *d_base, float *d_adam_m, float *d_adam_v, double *loss_out,
                                const dpo_schedule *sched, uint64_t seed, uint64_t it_begin, uint64_t it_end,
                                const dpo_adamw *opt, void *d_work, size_t work_size, void *host_work,
                                size_t host_size, void *stream);
@@ -177,10 +177,10 @@ dpo_status dpo_cu_pretrain_run(dpo_cu_mlp *ctx, float *d_base, float *d_adam_m, 
  * evaluations and the trainers of every method -- multiplies on the
  * device with host-side inputs and outputs.  Each product copies A and B
  * (and C when accumulating) to the object's device buffers, runs
- *   DPO_CU_MM_STRICT: dpo_cu_matmul_strict -> dpo_matmul_f32's bits, so
+ *   DPO_CUDA_MM_STRICT: dpo_cuda_matmul_strict -> dpo_matmul_f32's bits, so
  *                     every result built on the network keeps the CPU's
  *                     bits;
- *   DPO_CU_MM_FAST:   dpo_cu_matmul_fast through a plan for that shape
+ *   DPO_CUDA_MM_FAST:   dpo_cuda_matmul_fast through a plan for that shape
  *                     (made on the shape's first use and kept in the
  *                     object: the one allocation after create, once per
  *                     new shape; run-to-run deterministic, within
@@ -194,22 +194,23 @@ dpo_status dpo_cu_pretrain_run(dpo_cu_mlp *ctx, float *d_base, float *d_adam_m, 
  * any CUDA or cuBLASLt failure, returns non-zero (a dpo_status), which the
  * network reports as DPO_ERR_MODEL.  For the built-in network with up to
  * n samples per call, max_m = max_k = max_n = max(n, dim + temb + cemb,
- * hidden) serves every product (dpo_cu_host_mm_dim gives it).
+ * hidden) serves every product (dpo_cuda_host_mm_dim gives it).
  *
  * create allocates the device buffers (and in fast mode a cuBLASLt
- * workspace of DPO_CU_MM_WORKSPACE_DEFAULT bytes) and a stream: set-up,
+ * workspace of DPO_CUDA_MM_WORKSPACE_DEFAULT bytes) and a stream: set-up,
  * not the hot path.  *h is written only on DPO_OK.  The backend's user is
  * h: keep h alive while any cfg refers to the backend. */
-typedef struct dpo_cu_host_mm dpo_cu_host_mm;
+typedef struct dpo_cuda_host_mm dpo_cuda_host_mm;
 
-dpo_status dpo_cu_host_mm_create(dpo_cu_host_mm **h, dpo_cu_mm_mode mode, size_t max_m, size_t max_k, size_t max_n);
-void dpo_cu_host_mm_destroy(dpo_cu_host_mm *h);
-dpo_matmul_backend dpo_cu_host_mm_backend(const dpo_cu_host_mm *h);
+dpo_status dpo_cuda_host_mm_create(dpo_cuda_host_mm **h, dpo_cuda_mm_mode mode, size_t max_m, size_t max_k,
+                                   size_t max_n);
+void dpo_cuda_host_mm_destroy(dpo_cuda_host_mm *h);
+dpo_matmul_backend dpo_cuda_host_mm_backend(const dpo_cuda_host_mm *h);
 /* max(n, dim + temb + cemb, hidden) for cfg (0 when cfg is NULL). */
-size_t dpo_cu_host_mm_dim(const dpo_mlp_cfg *cfg, size_t n);
+size_t dpo_cuda_host_mm_dim(const dpo_mlp_cfg *cfg, size_t n);
 /* Products served, device plans made (fast mode; 0 in strict mode). */
-uint64_t dpo_cu_host_mm_calls(const dpo_cu_host_mm *h);
-size_t dpo_cu_host_mm_num_plans(const dpo_cu_host_mm *h);
+uint64_t dpo_cuda_host_mm_calls(const dpo_cuda_host_mm *h);
+size_t dpo_cuda_host_mm_num_plans(const dpo_cuda_host_mm *h);
 
 #ifdef __cplusplus
 }

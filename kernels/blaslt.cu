@@ -17,8 +17,9 @@
 #include "diffpo_cuda_model.h"
 #include "../src/internal.h"
 
-struct dpo_cu_mm_plan {
-    dpo_cu_mm_shape shape;
+struct dpo_cuda_mm_plan {
+    dpo_cuda_mm_shape shape;
+    int device; // current at create: the cuBLASLt handle belongs to it
     size_t ws_size;
     unsigned flags;
     cublasLtHandle_t handle;
@@ -35,7 +36,7 @@ struct dpo_cu_mm_plan {
         }                                                                                                             \
     } while (0)
 
-static void plan_free(dpo_cu_mm_plan *p)
+static void plan_free(dpo_cuda_mm_plan *p)
 {
     if (!p)
         return;
@@ -52,7 +53,7 @@ static void plan_free(dpo_cu_mm_plan *p)
     free(p);
 }
 
-static int shape_ok(const dpo_cu_mm_shape *s)
+static int shape_ok(const dpo_cuda_mm_shape *s)
 {
     const size_t lim = (size_t)1 << 31;
     if (s->m == 0 || s->n == 0 || s->k == 0 || s->m >= lim || s->n >= lim || s->k >= lim)
@@ -62,21 +63,21 @@ static int shape_ok(const dpo_cu_mm_shape *s)
     return 1;
 }
 
-extern "C" dpo_status dpo_cu_mm_plan_create(dpo_cu_mm_plan **plan, const dpo_cu_mm_shape *shape,
-                                            size_t workspace_size, unsigned flags, const dpo_cu_mm_algo *pin)
+extern "C" dpo_status dpo_cuda_mm_plan_create(dpo_cuda_mm_plan **plan, const dpo_cuda_mm_shape *shape,
+                                            size_t workspace_size, unsigned flags, const dpo_cuda_mm_algo *pin)
 {
     dpo_status st = DPO_OK;
-    dpo_cu_mm_plan *p = NULL;
+    dpo_cuda_mm_plan *p = NULL;
     cublasLtMatmulPreference_t pref = NULL;
     if (!plan || !shape)
         return DPO_ERR_NULL;
     if (!shape_ok(shape))
         return DPO_ERR_SIZE;
-    if (flags & ~DPO_CU_MM_TF32)
+    if (flags & ~DPO_CUDA_MM_TF32)
         return DPO_ERR_RANGE;
     if (workspace_size > ((size_t)1 << 32))
         return DPO_ERR_SIZE;
-    p = (dpo_cu_mm_plan *)calloc(1, sizeof(*p));
+    p = (dpo_cuda_mm_plan *)calloc(1, sizeof(*p));
     if (!p)
         return DPO_ERR_WORKSPACE;
     p->shape = *shape;
@@ -85,11 +86,15 @@ extern "C" dpo_status dpo_cu_mm_plan_create(dpo_cu_mm_plan **plan, const dpo_cu_
     p->shape.accumulate = shape->accumulate ? 1 : 0;
     p->ws_size = workspace_size;
     p->flags = flags;
+    if (cudaGetDevice(&p->device) != cudaSuccess) {
+        st = DPO_ERR_CUDA;
+        goto fail;
+    }
     {
         const uint64_t m = shape->m, k = shape->k, n = shape->n;
         cublasOperation_t opa = p->shape.tb ? CUBLAS_OP_T : CUBLAS_OP_N;
         cublasOperation_t opb = p->shape.ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-        cublasComputeType_t ct = (flags & DPO_CU_MM_TF32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+        cublasComputeType_t ct = (flags & DPO_CUDA_MM_TF32) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
         uint32_t red = CUBLASLT_REDUCTION_SCHEME_NONE, align = 4;
         uint64_t ws = workspace_size;
         DPO_LT(cublasLtCreate(&p->handle));
@@ -139,6 +144,26 @@ extern "C" dpo_status dpo_cu_mm_plan_create(dpo_cu_mm_plan **plan, const dpo_cu_
             }
             p->algo = res.algo;
         }
+        // Whatever the source, the pinned algorithm must serve any 4-byte
+        // aligned float pointer: cublasLtMatmulAlgoCheck does not see the
+        // preference's 4-byte minimum alignment, so a pinned algorithm that
+        // needs 16 bytes (cuBLASLt's vectorised / TMA kernels) would pass it
+        // and then fail in cublasLtMatmul on an odd float offset.  Refused
+        // here, at plan time (docs/cuda.md, fast products).
+        {
+            const cublasLtMatmulAlgoCapAttributes_t caps[4] = {
+                CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_A_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_B_BYTES,
+                CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_C_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_D_BYTES};
+            for (int i = 0; i < 4; i++) {
+                uint32_t need = 0;
+                size_t wr = 0;
+                DPO_LT(cublasLtMatmulAlgoCapGetAttribute(&p->algo, caps[i], &need, sizeof(need), &wr));
+                if (need > sizeof(float)) {
+                    st = DPO_ERR_UNSUPPORTED;
+                    goto fail;
+                }
+            }
+        }
         // Whatever the source, the pinned algorithm must not split K.
         {
             int32_t splitk = 1;
@@ -164,12 +189,12 @@ fail:
     return st;
 }
 
-extern "C" void dpo_cu_mm_plan_destroy(dpo_cu_mm_plan *plan)
+extern "C" void dpo_cuda_mm_plan_destroy(dpo_cuda_mm_plan *plan)
 {
     plan_free(plan);
 }
 
-extern "C" dpo_status dpo_cu_mm_plan_algo(dpo_cu_mm_algo *algo, const dpo_cu_mm_plan *plan)
+extern "C" dpo_status dpo_cuda_mm_plan_algo(dpo_cuda_mm_algo *algo, const dpo_cuda_mm_plan *plan)
 {
     if (!algo || !plan)
         return DPO_ERR_NULL;
@@ -177,7 +202,8 @@ extern "C" dpo_status dpo_cu_mm_plan_algo(dpo_cu_mm_algo *algo, const dpo_cu_mm_
     return DPO_OK;
 }
 
-extern "C" dpo_status dpo_cu_mm_plan_shape(dpo_cu_mm_shape *shape, size_t *workspace_size, const dpo_cu_mm_plan *plan)
+extern "C" dpo_status dpo_cuda_mm_plan_shape(dpo_cuda_mm_shape *shape, size_t *workspace_size,
+                                             const dpo_cuda_mm_plan *plan)
 {
     if (!plan || (!shape && !workspace_size))
         return DPO_ERR_NULL;
@@ -188,12 +214,12 @@ extern "C" dpo_status dpo_cu_mm_plan_shape(dpo_cu_mm_shape *shape, size_t *works
     return DPO_OK;
 }
 
-extern "C" uint64_t dpo_cu_mm_algo_hash(const dpo_cu_mm_algo *algo)
+extern "C" uint64_t dpo_cuda_mm_algo_hash(const dpo_cuda_mm_algo *algo)
 {
     return algo ? (uint64_t)XXH3_64bits(algo->data, sizeof(algo->data)) : 0;
 }
 
-extern "C" dpo_status dpo_cu_mm_algo_describe(char *buf, size_t cap, const dpo_cu_mm_algo *algo)
+extern "C" dpo_status dpo_cuda_mm_algo_describe(char *buf, size_t cap, const dpo_cuda_mm_algo *algo)
 {
     cublasLtMatmulAlgo_t a;
     int32_t id = -1, splitk = -1;
@@ -218,14 +244,14 @@ extern "C" dpo_status dpo_cu_mm_algo_describe(char *buf, size_t cap, const dpo_c
     snprintf(tmp, sizeof(tmp),
              "id=%d tile=%u stages=%u splitk=%d reduction=%u swizzle=%u custom=%u inner=%u cluster=%u hash=%016llx",
              (int)id, (unsigned)tile, (unsigned)stages, (int)splitk, (unsigned)red, (unsigned)swz, (unsigned)cust,
-             (unsigned)inner, (unsigned)cluster, (unsigned long long)dpo_cu_mm_algo_hash(algo));
+             (unsigned)inner, (unsigned)cluster, (unsigned long long)dpo_cuda_mm_algo_hash(algo));
     if (strlen(tmp) + 1 > cap)
         return DPO_ERR_SIZE;
     memcpy(buf, tmp, strlen(tmp) + 1);
     return DPO_OK;
 }
 
-extern "C" dpo_status dpo_cu_matmul_fast(const dpo_cu_mm_plan *plan, float *d_C, const float *d_A, const float *d_B,
+extern "C" dpo_status dpo_cuda_matmul_fast(const dpo_cuda_mm_plan *plan, float *d_C, const float *d_A, const float *d_B,
                                          void *d_work, size_t work_size, void *stream)
 {
     const size_t f = sizeof(float);
@@ -243,12 +269,21 @@ extern "C" dpo_status dpo_cu_matmul_fast(const dpo_cu_mm_plan *plan, float *d_C,
             dpo_overlap(d_C, m * n * f, d_work, plan->ws_size))
             return DPO_ERR_ALIAS;
     }
+    DPO_CU_ENTRY();
     {
+        // The plan's device current for the call (the caller's thread may
+        // have another), restored after.
+        int prev = plan->device;
+        DPO_CU(cudaGetDevice(&prev));
+        if (prev != plan->device)
+            DPO_CU(cudaSetDevice(plan->device));
         const float one = 1.0f, zero = 0.0f;
         const float *beta = plan->shape.accumulate ? &one : &zero;
         cublasStatus_t s = cublasLtMatmul(plan->handle, plan->desc, &one, d_B, plan->la, d_A, plan->lb, beta, d_C,
                                           plan->lc, d_C, plan->lc, &plan->algo, plan->ws_size ? d_work : NULL,
                                           plan->ws_size, (cudaStream_t)stream);
+        if (prev != plan->device)
+            cudaSetDevice(prev);
         if (s != CUBLAS_STATUS_SUCCESS)
             return DPO_ERR_CUDA;
     }

@@ -15,9 +15,17 @@
             return DPO_ERR_CUDA;                                                                                      \
     } while (0)
 
+/* Last check of every public entry point, after its host-side argument
+ * checks and before its first launch or CUDA call: an error already pending
+ * from the caller's earlier CUDA work returns DPO_ERR_CUDA with nothing
+ * launched.  cudaPeekAtLastError leaves that error pending, so the caller's
+ * own cudaGetLastError still sees it (docs/cuda.md, conventions). */
+#define DPO_CU_ENTRY() DPO_CU(cudaPeekAtLastError())
+
 /* After a <<<...>>> launch: a launch-configuration error becomes DPO_ERR_CUDA.
- * (Asynchronous execution errors surface at the caller's next synchronising
- * call, as in any stream-ordered API.) */
+ * DPO_CU_ENTRY() ran first, so the error read (and cleared) here is this
+ * call's own.  (Asynchronous execution errors surface at the caller's next
+ * synchronising call, as in any stream-ordered API.) */
 #define DPO_CU_LAUNCHED() DPO_CU(cudaGetLastError())
 
 /* Launch hook: every kernel launch in kernels/ is
@@ -54,8 +62,9 @@ static inline unsigned dpo_cu_blocks(size_t n, unsigned threads)
  * the block partial.  Partial layout: parts[(s * rows + row) * nblk + blk].
  * Stage 2 (dpo_cu_combine, kernels/reduce.cu): the partials of each row
  * combined pairwise level by level (ping-pong in scratch) while a row has
- * more than DPO_CU_TREE_MAX partials, then one thread per row finishes with
- * dpo_tree_push / dpo_tree_result -- the same additions (docs/cuda.md). */
+ * more than DPO_CU_TREE_MAX partials, then one CTA per row performs the
+ * remaining levels in shared memory -- the additions of the CPU's
+ * dpo_tree_push / dpo_tree_result (docs/cuda.md). */
 #include "../src/core/dpo_reduce.h"
 #include "../src/internal.h"
 

@@ -220,6 +220,7 @@ static dpo_status dpo_cu_loss_tensors(const void *const *ins, int nin, void *con
             return DPO_ERR_ALIAS;
     if (dpo_cu_overlap(res, sizeof(dpo_pair_result), work, need))
         return DPO_ERR_ALIAS;
+    DPO_CU_ENTRY(); // every loss checks its tensors last, just before launching
     return DPO_OK;
 }
 

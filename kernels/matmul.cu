@@ -6,6 +6,14 @@
 // share loads; they never split or reorder a chain.  The product of two
 // floats is exact in double, so -fmad=false or not, every partial sum is
 // the CPU's.
+//
+// Loads: consecutive threads (tx) read consecutive addresses of the stored
+// matrix whatever the transposes (a transposed operand is read along its
+// stored rows and written to the tile transposed), so a half-warp touches
+// one or two 32-byte sectors instead of sixteen.  The tiles hold doubles,
+// each float widened once when it is staged, so the inner loop is one
+// double multiply-add pair per step with no conversions; the operands and
+// the order of the additions are unchanged, and so are the bits.
 #include "dpo_cuda_internal.cuh"
 #include "diffpo_cuda_model.h"
 #include "../src/internal.h"
@@ -15,8 +23,8 @@
 __global__ void dpo_k_matmul_strict(float *C, const float *A, const float *B, unsigned m, unsigned k, unsigned n,
                                     int ta, int tb, int acc)
 {
-    __shared__ float as[MMS_TILE][MMS_TILE + 1];
-    __shared__ float bs[MMS_TILE][MMS_TILE + 1];
+    __shared__ double as[MMS_TILE][MMS_TILE + 1];
+    __shared__ double bs[MMS_TILE][MMS_TILE + 1];
     const unsigned tx = threadIdx.x, ty = threadIdx.y;
     const unsigned mt = (m + MMS_TILE - 1) / MMS_TILE, nt = (n + MMS_TILE - 1) / MMS_TILE;
     for (unsigned by = blockIdx.y; by < mt; by += gridDim.y) {
@@ -25,23 +33,29 @@ __global__ void dpo_k_matmul_strict(float *C, const float *A, const float *B, un
             const bool own = i < m && j < n;
             double s = (acc && own) ? (double)C[(size_t)i * n + j] : 0.0;
             for (unsigned p0 = 0; p0 < k; p0 += MMS_TILE) {
-                // as[ty][tx] = op(A)[by*T + ty][p0 + tx]; bs[ty][tx] = op(B)[p0 + ty][bx*T + tx]
+                // as[r][q] = op(A)[by*T + r][p0 + q]; bs[q][c] = op(B)[p0 + q][bx*T + c],
+                // each thread loading the element at column tx of row ty of
+                // the stored block (contiguous in tx).
                 {
-                    const unsigned ai = by * MMS_TILE + ty, ap = p0 + tx;
-                    float v = 0.0f;
-                    if (ai < m && ap < k)
-                        v = ta ? A[(size_t)ap * m + ai] : A[(size_t)ai * k + ap];
-                    as[ty][tx] = v;
-                    const unsigned bp = p0 + ty, bj = bx * MMS_TILE + tx;
-                    float w = 0.0f;
-                    if (bp < k && bj < n)
-                        w = tb ? B[(size_t)bj * k + bp] : B[(size_t)bp * n + bj];
-                    bs[ty][tx] = w;
+                    if (!ta) { // A stored m x k: row by*T + ty, column p0 + tx
+                        const unsigned ai = by * MMS_TILE + ty, ap = p0 + tx;
+                        as[ty][tx] = ai < m && ap < k ? (double)A[(size_t)ai * k + ap] : 0.0;
+                    } else { // A stored k x m: row p0 + ty, column by*T + tx
+                        const unsigned ap = p0 + ty, ai = by * MMS_TILE + tx;
+                        as[tx][ty] = ai < m && ap < k ? (double)A[(size_t)ap * m + ai] : 0.0;
+                    }
+                    if (!tb) { // B stored k x n: row p0 + ty, column bx*T + tx
+                        const unsigned bp = p0 + ty, bj = bx * MMS_TILE + tx;
+                        bs[ty][tx] = bp < k && bj < n ? (double)B[(size_t)bp * n + bj] : 0.0;
+                    } else { // B stored n x k: row bx*T + ty, column p0 + tx
+                        const unsigned bj = bx * MMS_TILE + ty, bp = p0 + tx;
+                        bs[tx][ty] = bp < k && bj < n ? (double)B[(size_t)bj * k + bp] : 0.0;
+                    }
                 }
                 __syncthreads();
                 const unsigned pe = k - p0 < MMS_TILE ? k - p0 : MMS_TILE;
                 for (unsigned q = 0; q < pe; q++)
-                    s += (double)as[ty][q] * (double)bs[q][tx];
+                    s += as[ty][q] * bs[q][tx];
                 __syncthreads();
             }
             if (own)
@@ -59,7 +73,7 @@ __global__ void dpo_k_matmul_strict(float *C, const float *A, const float *B, un
     } while (0)
 #endif
 
-extern "C" dpo_status dpo_cu_matmul_strict(float *d_C, const float *d_A, const float *d_B, size_t m, size_t k,
+extern "C" dpo_status dpo_cuda_matmul_strict(float *d_C, const float *d_A, const float *d_B, size_t m, size_t k,
                                            size_t n, int ta, int tb, int accumulate, void *stream)
 {
     const size_t lim = (size_t)1 << 31, f = sizeof(float);
@@ -77,6 +91,7 @@ extern "C" dpo_status dpo_cu_matmul_strict(float *d_C, const float *d_A, const f
         return DPO_ERR_ALIAS;
     if (k == 0 && accumulate)
         return DPO_OK; // C unchanged, as on the CPU
+    DPO_CU_ENTRY();
     cudaStream_t st = (cudaStream_t)stream;
     if (k == 0) {
         DPO_CU(cudaMemsetAsync(d_C, 0, m * n * f, st));

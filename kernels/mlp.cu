@@ -3,7 +3,7 @@
 // The same sequence of operations as src/model/mlp.c, step for step: element-wise
 // kernels call the functions of src/core/dpo_mlp.h that the CPU loops call,
 // and every matrix product is a dpo_matmul_f32 call of src/model/mlp.c with the
-// same operands, shape and flags, sent to dpo_cu_matmul_strict (the CPU's
+// same operands, shape and flags, sent to dpo_cuda_matmul_strict (the CPU's
 // bits) or to a pinned cuBLASLt plan (fast mode).  Layouts of the base and
 // LoRA arrays: docs/model.md (the offsets below are checked against
 // dpo_mlp_num_base / dpo_mlp_num_lora at create).
@@ -29,10 +29,10 @@ typedef struct cm_layer {
     size_t in, out, w, b, la, lb;
 } cm_layer;
 
-struct dpo_cu_mlp {
+struct dpo_cuda_mlp {
     dpo_mlp_cfg cfg;
     size_t n;
-    dpo_cu_mm_mode mode;
+    dpo_cuda_mm_mode mode;
     unsigned flags;
     size_t D, H, T, K, E, R, in0, wide, cemb, n_base, n_lora;
     double scale_d;
@@ -40,8 +40,8 @@ struct dpo_cu_mlp {
     // device work layout (byte offsets)
     size_t o_flag, o_cls, o_ones, o_x0, o_z0, o_a0, o_z1, o_a1, o_u[3], o_gp, o_gq, o_gu, o_blas, blas_size, total;
     size_t nplans;
-    dpo_cu_mm_shape shp[CM_MAX_PLANS];
-    dpo_cu_mm_plan *plan[CM_MAX_PLANS];
+    dpo_cuda_mm_shape shp[CM_MAX_PLANS];
+    dpo_cuda_mm_plan *plan[CM_MAX_PLANS];
     // the last successful forward, for the backward's checks
     const void *fwd_work;
     size_t fwd_n;
@@ -124,7 +124,7 @@ __global__ void cm_k_cemb_grad(float *gcemb, const float *gin, size_t in0, const
 }
 
 // ------------------------------------------------------------ layout
-static void cm_make(dpo_cu_mlp *c, const dpo_mlp_cfg *cfg, size_t n)
+static void cm_make(dpo_cuda_mlp *c, const dpo_mlp_cfg *cfg, size_t n)
 {
     size_t o = 0, q = 0, f = sizeof(float);
     c->D = cfg->dim;
@@ -185,14 +185,14 @@ static void cm_make(dpo_cu_mlp *c, const dpo_mlp_cfg *cfg, size_t n)
     c->o_gu = o;
     o += A256(n * c->R * f);
     c->o_blas = o;
-    c->blas_size = c->mode == DPO_CU_MM_FAST ? DPO_CU_MM_WORKSPACE_DEFAULT : 0;
+    c->blas_size = c->mode == DPO_CUDA_MM_FAST ? DPO_CUDA_MM_WORKSPACE_DEFAULT : 0;
     o += c->blas_size;
     c->total = o;
 }
 
-static void cm_add_shape(dpo_cu_mlp *c, size_t m, size_t k, size_t n, int ta, int tb, int acc)
+static void cm_add_shape(dpo_cuda_mlp *c, size_t m, size_t k, size_t n, int ta, int tb, int acc)
 {
-    dpo_cu_mm_shape s;
+    dpo_cuda_mm_shape s;
     s.m = m;
     s.k = k;
     s.n = n;
@@ -207,7 +207,7 @@ static void cm_add_shape(dpo_cu_mlp *c, size_t m, size_t k, size_t n, int ta, in
 }
 
 // Every product shape of the forward and backward below, for n samples.
-static void cm_shapes(dpo_cu_mlp *c, size_t n)
+static void cm_shapes(dpo_cuda_mlp *c, size_t n)
 {
     const size_t R = c->R;
     c->nplans = 0;
@@ -228,29 +228,29 @@ static void cm_shapes(dpo_cu_mlp *c, size_t n)
     }
 }
 
-static void cm_free(dpo_cu_mlp *c)
+static void cm_free(dpo_cuda_mlp *c)
 {
     if (!c)
         return;
     for (size_t i = 0; i < CM_MAX_PLANS; i++)
         if (c->plan[i])
-            dpo_cu_mm_plan_destroy(c->plan[i]);
+            dpo_cuda_mm_plan_destroy(c->plan[i]);
     free(c);
 }
 
-extern "C" dpo_status dpo_cu_mlp_create(dpo_cu_mlp **ctx, const dpo_mlp_cfg *cfg, size_t n, dpo_cu_mm_mode mode,
+extern "C" dpo_status dpo_cuda_mlp_create(dpo_cuda_mlp **ctx, const dpo_mlp_cfg *cfg, size_t n, dpo_cuda_mm_mode mode,
                                         unsigned flags)
 {
-    dpo_cu_mlp *c;
+    dpo_cuda_mlp *c;
     if (!ctx || !cfg)
         return DPO_ERR_NULL;
-    if (mode != DPO_CU_MM_STRICT && mode != DPO_CU_MM_FAST)
+    if (mode != DPO_CUDA_MM_STRICT && mode != DPO_CUDA_MM_FAST)
         return DPO_ERR_RANGE;
-    if ((flags & ~DPO_CU_MM_TF32) || (mode == DPO_CU_MM_STRICT && flags))
+    if ((flags & ~DPO_CUDA_MM_TF32) || (mode == DPO_CUDA_MM_STRICT && flags))
         return DPO_ERR_RANGE;
     if (n == 0 || n > CM_MAX_N || dpo_mlp_num_base(cfg) == 0)
         return DPO_ERR_SIZE;
-    c = (dpo_cu_mlp *)calloc(1, sizeof(*c));
+    c = (dpo_cuda_mlp *)calloc(1, sizeof(*c));
     if (!c)
         return DPO_ERR_WORKSPACE;
     c->cfg = *cfg;
@@ -262,10 +262,10 @@ extern "C" dpo_status dpo_cu_mlp_create(dpo_cu_mlp **ctx, const dpo_mlp_cfg *cfg
         cm_free(c);
         return DPO_ERR_UNSUPPORTED; // layout out of step with src/model/mlp.c
     }
-    if (mode == DPO_CU_MM_FAST) {
+    if (mode == DPO_CUDA_MM_FAST) {
         cm_shapes(c, n);
         for (size_t i = 0; i < c->nplans; i++) {
-            dpo_status st = dpo_cu_mm_plan_create(&c->plan[i], &c->shp[i], c->blas_size, flags, NULL);
+            dpo_status st = dpo_cuda_mm_plan_create(&c->plan[i], &c->shp[i], c->blas_size, flags, NULL);
             if (st) {
                 cm_free(c);
                 return st;
@@ -276,30 +276,30 @@ extern "C" dpo_status dpo_cu_mlp_create(dpo_cu_mlp **ctx, const dpo_mlp_cfg *cfg
     return DPO_OK;
 }
 
-extern "C" void dpo_cu_mlp_destroy(dpo_cu_mlp *ctx)
+extern "C" void dpo_cuda_mlp_destroy(dpo_cuda_mlp *ctx)
 {
     cm_free(ctx);
 }
 
-extern "C" size_t dpo_cu_mlp_workspace_size(const dpo_cu_mlp *ctx)
+extern "C" size_t dpo_cuda_mlp_workspace_size(const dpo_cuda_mlp *ctx)
 {
     return ctx ? ctx->total : 0;
 }
 
-extern "C" size_t dpo_cu_mlp_num_plans(const dpo_cu_mlp *ctx)
+extern "C" size_t dpo_cuda_mlp_num_plans(const dpo_cuda_mlp *ctx)
 {
-    return ctx && ctx->mode == DPO_CU_MM_FAST ? ctx->nplans : 0;
+    return ctx && ctx->mode == DPO_CUDA_MM_FAST ? ctx->nplans : 0;
 }
 
-extern "C" dpo_status dpo_cu_mlp_plan_info(dpo_cu_mm_shape *shape, dpo_cu_mm_algo *algo, const dpo_cu_mlp *ctx,
+extern "C" dpo_status dpo_cuda_mlp_plan_info(dpo_cuda_mm_shape *shape, dpo_cuda_mm_algo *algo, const dpo_cuda_mlp *ctx,
                                            size_t i)
 {
     if (!ctx || (!shape && !algo))
         return DPO_ERR_NULL;
-    if (i >= dpo_cu_mlp_num_plans(ctx))
+    if (i >= dpo_cuda_mlp_num_plans(ctx))
         return DPO_ERR_RANGE;
     if (algo) {
-        dpo_status st = dpo_cu_mm_plan_algo(algo, ctx->plan[i]);
+        dpo_status st = dpo_cuda_mm_plan_algo(algo, ctx->plan[i]);
         if (st)
             return st;
     }
@@ -310,7 +310,7 @@ extern "C" dpo_status dpo_cu_mlp_plan_info(dpo_cu_mm_shape *shape, dpo_cu_mm_alg
 
 // --------------------------------------------------------- products
 typedef struct cm_run {
-    const dpo_cu_mlp *c;
+    const dpo_cuda_mlp *c;
     unsigned char *w;
     cudaStream_t st;
 } cm_run;
@@ -318,13 +318,13 @@ typedef struct cm_run {
 static dpo_status cm_mm(const cm_run *r, float *C, const float *A, const float *B, size_t m, size_t k, size_t n,
                         int ta, int tb, int acc)
 {
-    const dpo_cu_mlp *c = r->c;
-    if (c->mode == DPO_CU_MM_STRICT)
-        return dpo_cu_matmul_strict(C, A, B, m, k, n, ta, tb, acc, (void *)r->st);
+    const dpo_cuda_mlp *c = r->c;
+    if (c->mode == DPO_CUDA_MM_STRICT)
+        return dpo_cuda_matmul_strict(C, A, B, m, k, n, ta, tb, acc, (void *)r->st);
     for (size_t i = 0; i < c->nplans; i++) {
-        const dpo_cu_mm_shape *s = &c->shp[i];
+        const dpo_cuda_mm_shape *s = &c->shp[i];
         if (s->m == m && s->k == k && s->n == n && s->ta == ta && s->tb == tb && s->accumulate == acc)
-            return dpo_cu_matmul_fast(c->plan[i], C, A, B, r->w + c->o_blas, c->blas_size, (void *)r->st);
+            return dpo_cuda_matmul_fast(c->plan[i], C, A, B, r->w + c->o_blas, c->blas_size, (void *)r->st);
     }
     return DPO_ERR_UNSUPPORTED; // a shape not planned at create (cannot happen for n == ctx->n)
 }
@@ -350,7 +350,7 @@ static dpo_status cm_mm(const cm_run *r, float *C, const float *A, const float *
 static dpo_status cm_layer_fwd(const cm_run *r, float *Y, float *us, const float *X, size_t n, const cm_layer *L,
                                const float *base, const float *lora)
 {
-    const dpo_cu_mlp *c = r->c;
+    const dpo_cuda_mlp *c = r->c;
     CM_LAUNCH(cm_k_bias, n * L->out, r->st, Y, base + L->b, n, L->out);
     CM_TRY(cm_mm(r, Y, X, base + L->w, n, L->in, L->out, 0, 1, 1));
     if (lora && c->R) {
@@ -366,7 +366,7 @@ static dpo_status cm_layer_bwd(const cm_run *r, float *gX, float *gbase, float *
                                const float *X, const float *us, const float *ones, size_t n, const cm_layer *L,
                                const float *base, const float *lora, int has_lora)
 {
-    const dpo_cu_mlp *c = r->c;
+    const dpo_cuda_mlp *c = r->c;
     if (gbase) {
         CM_TRY(cm_mm(r, gbase + L->w, gY, X, L->out, n, L->in, 1, 0, 1));
         CM_TRY(cm_mm(r, gbase + L->b, ones, gY, 1, n, L->out, 0, 0, 1));
@@ -391,7 +391,7 @@ static dpo_status cm_layer_bwd(const cm_run *r, float *gX, float *gbase, float *
 static dpo_status cm_check(const cm_run *r, const float *v, size_t nv, const int32_t *t, const int32_t *cls,
                            size_t n)
 {
-    const dpo_cu_mlp *c = r->c;
+    const dpo_cuda_mlp *c = r->c;
     unsigned *d_flag = (unsigned *)(r->w + c->o_flag);
     unsigned h = 0;
     DPO_CU(cudaMemsetAsync(d_flag, 0, sizeof(unsigned), r->st));
@@ -405,14 +405,14 @@ static dpo_status cm_check(const cm_run *r, const float *v, size_t nv, const int
     return DPO_OK;
 }
 
-static int cm_n_ok(const dpo_cu_mlp *c, size_t n)
+static int cm_n_ok(const dpo_cuda_mlp *c, size_t n)
 {
     if (n == 0 || n > c->n)
         return 0;
-    return c->mode == DPO_CU_MM_STRICT || n == c->n;
+    return c->mode == DPO_CUDA_MM_STRICT || n == c->n;
 }
 
-extern "C" dpo_status dpo_cu_mlp_forward(dpo_cu_mlp *ctx, float *d_out, void *d_work, size_t work_size,
+extern "C" dpo_status dpo_cuda_mlp_forward(dpo_cuda_mlp *ctx, float *d_out, void *d_work, size_t work_size,
                                          const float *d_base, const float *d_lora, const float *d_x,
                                          const int32_t *d_t, const int32_t *d_cls, size_t n, void *stream)
 {
@@ -436,6 +436,7 @@ extern "C" dpo_status dpo_cu_mlp_forward(dpo_cu_mlp *ctx, float *d_out, void *d_
             dpo_overlap(d_work, nw, d_cls, ni))
             return DPO_ERR_ALIAS;
     }
+    DPO_CU_ENTRY();
     cm_run r;
     r.c = ctx;
     r.w = (unsigned char *)d_work;
@@ -460,7 +461,7 @@ extern "C" dpo_status dpo_cu_mlp_forward(dpo_cu_mlp *ctx, float *d_out, void *d_
     return DPO_OK;
 }
 
-extern "C" dpo_status dpo_cu_mlp_backward(dpo_cu_mlp *ctx, float *d_gx, float *d_gbase, float *d_glora,
+extern "C" dpo_status dpo_cuda_mlp_backward(dpo_cuda_mlp *ctx, float *d_gx, float *d_gbase, float *d_glora,
                                           const float *d_gout, void *d_work, size_t work_size, const float *d_base,
                                           const float *d_lora, size_t n, void *stream)
 {
@@ -500,6 +501,7 @@ extern "C" dpo_status dpo_cu_mlp_backward(dpo_cu_mlp *ctx, float *d_gx, float *d
             (d_lora && dpo_overlap(d_work, nw, d_lora, nl)))
             return DPO_ERR_ALIAS;
     }
+    DPO_CU_ENTRY();
     cm_run r;
     r.c = ctx;
     r.w = (unsigned char *)d_work;
@@ -551,7 +553,7 @@ typedef struct cm_pl {
     size_t h_xt, h_eps, h_out, h_t, h_cls, h_total;  // host staging
 } cm_pl;
 
-static int cm_pl_make(cm_pl *L, const dpo_cu_mlp *c)
+static int cm_pl_make(cm_pl *L, const dpo_cuda_mlp *c)
 {
     const size_t B = c->n, d = B * c->D, f = sizeof(float);
     size_t o = A256(c->total);
@@ -587,13 +589,13 @@ static int cm_pl_make(cm_pl *L, const dpo_cu_mlp *c)
     return 1;
 }
 
-extern "C" size_t dpo_cu_pretrain_workspace_size(const dpo_cu_mlp *ctx)
+extern "C" size_t dpo_cuda_pretrain_workspace_size(const dpo_cuda_mlp *ctx)
 {
     cm_pl L;
     return ctx && cm_pl_make(&L, ctx) ? L.total : 0;
 }
 
-extern "C" size_t dpo_cu_pretrain_host_size(const dpo_cu_mlp *ctx)
+extern "C" size_t dpo_cuda_pretrain_host_size(const dpo_cuda_mlp *ctx)
 {
     cm_pl L;
     return ctx && cm_pl_make(&L, ctx) ? L.h_total : 0;
@@ -605,7 +607,7 @@ static dpo_status cm_check_finite(const cm_run *r, const float *v, size_t n)
     return cm_check(r, v, n, NULL, NULL, 0);
 }
 
-extern "C" dpo_status dpo_cu_pretrain_run(dpo_cu_mlp *ctx, float *d_base, float *d_adam_m, float *d_adam_v,
+extern "C" dpo_status dpo_cuda_pretrain_run(dpo_cuda_mlp *ctx, float *d_base, float *d_adam_m, float *d_adam_v,
                                           double *loss_out, const dpo_schedule *sched, uint64_t seed,
                                           uint64_t it_begin, uint64_t it_end, const dpo_adamw *opt, void *d_work,
                                           size_t work_size, void *host_work, size_t host_size, void *stream)
@@ -637,6 +639,7 @@ extern "C" dpo_status dpo_cu_pretrain_run(dpo_cu_mlp *ctx, float *d_base, float 
             dpo_overlap(host_work, L.h_total, opt, sizeof(*opt)))
             return DPO_ERR_ALIAS;
     }
+    DPO_CU_ENTRY();
     cm_run r;
     r.c = ctx;
     r.w = (unsigned char *)d_work;
@@ -677,7 +680,7 @@ extern "C" dpo_status dpo_cu_pretrain_run(dpo_cu_mlp *ctx, float *d_base, float 
         DPO_CU(cudaMemcpyAsync(eps, he, d * f, cudaMemcpyHostToDevice, r.st));
         DPO_CU(cudaMemcpyAsync(tt, ht, B * 4, cudaMemcpyHostToDevice, r.st));
         DPO_CU(cudaMemcpyAsync(cc, hc, B * 4, cudaMemcpyHostToDevice, r.st));
-        CM_TRY(dpo_cu_mlp_forward(ctx, out, d_work, ctx->total, d_base, NULL, xt, tt, cc, B, stream));
+        CM_TRY(dpo_cuda_mlp_forward(ctx, out, d_work, ctx->total, d_base, NULL, xt, tt, cc, B, stream));
         // the loss on the host (canonical sum over the CPU's terms), the gradient on the device
         DPO_CU(cudaMemcpyAsync(ho, out, d * f, cudaMemcpyDeviceToHost, r.st));
         CM_LAUNCH(cm_k_mse_grad, d, r.st, gout, out, eps, d, gscale);
@@ -695,7 +698,7 @@ extern "C" dpo_status dpo_cu_pretrain_run(dpo_cu_mlp *ctx, float *d_base, float 
         if (!dpo_pm_isfinite(loss))
             return DPO_ERR_NONFINITE;
         DPO_CU(cudaMemsetAsync(gbase, 0, nb * f, r.st));
-        CM_TRY(dpo_cu_mlp_backward(ctx, NULL, gbase, NULL, gout, d_work, ctx->total, d_base, NULL, B, stream));
+        CM_TRY(dpo_cuda_mlp_backward(ctx, NULL, gbase, NULL, gout, d_work, ctx->total, d_base, NULL, B, stream));
         CM_TRY(cm_check_finite(&r, gbase, nb)); // dpo_adamw_step refuses a non-finite gradient
         {
             dpo_adamw_coef c;

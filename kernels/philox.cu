@@ -77,6 +77,7 @@ static dpo_status dpo_cu_normal(T *out, dpo_noise_coord c, uint64_t e0, size_t n
         return st;
     if (n == 0)
         return DPO_OK;
+    DPO_CU_ENTRY();
     nb = ((e0 + n - 1) >> 2) - (e0 >> 2) + 1;
     DPO_CU_LAUNCH(dpo_k_normal<T>, (dpo_cu_blocks((size_t)nb, DPO_CU_THREADS), DPO_CU_THREADS, 0, (cudaStream_t)stream),
                   out, c, e0, (uint64_t)n, nb, sizeof(T) == sizeof(float) && e0 % 4 == 0 && (uintptr_t)out % 16 == 0);
@@ -107,6 +108,7 @@ extern "C" dpo_status dpo_cuda_normal_batch_f32(float *d_out, dpo_noise_coord c,
         return st;
     if ((uint64_t)c.sample + (uint64_t)(batch - 1) > 0xffffffffu)
         return DPO_ERR_RANGE;
+    DPO_CU_ENTRY();
     vec = (dim % 4 == 0) && ((uintptr_t)d_out % 16 == 0);
     DPO_CU_LAUNCH(dpo_k_normal_rows,
                   (dpo_cu_blocks(batch * ((dim + 3) / 4), DPO_CU_THREADS), DPO_CU_THREADS, 0, (cudaStream_t)stream),

@@ -17,19 +17,37 @@ static __global__ void dpo_k_level(double *out, const double *in, size_t nrows, 
     }
 }
 
-// The rest of the tree with the CPU's own binary-counter code, one thread
-// per row.
+// The remaining levels of the tree (m <= DPO_CU_TREE_MAX partials a row):
+// one CTA per row (grid-stride over rows), the row staged in shared memory,
+// then level by level thread i forms pair i of the level -- the additions of
+// dpo_k_level, so the bits of the CPU's dpo_tree_push / dpo_tree_result
+// (tests/test_reduce.c shows the stack form equals the level form).  Each
+// thread does at most one addition per level (at most 10 levels), with no
+// per-thread stack: the CPU's 64-entry dpo_tree in a thread would need a
+// 1 KB local-memory frame and up to 1,024 serial pushes.  blockDim.x must be
+// at least ceil(m / 2).
 static __global__ void dpo_k_tree(double *out, const double *in, size_t nrows, size_t m)
 {
-    size_t r = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    dpo_tree t;
-    size_t j;
-    if (r >= nrows)
-        return;
-    dpo_tree_init(&t);
-    for (j = 0; j < m; j++)
-        dpo_tree_push(&t, in[r * m + j]);
-    out[r] = dpo_tree_result(&t);
+    __shared__ double sh[DPO_CU_TREE_MAX];
+    const unsigned i = threadIdx.x;
+    for (size_t r = blockIdx.x; r < nrows; r += gridDim.x) {
+        for (size_t j = i; j < m; j += blockDim.x)
+            sh[j] = in[r * m + j];
+        __syncthreads();
+        for (size_t len = m; len > 1; len = (len + 1) / 2) {
+            const size_t half = (len + 1) / 2;
+            double v = 0.0;
+            if (i < half)
+                v = 2 * i + 1 < len ? sh[2 * i] + sh[2 * i + 1] : sh[2 * i];
+            __syncthreads(); // every pair read before any is overwritten
+            if (i < half)
+                sh[i] = v;
+            __syncthreads();
+        }
+        if (i == 0)
+            out[r] = sh[0];
+        __syncthreads(); // sh[0] read before the next row is staged
+    }
 }
 
 dpo_status dpo_cu_combine(double *out, double *parts, double *tmp, size_t nrows, size_t npart, cudaStream_t st)
@@ -46,8 +64,13 @@ dpo_status dpo_cu_combine(double *out, double *parts, double *tmp, size_t nrows,
         other = sw;
         m = (m + 1) / 2;
     }
-    DPO_CU_LAUNCH(dpo_k_tree, ((unsigned)((nrows + 127) / 128), 128, 0, st), out, cur, nrows, m);
-    DPO_CU_LAUNCHED();
+    {
+        // ceil(m / 2) threads rounded up to whole warps; rows on grid.x
+        unsigned nt = (unsigned)(((m + 1) / 2 + 31) / 32 * 32);
+        unsigned nb = nrows < 65535u * 16u ? (unsigned)nrows : 65535u * 16u;
+        DPO_CU_LAUNCH(dpo_k_tree, (nb, nt, 0, st), out, cur, nrows, m);
+        DPO_CU_LAUNCHED();
+    }
     return DPO_OK;
 }
 
@@ -117,6 +140,7 @@ static dpo_status dpo_cu_reduce_check(const double *out, const void *const *in, 
             return DPO_ERR_ALIAS;
     if (dpo_cu_overlap(out, ob, work, need))
         return DPO_ERR_ALIAS;
+    DPO_CU_ENTRY();
     return DPO_OK;
 }
 

@@ -203,6 +203,7 @@ static dpo_status dpo_cu_step(float *xp, float *x0, float *mu, double *logp, con
     if ((s = dpo_cu_step_alias(outs, ins, bytes, logp, logp ? batch * sizeof(double) : 0, logp ? work : NULL,
                                need)) != DPO_OK)
         return s;
+    DPO_CU_ENTRY();
     op.xp = xp, op.x0 = x0, op.mu = mu;
     op.x = x, op.eo = eo, op.noise = philox ? NULL : noise;
     op.c = *c;
@@ -272,6 +273,7 @@ extern "C" dpo_status dpo_cuda_step_logprob_f32(double *d_out, const float *d_x_
         dpo_cu_overlap(d_out, batch * sizeof(double), d_work, need) || dpo_cu_overlap(d_work, need, d_x_prev, ib) ||
         dpo_cu_overlap(d_work, need, d_mu, ib))
         return DPO_ERR_ALIAS;
+    DPO_CU_ENTRY();
     op.xp = d_x_prev;
     op.mu = d_mu;
     op.dim = dim;

@@ -36,6 +36,7 @@ extern "C" dpo_status dpo_cuda_tailorpo_g_update_f32(float *d_x_plus, const floa
     if ((d_x_plus != d_x && dpo_cu_overlap(d_x_plus, bytes, d_x, bytes)) || dpo_cu_overlap(d_x_plus, bytes, d_g, bytes) ||
         (use_vjp && dpo_cu_overlap(d_x_plus, bytes, d_vjp, bytes)))
         return DPO_ERR_ALIAS;
+    DPO_CU_ENTRY();
     DPO_CU_LAUNCH(dpo_k_guide, (dpo_cu_blocks(n, DPO_CU_THREADS), DPO_CU_THREADS, 0, (cudaStream_t)stream), d_x_plus,
                   d_x, d_g, use_vjp ? d_vjp : NULL, n, p);
     DPO_CU_LAUNCHED();
@@ -79,6 +80,7 @@ extern "C" dpo_status dpo_cuda_adamw_step(float *d_param, float *d_m, float *d_v
         return DPO_ERR_RANGE; /* eps underflows in float32 */
     if (n == 0)
         return DPO_OK;
+    DPO_CU_ENTRY();
     DPO_CU_LAUNCH(dpo_k_adamw, (dpo_cu_blocks(n, DPO_CU_THREADS), DPO_CU_THREADS, 0, (cudaStream_t)stream), d_param,
                   d_m, d_v, d_grad, n, *h, step);
     DPO_CU_LAUNCHED();

@@ -223,7 +223,7 @@ int cmd_align(int argc, char **argv)
     int rc = 0, mi, i;
     dpo_status st;
 #ifdef DPO_WITH_CUDA
-    dpo_cu_host_mm *dev = 0;
+    dpo_cuda_host_mm *dev = 0;
     dpo_matmul_backend dev_be;
 #endif
 
@@ -260,7 +260,7 @@ int cmd_align(int argc, char **argv)
      * products run where --device says.  Pretraining above stays on the CPU,
      * so the cached base model never depends on the device. */
     if (o.device != DEV_CPU) {
-        size_t dd = dpo_cu_host_mm_dim(&mc, 1); /* the library runs the network one sample at a time */
+        size_t dd = dpo_cuda_host_mm_dim(&mc, 1); /* the library runs the network one sample at a time */
         char name[256];
         if (dpo_cuda_device_describe(name, sizeof name) != DPO_OK) {
             rc = cli_fail("align", "--device %s: no usable CUDA device", dev_names[o.device]);
@@ -269,12 +269,13 @@ int cmd_align(int argc, char **argv)
         if (!o.quiet)
             fprintf(stderr, "align: matrix products on %s, %s mode\n", name,
                     o.device == DEV_GPU_FAST ? "fast (cuBLASLt)" : "strict");
-        st = dpo_cu_host_mm_create(&dev, o.device == DEV_GPU_FAST ? DPO_CU_MM_FAST : DPO_CU_MM_STRICT, dd, dd, dd);
+        st = dpo_cuda_host_mm_create(&dev, o.device == DEV_GPU_FAST ? DPO_CUDA_MM_FAST : DPO_CUDA_MM_STRICT, dd, dd,
+                                     dd);
         if (st != DPO_OK) {
             rc = cli_fail("align", "--device %s: %s", dev_names[o.device], dpo_status_str(st));
             goto done;
         }
-        dev_be = dpo_cu_host_mm_backend(dev);
+        dev_be = dpo_cuda_host_mm_backend(dev);
         mc.matmul = &dev_be;
     }
 #endif
@@ -393,7 +394,7 @@ int cmd_align(int argc, char **argv)
                 o.out_dir, o.out_dir);
 done:
 #ifdef DPO_WITH_CUDA
-    dpo_cu_host_mm_destroy(dev);
+    dpo_cuda_host_mm_destroy(dev);
 #endif
     for (mi = 0; mi < DPO_METHODS; mi++)
         free(res[mi].curve);

@@ -13,6 +13,7 @@
 #include "check.h"
 #include "diffpo.h"
 #include "diffpo_cuda.h"
+#include "diffpo_cuda_model.h"
 
 static int quick;
 
@@ -726,6 +727,100 @@ static void test_bad_args(void)
 }
 
 // dpo_cuda_device_describe: the runtime's device, argument checks.
+// An error the caller left pending (here an invalid device ordinal, which
+// the runtime records as the last error) must not be eaten by a valid call:
+// the call returns DPO_ERR_CUDA before launching anything, its outputs keep
+// their pattern, and the caller's cudaGetLastError still returns the error.
+static int pending_error(void)
+{
+    int ndev = 0;
+    if (cudaGetDeviceCount(&ndev) != cudaSuccess)
+        return 0;
+    return cudaSetDevice(ndev) != cudaSuccess && cudaPeekAtLastError() != cudaSuccess;
+}
+
+#define PENDING(call, what)                                                                                           \
+    do {                                                                                                              \
+        CHECK(pending_error(), "%s: could not leave an error pending", what);                                        \
+        dpo_status s_ = (call);                                                                                       \
+        cudaError_t e_ = cudaGetLastError();                                                                          \
+        CHECK(s_ == DPO_ERR_CUDA, "%s: status %d with an error pending", what, (int)s_);                             \
+        CHECK(e_ == cudaErrorInvalidDevice, "%s: the caller's error was consumed (now %d)", what, (int)e_);          \
+        CHECK(same_dev(dout, pat, n * 4) && same_dev(dout2, pat, n * 4), "%s: an output was written", what);        \
+        CHECK(same_dev(dlp, lpat, sizeof lpat) && same_dev(dres, &rpat, sizeof rpat), "%s: a result was written",    \
+              what);                                                                                                  \
+    } while (0)
+
+static void test_pending_error(void)
+{
+    const size_t n = 100, B = 2, dim = 50;
+    float *h = (float *)halloc(n * 4), *pat = (float *)halloc(n * 4);
+    float *dx = (float *)dalloc(n * 4), *dout = (float *)dalloc(n * 4), *dout2 = (float *)dalloc(n * 4);
+    float *dm = (float *)dalloc(n * 4), *dv = (float *)dalloc(n * 4);
+    double *dlp = (double *)dalloc(B * 8), lpat[2] = {12345.0, -6789.0};
+    dpo_pair_result rpat, *dres = (dpo_pair_result *)dalloc(sizeof rpat);
+    size_t ws = dpo_cuda_loss_workspace_size(n), sws = dpo_cuda_step_workspace_size(B, dim);
+    size_t rws = dpo_cuda_reduce_workspace_size(B, dim), big = ws > sws ? ws : sws;
+    void *work = dalloc(big > rws ? big : rws);
+    dpo_step_coef_f32 c;
+    dpo_dpo_params p;
+    dpo_clip_params q;
+    dpo_rdpo_params rp;
+    dpo_eps_params ep;
+    dpo_dspo_params sp;
+    dpo_guide_params gp;
+    dpo_adamw aw = dpo_adamw_default(1e-3);
+    dpo_noise_coord nc;
+    size_t i;
+    fill(h, n, 4100, 1.0f);
+    up(dx, h, n * 4);
+    for (i = 0; i < n; i++)
+        pat[i] = (float)i + 0.25f;
+    memset(&rpat, 0x5a, sizeof rpat);
+    up(dout, pat, n * 4), up(dout2, pat, n * 4), up(dlp, lpat, sizeof lpat), up(dres, &rpat, sizeof rpat);
+    up(dm, pat, n * 4), up(dv, pat, n * 4);
+    make_coef(&c, 0, 0, 0, 1.0, 481);
+    memset(&nc, 0, sizeof nc);
+    p.beta = 1.0, p.sigma = 0.5, p.mode = DPO_LOGPROB_SUM;
+    q.beta = 1.0, q.sigma = 0.5, q.clip_eps = 0.2, q.mode = DPO_LOGPROB_SUM;
+    rp.beta = 1.0, rp.lambda = 1.0, rp.sigma = 0.5, rp.mode = DPO_LOGPROB_SUM, rp.variant = DPO_RDPO_PRINTED;
+    ep.beta = 1.0, ep.mode = DPO_LOGPROB_SUM;
+    memset(&sp, 0, sizeof sp);
+    sp.beta_u = 1.0, sp.weight = 1.0, sp.mode = DPO_LOGPROB_SUM, sp.stopgrad = 0;
+    memset(&gp, 0, sizeof gp);
+    gp.eta = 0.1, gp.delta = 0.5, gp.alpha = 0.5, gp.sign = 1, gp.jac = DPO_GUIDE_NO_EPS;
+
+    PENDING(dpo_cuda_normal_f32(dout, nc, 0, n, NULL), "normal_f32");
+    PENDING(dpo_cuda_normal_batch_f32(dout, nc, B, dim, NULL), "normal_batch_f32");
+    PENDING(dpo_cuda_step_f32(dout, NULL, dout2, dlp, dx, dx, dx, B, dim, &c, DPO_LOGPROB_SUM, work, sws, NULL),
+            "step_f32");
+    PENDING(dpo_cuda_step_f32(dout, NULL, NULL, NULL, dx, dx, dx, B, dim, &c, DPO_LOGPROB_SUM, NULL, 0, NULL),
+            "step_f32 without log-prob");
+    PENDING(dpo_cuda_step_philox_f32(dout, NULL, NULL, dlp, dx, dx, nc, B, dim, &c, DPO_LOGPROB_MEAN, work, sws,
+                                     NULL),
+            "step_philox_f32");
+    PENDING(dpo_cuda_step_logprob_f32(dlp, dx, dx, B, dim, &c, DPO_LOGPROB_SUM, work, rws, NULL), "step_logprob_f32");
+    PENDING(dpo_cuda_sumsq_f32(dlp, dx, B, dim, work, rws, NULL), "sumsq_f32");
+    PENDING(dpo_cuda_dot_f32(dlp, dx, dx, B, dim, work, rws, NULL), "dot_f32");
+    PENDING(dpo_cuda_stepdpo_f32(dres, dout, dout2, dx, dx, dx, dx, dx, dx, n, p, work, ws, NULL), "stepdpo_f32");
+    PENDING(dpo_cuda_d3po_code_f32(dres, dout, dout2, dx, dx, dx, dx, dx, dx, n, 1, q, work, ws, NULL),
+            "d3po_code_f32");
+    PENDING(dpo_cuda_tailorpo_f32(dres, dout, dx, dx, dx, dx, n, p, work, ws, NULL), "tailorpo_f32");
+    PENDING(dpo_cuda_rdpo_f32(dres, dout, dx, dx, dx, dx, n, rp, work, ws, NULL), "rdpo_f32");
+    PENDING(dpo_cuda_diffdpo_f32(dres, dout, dout2, dx, dx, dx, dx, dx, dx, n, ep, work, ws, NULL), "diffdpo_f32");
+    PENDING(dpo_cuda_dspo_f32(dres, dout, dout2, dx, dx, dx, dx, dx, dx, n, sp, work, ws, NULL), "dspo_f32");
+    PENDING(dpo_cuda_tailorpo_g_update_f32(dout, dx, dx, NULL, n, gp, NULL), "tailorpo_g_update_f32");
+    PENDING(dpo_cuda_adamw_step(dout, dm, dv, dx, n, &aw, 1, NULL), "adamw_step");
+    CHECK(same_dev(dm, pat, n * 4) && same_dev(dv, pat, n * 4), "adamw_step: a moment was written");
+    PENDING(dpo_cuda_matmul_strict(dout, dx, dx, 10, 5, 10, 0, 0, 0, NULL), "matmul_strict");
+    // nothing pending: the same call runs
+    CHECK(cudaPeekAtLastError() == cudaSuccess, "an error still pending");
+    CHECK(dpo_cuda_normal_f32(dout, nc, 0, n, NULL) == DPO_OK && !same_dev(dout, pat, n * 4),
+          "normal_f32 with no error pending");
+    free(h), free(pat);
+    dfree(dx), dfree(dout), dfree(dout2), dfree(dm), dfree(dv), dfree(dlp), dfree(dres), dfree(work);
+}
+
 static void test_device_describe(void)
 {
     char buf[256], tiny[8];
@@ -765,6 +860,7 @@ int main(void)
     RUN(test_adamw);
     RUN(test_rollout);
     RUN(test_bad_args);
+    RUN(test_pending_error);
     RUN(test_device_describe);
     return chk_summary();
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <math.h>
 #include <cuda_runtime.h>
+#include <cublasLt.h>
 #include "diffpo.h"
 #include "diffpo_cuda_model.h"
 #include "check.h"
@@ -127,7 +128,7 @@ static void test_strict_matmul_bitwise(void)
             memcpy(Cc, C0, m * n * 4);
             dpo_matmul_f32(Cc, A, B, m, k, n, ta, tb, acc);
             put(dC, C0, m * n);
-            dpo_status st = dpo_cu_matmul_strict(dC, dA, dB, m, k, n, ta, tb, acc, NULL);
+            dpo_status st = dpo_cuda_matmul_strict(dC, dA, dB, m, k, n, ta, tb, acc, NULL);
             CHECK(st == DPO_OK, "status %d", (int)st);
             CHECK(sync_ok(), "sync");
             get(Cg, dC, m * n);
@@ -154,10 +155,10 @@ static void test_strict_matmul_k0(void)
 {
     float C0[6] = {1.5f, -2.0f, 3.25f, 4.0f, -5.5f, 6.0f}, Cg[6];
     float *dC = dup(C0, 6);
-    CHECK(dpo_cu_matmul_strict(dC, NULL, NULL, 2, 0, 3, 0, 0, 1, NULL) == DPO_OK, "k0 acc");
+    CHECK(dpo_cuda_matmul_strict(dC, NULL, NULL, 2, 0, 3, 0, 0, 1, NULL) == DPO_OK, "k0 acc");
     get(Cg, dC, 6);
     CHECK(!memcmp(Cg, C0, sizeof(C0)), "k=0 accumulate changed C");
-    CHECK(dpo_cu_matmul_strict(dC, NULL, NULL, 2, 0, 3, 1, 1, 0, NULL) == DPO_OK, "k0");
+    CHECK(dpo_cuda_matmul_strict(dC, NULL, NULL, 2, 0, 3, 1, 1, 0, NULL) == DPO_OK, "k0");
     get(Cg, dC, 6);
     for (int i = 0; i < 6; i++)
         CHECK(Cg[i] == 0.0f && !signbit(Cg[i]), "k=0 output %d = %g", i, (double)Cg[i]);
@@ -193,7 +194,7 @@ static size_t fast_bound_violations(const float *Cf, const float *Cc, const floa
 
 static void test_fast_matmul(void)
 {
-    const size_t ws = DPO_CU_MM_WORKSPACE_DEFAULT;
+    const size_t ws = DPO_CUDA_MM_WORKSPACE_DEFAULT;
     void *dW = dnew_bytes(ws);
     double worst = 0.0;
     int printed = 0;
@@ -206,9 +207,9 @@ static void test_fast_matmul(void)
         fill(C0, m * n);
         float *dA = dup(A, m * k), *dB = dup(B, k * n), *dC = dnew(m * n);
         for (int v = 0; v < 8; v++) {
-            dpo_cu_mm_shape sh;
-            dpo_cu_mm_plan *p1 = NULL, *p2 = NULL, *p3 = NULL;
-            dpo_cu_mm_algo a1, a2, a3;
+            dpo_cuda_mm_shape sh;
+            dpo_cuda_mm_plan *p1 = NULL, *p2 = NULL, *p3 = NULL;
+            dpo_cuda_mm_algo a1, a2, a3;
             char desc[256];
             sh.m = m;
             sh.k = k;
@@ -216,12 +217,12 @@ static void test_fast_matmul(void)
             sh.ta = v & 1;
             sh.tb = (v >> 1) & 1;
             sh.accumulate = (v >> 2) & 1;
-            dpo_status st = dpo_cu_mm_plan_create(&p1, &sh, ws, 0u, NULL);
+            dpo_status st = dpo_cuda_mm_plan_create(&p1, &sh, ws, 0u, NULL);
             CHECK(st == DPO_OK && p1, "plan m=%zu k=%zu n=%zu v=%d: %d", m, k, n, v, (int)st);
             if (st)
                 continue;
-            CHECK(dpo_cu_mm_plan_algo(&a1, p1) == DPO_OK, "algo");
-            CHECK(dpo_cu_mm_algo_describe(desc, sizeof(desc), &a1) == DPO_OK, "describe");
+            CHECK(dpo_cuda_mm_plan_algo(&a1, p1) == DPO_OK, "algo");
+            CHECK(dpo_cuda_mm_algo_describe(desc, sizeof(desc), &a1) == DPO_OK, "describe");
             CHECK(strstr(desc, "splitk=1 ") || strstr(desc, "splitk=0 "), "pinned algorithm splits K: %s", desc);
             CHECK(strstr(desc, "reduction=0 ") != NULL, "pinned algorithm reduces: %s", desc);
             if (printed < 4 || (s == n_shapes() - 1 && v == 0)) {
@@ -231,55 +232,55 @@ static void test_fast_matmul(void)
             }
             // run 1, run 2 (same plan), run 3 (plan pinned to the recorded algorithm)
             put(dC, C0, m * n);
-            CHECK(dpo_cu_matmul_fast(p1, dC, dA, dB, dW, ws, NULL) == DPO_OK, "fast 1");
+            CHECK(dpo_cuda_matmul_fast(p1, dC, dA, dB, dW, ws, NULL) == DPO_OK, "fast 1");
             CHECK(sync_ok(), "sync");
             get(G1, dC, m * n);
             put(dC, C0, m * n);
-            CHECK(dpo_cu_matmul_fast(p1, dC, dA, dB, dW, ws, NULL) == DPO_OK, "fast 2");
+            CHECK(dpo_cuda_matmul_fast(p1, dC, dA, dB, dW, ws, NULL) == DPO_OK, "fast 2");
             CHECK(sync_ok(), "sync");
             get(G2, dC, m * n);
             CHECK(count_diff(G1, G2, m * n) == 0, "m=%zu k=%zu n=%zu v=%d: run-to-run differs", m, k, n, v);
-            st = dpo_cu_mm_plan_create(&p2, &sh, ws, 0u, &a1);
+            st = dpo_cuda_mm_plan_create(&p2, &sh, ws, 0u, &a1);
             CHECK(st == DPO_OK, "pinned plan: %d", (int)st);
             if (!st) {
-                CHECK(dpo_cu_mm_plan_algo(&a2, p2) == DPO_OK && !memcmp(&a1, &a2, sizeof(a1)), "pin not kept");
+                CHECK(dpo_cuda_mm_plan_algo(&a2, p2) == DPO_OK && !memcmp(&a1, &a2, sizeof(a1)), "pin not kept");
                 put(dC, C0, m * n);
-                CHECK(dpo_cu_matmul_fast(p2, dC, dA, dB, dW, ws, NULL) == DPO_OK, "fast pinned");
+                CHECK(dpo_cuda_matmul_fast(p2, dC, dA, dB, dW, ws, NULL) == DPO_OK, "fast pinned");
                 CHECK(sync_ok(), "sync");
                 get(G2, dC, m * n);
                 CHECK(count_diff(G1, G2, m * n) == 0, "m=%zu k=%zu n=%zu v=%d: pinned plan differs", m, k, n, v);
             }
-            st = dpo_cu_mm_plan_create(&p3, &sh, ws, 0u, NULL);
-            CHECK(st == DPO_OK && dpo_cu_mm_plan_algo(&a3, p3) == DPO_OK, "second heuristic plan");
-            CHECK(!st && dpo_cu_mm_algo_hash(&a3) == dpo_cu_mm_algo_hash(&a1), "heuristic chose differently");
+            st = dpo_cuda_mm_plan_create(&p3, &sh, ws, 0u, NULL);
+            CHECK(st == DPO_OK && dpo_cuda_mm_plan_algo(&a3, p3) == DPO_OK, "second heuristic plan");
+            CHECK(!st && dpo_cuda_mm_algo_hash(&a3) == dpo_cuda_mm_algo_hash(&a1), "heuristic chose differently");
             // against the CPU
             memcpy(Cc, C0, m * n * 4);
             dpo_matmul_f32(Cc, A, B, m, k, n, sh.ta, sh.tb, sh.accumulate);
             size_t bad = fast_bound_violations(G1, Cc, A, B, C0, m, k, n, sh.ta, sh.tb, sh.accumulate, &worst);
             CHECK(bad == 0, "m=%zu k=%zu n=%zu v=%d: %zu outputs outside the float32 bound", m, k, n, v, bad);
-            dpo_cu_mm_plan_destroy(p1);
-            dpo_cu_mm_plan_destroy(p2);
-            dpo_cu_mm_plan_destroy(p3);
+            dpo_cuda_mm_plan_destroy(p1);
+            dpo_cuda_mm_plan_destroy(p2);
+            dpo_cuda_mm_plan_destroy(p3);
         }
         // TF32: run-to-run only
         {
-            dpo_cu_mm_shape sh;
-            dpo_cu_mm_plan *p = NULL;
+            dpo_cuda_mm_shape sh;
+            dpo_cuda_mm_plan *p = NULL;
             sh.m = m;
             sh.k = k;
             sh.n = n;
             sh.ta = 0;
             sh.tb = 1;
             sh.accumulate = 0;
-            if (dpo_cu_mm_plan_create(&p, &sh, ws, DPO_CU_MM_TF32, NULL) == DPO_OK) {
-                CHECK(dpo_cu_matmul_fast(p, dC, dA, dB, dW, ws, NULL) == DPO_OK, "tf32 1");
+            if (dpo_cuda_mm_plan_create(&p, &sh, ws, DPO_CUDA_MM_TF32, NULL) == DPO_OK) {
+                CHECK(dpo_cuda_matmul_fast(p, dC, dA, dB, dW, ws, NULL) == DPO_OK, "tf32 1");
                 CHECK(sync_ok(), "sync");
                 get(G1, dC, m * n);
-                CHECK(dpo_cu_matmul_fast(p, dC, dA, dB, dW, ws, NULL) == DPO_OK, "tf32 2");
+                CHECK(dpo_cuda_matmul_fast(p, dC, dA, dB, dW, ws, NULL) == DPO_OK, "tf32 2");
                 CHECK(sync_ok(), "sync");
                 get(G2, dC, m * n);
                 CHECK(count_diff(G1, G2, m * n) == 0, "tf32 run-to-run differs");
-                dpo_cu_mm_plan_destroy(p);
+                dpo_cuda_mm_plan_destroy(p);
             } else {
                 CHECK(0, "tf32 plan m=%zu k=%zu n=%zu", m, k, n);
             }
@@ -309,21 +310,21 @@ static void test_matmul_bad_args(void)
         S[i] = 12345.0f + (float)i; // sentinel
     float *dA = dup(A, 30), *dB = dup(B, 42), *dC = dup(S, 35);
     unsigned char *dW = (unsigned char *)dnew_bytes(ws + 512);
-    CHECK(dpo_cu_matmul_strict(NULL, dA, dB, m, k, n, 0, 0, 0, NULL) == DPO_ERR_NULL, "strict C NULL");
-    CHECK(dpo_cu_matmul_strict(dC, NULL, dB, m, k, n, 0, 0, 0, NULL) == DPO_ERR_NULL, "strict A NULL");
-    CHECK(dpo_cu_matmul_strict(dC, dA, dB, 0, k, n, 0, 0, 0, NULL) == DPO_ERR_SIZE, "strict m 0");
-    CHECK(dpo_cu_matmul_strict(dC, dA, dB, m, k, (size_t)1 << 31, 0, 0, 0, NULL) == DPO_ERR_SIZE, "strict n huge");
-    CHECK(dpo_cu_matmul_strict(dC, dC + 1, dB, m, k, n, 0, 0, 0, NULL) == DPO_ERR_ALIAS, "strict alias A");
-    CHECK(dpo_cu_matmul_strict(dC, dA, dC, m, k, n, 0, 0, 0, NULL) == DPO_ERR_ALIAS, "strict alias B");
-    CHECK(dpo_cu_matmul_strict((float *)((char *)dC + 2), dA, dB, m, k, n, 0, 0, 0, NULL) == DPO_ERR_RANGE,
+    CHECK(dpo_cuda_matmul_strict(NULL, dA, dB, m, k, n, 0, 0, 0, NULL) == DPO_ERR_NULL, "strict C NULL");
+    CHECK(dpo_cuda_matmul_strict(dC, NULL, dB, m, k, n, 0, 0, 0, NULL) == DPO_ERR_NULL, "strict A NULL");
+    CHECK(dpo_cuda_matmul_strict(dC, dA, dB, 0, k, n, 0, 0, 0, NULL) == DPO_ERR_SIZE, "strict m 0");
+    CHECK(dpo_cuda_matmul_strict(dC, dA, dB, m, k, (size_t)1 << 31, 0, 0, 0, NULL) == DPO_ERR_SIZE, "strict n huge");
+    CHECK(dpo_cuda_matmul_strict(dC, dC + 1, dB, m, k, n, 0, 0, 0, NULL) == DPO_ERR_ALIAS, "strict alias A");
+    CHECK(dpo_cuda_matmul_strict(dC, dA, dC, m, k, n, 0, 0, 0, NULL) == DPO_ERR_ALIAS, "strict alias B");
+    CHECK(dpo_cuda_matmul_strict((float *)((char *)dC + 2), dA, dB, m, k, n, 0, 0, 0, NULL) == DPO_ERR_RANGE,
           "strict misaligned");
     CHECK(sync_ok(), "sync");
     get(G, dC, 35);
     CHECK(!memcmp(G, S, sizeof(S)), "strict: output touched on error");
 
-    dpo_cu_mm_shape sh;
-    dpo_cu_mm_plan *p = NULL, *q = (dpo_cu_mm_plan *)&sh;
-    dpo_cu_mm_algo al;
+    dpo_cuda_mm_shape sh;
+    dpo_cuda_mm_plan *p = NULL, *q = (dpo_cuda_mm_plan *)&sh;
+    dpo_cuda_mm_algo al;
     char buf[256];
     sh.m = m;
     sh.k = k;
@@ -331,34 +332,34 @@ static void test_matmul_bad_args(void)
     sh.ta = 0;
     sh.tb = 0;
     sh.accumulate = 0;
-    CHECK(dpo_cu_mm_plan_create(NULL, &sh, ws, 0, NULL) == DPO_ERR_NULL, "plan NULL");
-    CHECK(dpo_cu_mm_plan_create(&q, NULL, ws, 0, NULL) == DPO_ERR_NULL, "shape NULL");
+    CHECK(dpo_cuda_mm_plan_create(NULL, &sh, ws, 0, NULL) == DPO_ERR_NULL, "plan NULL");
+    CHECK(dpo_cuda_mm_plan_create(&q, NULL, ws, 0, NULL) == DPO_ERR_NULL, "shape NULL");
     sh.k = 0;
-    CHECK(dpo_cu_mm_plan_create(&q, &sh, ws, 0, NULL) == DPO_ERR_SIZE, "k 0");
+    CHECK(dpo_cuda_mm_plan_create(&q, &sh, ws, 0, NULL) == DPO_ERR_SIZE, "k 0");
     sh.k = k;
-    CHECK(dpo_cu_mm_plan_create(&q, &sh, ws, 8u, NULL) == DPO_ERR_RANGE, "bad flags");
-    CHECK(q == (dpo_cu_mm_plan *)&sh, "plan pointer written on error");
-    CHECK(dpo_cu_mm_plan_create(&p, &sh, ws, 0, NULL) == DPO_OK, "plan");
+    CHECK(dpo_cuda_mm_plan_create(&q, &sh, ws, 8u, NULL) == DPO_ERR_RANGE, "bad flags");
+    CHECK(q == (dpo_cuda_mm_plan *)&sh, "plan pointer written on error");
+    CHECK(dpo_cuda_mm_plan_create(&p, &sh, ws, 0, NULL) == DPO_OK, "plan");
     if (p) {
         size_t wsz = 0;
-        dpo_cu_mm_shape back;
-        CHECK(dpo_cu_mm_plan_shape(&back, &wsz, p) == DPO_OK && back.m == m && back.k == k && back.n == n &&
+        dpo_cuda_mm_shape back;
+        CHECK(dpo_cuda_mm_plan_shape(&back, &wsz, p) == DPO_OK && back.m == m && back.k == k && back.n == n &&
                   wsz == ws,
               "plan shape");
-        CHECK(dpo_cu_matmul_fast(NULL, dC, dA, dB, dW, ws, NULL) == DPO_ERR_NULL, "fast plan NULL");
-        CHECK(dpo_cu_matmul_fast(p, dC, NULL, dB, dW, ws, NULL) == DPO_ERR_NULL, "fast A NULL");
-        CHECK(dpo_cu_matmul_fast(p, dC, dA, dB, NULL, ws, NULL) == DPO_ERR_WORKSPACE, "fast ws NULL");
-        CHECK(dpo_cu_matmul_fast(p, dC, dA, dB, dW, ws - 1, NULL) == DPO_ERR_WORKSPACE, "fast ws small");
-        CHECK(dpo_cu_matmul_fast(p, dC, dA, dB, dW + 4, ws, NULL) == DPO_ERR_WORKSPACE, "fast ws misaligned");
-        CHECK(dpo_cu_matmul_fast(p, dC, dC + 3, dB, dW, ws, NULL) == DPO_ERR_ALIAS, "fast alias");
-        CHECK(dpo_cu_matmul_fast(p, (float *)dW, dA, dB, dW, ws, NULL) == DPO_ERR_ALIAS, "fast alias ws");
-        CHECK(dpo_cu_matmul_fast(p, (float *)((char *)dC + 1), dA, dB, dW, ws, NULL) == DPO_ERR_RANGE,
+        CHECK(dpo_cuda_matmul_fast(NULL, dC, dA, dB, dW, ws, NULL) == DPO_ERR_NULL, "fast plan NULL");
+        CHECK(dpo_cuda_matmul_fast(p, dC, NULL, dB, dW, ws, NULL) == DPO_ERR_NULL, "fast A NULL");
+        CHECK(dpo_cuda_matmul_fast(p, dC, dA, dB, NULL, ws, NULL) == DPO_ERR_WORKSPACE, "fast ws NULL");
+        CHECK(dpo_cuda_matmul_fast(p, dC, dA, dB, dW, ws - 1, NULL) == DPO_ERR_WORKSPACE, "fast ws small");
+        CHECK(dpo_cuda_matmul_fast(p, dC, dA, dB, dW + 4, ws, NULL) == DPO_ERR_WORKSPACE, "fast ws misaligned");
+        CHECK(dpo_cuda_matmul_fast(p, dC, dC + 3, dB, dW, ws, NULL) == DPO_ERR_ALIAS, "fast alias");
+        CHECK(dpo_cuda_matmul_fast(p, (float *)dW, dA, dB, dW, ws, NULL) == DPO_ERR_ALIAS, "fast alias ws");
+        CHECK(dpo_cuda_matmul_fast(p, (float *)((char *)dC + 1), dA, dB, dW, ws, NULL) == DPO_ERR_RANGE,
               "fast misaligned");
-        CHECK(dpo_cu_mm_plan_algo(&al, p) == DPO_OK, "algo");
+        CHECK(dpo_cuda_mm_plan_algo(&al, p) == DPO_OK, "algo");
         memset(buf, 'x', sizeof(buf));
-        CHECK(dpo_cu_mm_algo_describe(buf, 40, &al) == DPO_ERR_SIZE && buf[0] == 'x', "describe cap");
-        CHECK(dpo_cu_mm_algo_describe(NULL, 256, &al) == DPO_ERR_NULL, "describe NULL");
-        dpo_cu_mm_plan_destroy(p);
+        CHECK(dpo_cuda_mm_algo_describe(buf, 40, &al) == DPO_ERR_SIZE && buf[0] == 'x', "describe cap");
+        CHECK(dpo_cuda_mm_algo_describe(NULL, 256, &al) == DPO_ERR_NULL, "describe NULL");
+        dpo_cuda_mm_plan_destroy(p);
     }
     CHECK(sync_ok(), "sync");
     get(G, dC, 35);
@@ -469,7 +470,7 @@ typedef struct dinst {
     size_t work_size;
 } dinst;
 
-static int dinst_make(dinst *d, const minst *M, const dpo_cu_mlp *ctx)
+static int dinst_make(dinst *d, const minst *M, const dpo_cuda_mlp *ctx)
 {
     d->base = dup(M->base, M->nb);
     d->lora = dup(M->lora, M->nl ? M->nl : 1);
@@ -481,7 +482,7 @@ static int dinst_make(dinst *d, const minst *M, const dpo_cu_mlp *ctx)
     d->gl = dnew(M->nl ? M->nl : 1);
     d->t = dup_i(M->t, M->n);
     d->cls = dup_i(M->cls, M->n);
-    d->work_size = dpo_cu_mlp_workspace_size(ctx);
+    d->work_size = dpo_cuda_mlp_workspace_size(ctx);
     d->work = dnew_bytes(d->work_size);
     return d->base && d->lora && d->x && d->gout && d->out && d->gx && d->gb && d->gl && d->t && d->cls && d->work;
 }
@@ -501,7 +502,7 @@ static void dinst_free(dinst *d)
     cudaFree(d->work);
 }
 
-static int gpu_run(dpo_cu_mlp *ctx, dinst *d, const minst *M, size_t n, int use_lora, float *out, float *gx,
+static int gpu_run(dpo_cuda_mlp *ctx, dinst *d, const minst *M, size_t n, int use_lora, float *out, float *gx,
                    float *gb, float *gl)
 {
     const float *lora = use_lora ? d->lora : NULL;
@@ -509,9 +510,10 @@ static int gpu_run(dpo_cu_mlp *ctx, dinst *d, const minst *M, size_t n, int use_
     put(d->gb, M->gb0, M->nb);
     if (M->nl)
         put(d->gl, M->gl0, M->nl);
-    dpo_status s1 = dpo_cu_mlp_forward(ctx, d->out, d->work, d->work_size, d->base, lora, d->x, d->t, d->cls, n, NULL);
+    dpo_status s1 =
+        dpo_cuda_mlp_forward(ctx, d->out, d->work, d->work_size, d->base, lora, d->x, d->t, d->cls, n, NULL);
     dpo_status s2 = s1 ? s1
-                       : dpo_cu_mlp_backward(ctx, d->gx, d->gb, use_lora ? d->gl : NULL, d->gout, d->work,
+                       : dpo_cuda_mlp_backward(ctx, d->gx, d->gb, use_lora ? d->gl : NULL, d->gout, d->work,
                                              d->work_size, d->base, lora, n, NULL);
     CHECK(s1 == DPO_OK && s2 == DPO_OK, "device forward %d backward %d", (int)s1, (int)s2);
     if (!sync_ok())
@@ -551,6 +553,78 @@ static size_t n_model_cases(void)
     return 5;
 }
 
+// A pinned algorithm must serve every 4-byte aligned float pointer.  Ask
+// cuBLASLt's heuristic with its default preference (no alignment promise:
+// it may pick a kernel that needs 16-byte operands) for the layouts a plan
+// of shape 64 x 64 x 64 builds; when that algorithm needs more than 4 bytes,
+// pinning it must be refused at plan time (cublasLtMatmulAlgoCheck alone
+// accepts it, and cublasLtMatmul would fail on an odd float offset).
+static void test_fast_pin_alignment(void)
+{
+    const uint64_t s = 64;
+    cublasLtHandle_t h = NULL;
+    cublasLtMatmulDesc_t d = NULL;
+    cublasLtMatrixLayout_t l = NULL;
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulHeuristicResult_t res;
+    cublasOperation_t op = CUBLAS_OP_N;
+    uint64_t ws = DPO_CUDA_MM_WORKSPACE_DEFAULT;
+    int found = 0;
+    memset(&res, 0, sizeof(res));
+    CHECK(cublasLtCreate(&h) == CUBLAS_STATUS_SUCCESS, "cublasLtCreate");
+    CHECK(cublasLtMatmulDescCreate(&d, CUBLAS_COMPUTE_32F, CUDA_R_32F) == CUBLAS_STATUS_SUCCESS, "desc");
+    CHECK(cublasLtMatmulDescSetAttribute(d, CUBLASLT_MATMUL_DESC_TRANSA, &op, sizeof(op)) == CUBLAS_STATUS_SUCCESS &&
+              cublasLtMatmulDescSetAttribute(d, CUBLASLT_MATMUL_DESC_TRANSB, &op, sizeof(op)) ==
+                  CUBLAS_STATUS_SUCCESS,
+          "transposes");
+    CHECK(cublasLtMatrixLayoutCreate(&l, CUDA_R_32F, s, s, (int64_t)s) == CUBLAS_STATUS_SUCCESS, "layout");
+    CHECK(cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS &&
+              cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+                                                   sizeof(ws)) == CUBLAS_STATUS_SUCCESS,
+          "preference");
+    if (h && d && l && pref &&
+        cublasLtMatmulAlgoGetHeuristic(h, d, l, l, l, l, pref, 1, &res, &found) == CUBLAS_STATUS_SUCCESS &&
+        found >= 1) {
+        const cublasLtMatmulAlgoCapAttributes_t caps[4] = {
+            CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_A_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_B_BYTES,
+            CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_C_BYTES, CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_D_BYTES};
+        uint32_t most = 0;
+        for (int i = 0; i < 4; i++) {
+            uint32_t v = 0;
+            size_t wr = 0;
+            CHECK(cublasLtMatmulAlgoCapGetAttribute(&res.algo, caps[i], &v, sizeof(v), &wr) ==
+                      CUBLAS_STATUS_SUCCESS,
+                  "alignment capability %d", i);
+            most = v > most ? v : most;
+        }
+        dpo_cuda_mm_shape sh;
+        dpo_cuda_mm_algo pin;
+        dpo_cuda_mm_plan *p = NULL;
+        sh.m = sh.k = sh.n = (size_t)s;
+        sh.ta = sh.tb = sh.accumulate = 0;
+        memcpy(pin.data, &res.algo, sizeof(pin.data));
+        dpo_status st = dpo_cuda_mm_plan_create(&p, &sh, (size_t)ws, 0, &pin);
+        printf("     default-preference algorithm: minimum alignment %u bytes, pinned plan status %d\n", most,
+               (int)st);
+        if (most > 4)
+            CHECK(st == DPO_ERR_UNSUPPORTED && p == NULL, "a 16-byte algorithm pinned (status %d)", (int)st);
+        else
+            CHECK(st == DPO_OK, "a 4-byte algorithm refused (status %d)", (int)st);
+        if (p)
+            dpo_cuda_mm_plan_destroy(p);
+    } else {
+        CHECK(0, "no heuristic answer with the default preference");
+    }
+    if (pref)
+        cublasLtMatmulPreferenceDestroy(pref);
+    if (l)
+        cublasLtMatrixLayoutDestroy(l);
+    if (d)
+        cublasLtMatmulDescDestroy(d);
+    if (h)
+        cublasLtDestroy(h);
+}
+
 static void test_model_strict_bitwise(void)
 {
     const size_t ns[3] = {1, 7, 64};
@@ -561,15 +635,15 @@ static void test_model_strict_bitwise(void)
             const size_t n = ns[q];
             minst M;
             dinst d;
-            dpo_cu_mlp *ctx = NULL;
+            dpo_cuda_mlp *ctx = NULL;
             CHECK(minst_make(&M, cfg, n, 11 + c), "init");
             // context for more samples than used: strict accepts any n <= its n
-            CHECK(dpo_cu_mlp_create(&ctx, cfg, n + 3, DPO_CU_MM_STRICT, 0) == DPO_OK && ctx, "create");
+            CHECK(dpo_cuda_mlp_create(&ctx, cfg, n + 3, DPO_CUDA_MM_STRICT, 0) == DPO_OK && ctx, "create");
             if (!ctx) {
                 minst_free(&M);
                 continue;
             }
-            CHECK(dpo_cu_mlp_num_plans(ctx) == 0, "strict has plans");
+            CHECK(dpo_cuda_mlp_num_plans(ctx) == 0, "strict has plans");
             CHECK(dinst_make(&d, &M, ctx), "device alloc");
             size_t D = M.D;
             float *o1 = (float *)malloc(n * D * 4), *x1 = (float *)malloc(n * D * 4), *b1 = (float *)malloc(M.nb * 4);
@@ -595,7 +669,7 @@ static void test_model_strict_bitwise(void)
             free(b2);
             free(l2);
             dinst_free(&d);
-            dpo_cu_mlp_destroy(ctx);
+            dpo_cuda_mlp_destroy(ctx);
             minst_free(&M);
         }
     }
@@ -611,37 +685,37 @@ static void test_model_fast(void)
             const size_t n = ns[q];
             minst M;
             dinst d;
-            dpo_cu_mlp *ctx = NULL, *ctx2 = NULL;
+            dpo_cuda_mlp *ctx = NULL, *ctx2 = NULL;
             CHECK(minst_make(&M, cfg, n, 21 + c), "init");
-            dpo_status st = dpo_cu_mlp_create(&ctx, cfg, n, DPO_CU_MM_FAST, 0);
+            dpo_status st = dpo_cuda_mlp_create(&ctx, cfg, n, DPO_CUDA_MM_FAST, 0);
             CHECK(st == DPO_OK && ctx, "create fast: %d", (int)st);
             if (!ctx) {
                 minst_free(&M);
                 continue;
             }
             CHECK(dinst_make(&d, &M, ctx), "device alloc");
-            size_t np = dpo_cu_mlp_num_plans(ctx);
+            size_t np = dpo_cuda_mlp_num_plans(ctx);
             CHECK(np > 0, "no plans");
             // the recorded algorithms are reproduced by a second context
-            CHECK(dpo_cu_mlp_create(&ctx2, cfg, n, DPO_CU_MM_FAST, 0) == DPO_OK, "create fast 2");
+            CHECK(dpo_cuda_mlp_create(&ctx2, cfg, n, DPO_CUDA_MM_FAST, 0) == DPO_OK, "create fast 2");
             for (size_t i = 0; ctx2 && i < np; i++) {
-                dpo_cu_mm_shape s1, s2;
-                dpo_cu_mm_algo a1, a2;
+                dpo_cuda_mm_shape s1, s2;
+                dpo_cuda_mm_algo a1, a2;
                 char desc[256];
-                CHECK(dpo_cu_mlp_plan_info(&s1, &a1, ctx, i) == DPO_OK, "info");
-                CHECK(dpo_cu_mlp_plan_info(&s2, &a2, ctx2, i) == DPO_OK, "info 2");
+                CHECK(dpo_cuda_mlp_plan_info(&s1, &a1, ctx, i) == DPO_OK, "info");
+                CHECK(dpo_cuda_mlp_plan_info(&s2, &a2, ctx2, i) == DPO_OK, "info 2");
                 CHECK(!memcmp(&s1, &s2, sizeof(s1)) && !memcmp(&a1, &a2, sizeof(a1)), "plan %zu differs", i);
-                if (c == 0 && q == 0 && dpo_cu_mm_algo_describe(desc, sizeof(desc), &a1) == DPO_OK)
+                if (c == 0 && q == 0 && dpo_cuda_mm_algo_describe(desc, sizeof(desc), &a1) == DPO_OK)
                     printf("  built-in n=%zu plan %zu: m=%zu k=%zu n=%zu ta=%d tb=%d acc=%d %s\n", n, i, s1.m, s1.k,
                            s1.n, s1.ta, s1.tb, s1.accumulate, desc);
             }
-            CHECK(dpo_cu_mlp_plan_info(NULL, NULL, ctx, 0) == DPO_ERR_NULL, "info NULL");
-            CHECK(dpo_cu_mlp_plan_info(NULL, NULL, ctx, 0) == DPO_ERR_NULL, "info NULL");
+            CHECK(dpo_cuda_mlp_plan_info(NULL, NULL, ctx, 0) == DPO_ERR_NULL, "info NULL");
+            CHECK(dpo_cuda_mlp_plan_info(NULL, NULL, ctx, 0) == DPO_ERR_NULL, "info NULL");
             {
-                dpo_cu_mm_algo a;
-                CHECK(dpo_cu_mlp_plan_info(NULL, &a, ctx, np) == DPO_ERR_RANGE, "info range");
+                dpo_cuda_mm_algo a;
+                CHECK(dpo_cuda_mlp_plan_info(NULL, &a, ctx, np) == DPO_ERR_RANGE, "info range");
             }
-            dpo_cu_mlp_destroy(ctx2);
+            dpo_cuda_mlp_destroy(ctx2);
             size_t D = M.D, nl = M.nl ? M.nl : 1;
             float *o1 = (float *)malloc(n * D * 4), *x1 = (float *)malloc(n * D * 4), *b1 = (float *)malloc(M.nb * 4);
             float *l1 = (float *)malloc(nl * 4), *o2 = (float *)malloc(n * D * 4), *x2 = (float *)malloc(n * D * 4);
@@ -677,7 +751,7 @@ static void test_model_fast(void)
             free(b3);
             free(l3);
             dinst_free(&d);
-            dpo_cu_mlp_destroy(ctx);
+            dpo_cuda_mlp_destroy(ctx);
             minst_free(&M);
         }
     }
@@ -690,25 +764,26 @@ static void test_model_bad_args(void)
     const size_t n = 4;
     minst M;
     dinst d;
-    dpo_cu_mlp *ctx = NULL, *fast = NULL, *keep;
+    dpo_cuda_mlp *ctx = NULL, *fast = NULL, *keep;
     CHECK(minst_make(&M, &cfg, n, 5), "init");
     {
         dpo_mlp_cfg bad = cfg;
         bad.temb = 3;
-        keep = (dpo_cu_mlp *)&M;
-        CHECK(dpo_cu_mlp_create(&keep, &bad, n, DPO_CU_MM_STRICT, 0) == DPO_ERR_SIZE, "bad cfg");
-        CHECK(dpo_cu_mlp_create(&keep, &cfg, 0, DPO_CU_MM_STRICT, 0) == DPO_ERR_SIZE, "n 0");
-        CHECK(dpo_cu_mlp_create(&keep, &cfg, n, (dpo_cu_mm_mode)2, 0) == DPO_ERR_RANGE, "bad mode");
-        CHECK(dpo_cu_mlp_create(&keep, &cfg, n, DPO_CU_MM_STRICT, DPO_CU_MM_TF32) == DPO_ERR_RANGE, "tf32 strict");
-        CHECK(dpo_cu_mlp_create(&keep, NULL, n, DPO_CU_MM_STRICT, 0) == DPO_ERR_NULL, "cfg NULL");
-        CHECK(keep == (dpo_cu_mlp *)&M, "ctx written on error");
+        keep = (dpo_cuda_mlp *)&M;
+        CHECK(dpo_cuda_mlp_create(&keep, &bad, n, DPO_CUDA_MM_STRICT, 0) == DPO_ERR_SIZE, "bad cfg");
+        CHECK(dpo_cuda_mlp_create(&keep, &cfg, 0, DPO_CUDA_MM_STRICT, 0) == DPO_ERR_SIZE, "n 0");
+        CHECK(dpo_cuda_mlp_create(&keep, &cfg, n, (dpo_cuda_mm_mode)2, 0) == DPO_ERR_RANGE, "bad mode");
+        CHECK(dpo_cuda_mlp_create(&keep, &cfg, n, DPO_CUDA_MM_STRICT, DPO_CUDA_MM_TF32) == DPO_ERR_RANGE,
+              "tf32 strict");
+        CHECK(dpo_cuda_mlp_create(&keep, NULL, n, DPO_CUDA_MM_STRICT, 0) == DPO_ERR_NULL, "cfg NULL");
+        CHECK(keep == (dpo_cuda_mlp *)&M, "ctx written on error");
     }
-    CHECK(dpo_cu_mlp_create(&ctx, &cfg, n, DPO_CU_MM_STRICT, 0) == DPO_OK, "create");
-    CHECK(dpo_cu_mlp_create(&fast, &cfg, n, DPO_CU_MM_FAST, 0) == DPO_OK, "create fast");
+    CHECK(dpo_cuda_mlp_create(&ctx, &cfg, n, DPO_CUDA_MM_STRICT, 0) == DPO_OK, "create");
+    CHECK(dpo_cuda_mlp_create(&fast, &cfg, n, DPO_CUDA_MM_FAST, 0) == DPO_OK, "create fast");
     if (!ctx || !fast || !dinst_make(&d, &M, ctx)) {
         CHECK(0, "setup");
-        dpo_cu_mlp_destroy(ctx);
-        dpo_cu_mlp_destroy(fast);
+        dpo_cuda_mlp_destroy(ctx);
+        dpo_cuda_mlp_destroy(fast);
         minst_free(&M);
         return;
     }
@@ -719,33 +794,33 @@ static void test_model_bad_args(void)
     put(d.out, sent, n * D);
     put(d.gx, sent, n * D);
     // the backward before any forward
-    CHECK(dpo_cu_mlp_backward(ctx, d.gx, NULL, NULL, d.gout, d.work, d.work_size, d.base, NULL, n, NULL) ==
+    CHECK(dpo_cuda_mlp_backward(ctx, d.gx, NULL, NULL, d.gout, d.work, d.work_size, d.base, NULL, n, NULL) ==
               DPO_ERR_WORKSPACE,
           "backward before forward");
-    CHECK(dpo_cu_mlp_forward(NULL, d.out, d.work, d.work_size, d.base, NULL, d.x, d.t, d.cls, n, NULL) ==
+    CHECK(dpo_cuda_mlp_forward(NULL, d.out, d.work, d.work_size, d.base, NULL, d.x, d.t, d.cls, n, NULL) ==
               DPO_ERR_NULL,
           "ctx NULL");
-    CHECK(dpo_cu_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.x, NULL, d.cls, n, NULL) ==
+    CHECK(dpo_cuda_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.x, NULL, d.cls, n, NULL) ==
               DPO_ERR_NULL,
           "t NULL");
-    CHECK(dpo_cu_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.x, d.t, d.cls, n + 1, NULL) ==
+    CHECK(dpo_cuda_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.x, d.t, d.cls, n + 1, NULL) ==
               DPO_ERR_SIZE,
           "n > ctx n");
-    CHECK(dpo_cu_mlp_forward(ctx, d.out, d.work, d.work_size - 1, d.base, NULL, d.x, d.t, d.cls, n, NULL) ==
+    CHECK(dpo_cuda_mlp_forward(ctx, d.out, d.work, d.work_size - 1, d.base, NULL, d.x, d.t, d.cls, n, NULL) ==
               DPO_ERR_WORKSPACE,
           "work small");
-    CHECK(dpo_cu_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.out, d.t, d.cls, n, NULL) ==
+    CHECK(dpo_cuda_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.out, d.t, d.cls, n, NULL) ==
               DPO_ERR_ALIAS,
           "out = x");
-    CHECK(dpo_cu_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, (const float *)d.work, d.t, d.cls, n,
+    CHECK(dpo_cuda_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, (const float *)d.work, d.t, d.cls, n,
                              NULL) == DPO_ERR_ALIAS,
           "x in work");
     {
         // fast mode: exactly the context's n; its work buffer has the cuBLASLt part
-        size_t wf = dpo_cu_mlp_workspace_size(fast);
+        size_t wf = dpo_cuda_mlp_workspace_size(fast);
         void *dwf = dnew_bytes(wf);
         CHECK(wf > d.work_size, "fast work %zu <= strict %zu", wf, d.work_size);
-        CHECK(dpo_cu_mlp_forward(fast, d.out, dwf, wf, d.base, NULL, d.x, d.t, d.cls, n - 1, NULL) == DPO_ERR_SIZE,
+        CHECK(dpo_cuda_mlp_forward(fast, d.out, dwf, wf, d.base, NULL, d.x, d.t, d.cls, n - 1, NULL) == DPO_ERR_SIZE,
               "fast n != ctx n");
         cudaFree(dwf);
     }
@@ -755,13 +830,13 @@ static void test_model_bad_args(void)
         memcpy(bad_t, M.t, n * 4);
         bad_t[n - 1] = cfg.num_train_steps;
         int32_t *dbt = dup_i(bad_t, n);
-        CHECK(dpo_cu_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.x, dbt, d.cls, n, NULL) ==
+        CHECK(dpo_cuda_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.x, dbt, d.cls, n, NULL) ==
                   DPO_ERR_RANGE,
               "t out of range");
         memcpy(bad_t, M.cls, n * 4);
         bad_t[0] = -1;
         cudaMemcpy(dbt, bad_t, n * 4, cudaMemcpyHostToDevice);
-        CHECK(dpo_cu_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.x, d.t, dbt, n, NULL) ==
+        CHECK(dpo_cuda_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.x, d.t, dbt, n, NULL) ==
                   DPO_ERR_RANGE,
               "class out of range");
         cudaFree(dbt);
@@ -770,40 +845,40 @@ static void test_model_bad_args(void)
         memcpy(xb, M.x, n * D * 4);
         xb[n * D / 2] = NAN;
         float *dxb = dup(xb, n * D);
-        CHECK(dpo_cu_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, dxb, d.t, d.cls, n, NULL) ==
+        CHECK(dpo_cuda_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, dxb, d.t, d.cls, n, NULL) ==
                   DPO_ERR_NONFINITE,
               "NaN x");
         xb[n * D / 2] = INFINITY;
         put(dxb, xb, n * D);
-        CHECK(dpo_cu_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, dxb, d.t, d.cls, n, NULL) ==
+        CHECK(dpo_cuda_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, dxb, d.t, d.cls, n, NULL) ==
                   DPO_ERR_NONFINITE,
               "inf x");
         CHECK(sync_ok(), "sync");
         get(got, d.out, n * D);
         CHECK(!memcmp(got, sent, n * D * 4), "forward: output touched on error");
         // a good forward (no LoRA), then backward errors
-        CHECK(dpo_cu_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.x, d.t, d.cls, n, NULL) == DPO_OK,
+        CHECK(dpo_cuda_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, NULL, d.x, d.t, d.cls, n, NULL) == DPO_OK,
               "forward");
-        CHECK(dpo_cu_mlp_backward(ctx, d.gx, NULL, NULL, d.gout, d.work, d.work_size, d.base, d.lora, n, NULL) ==
+        CHECK(dpo_cuda_mlp_backward(ctx, d.gx, NULL, NULL, d.gout, d.work, d.work_size, d.base, d.lora, n, NULL) ==
                   DPO_ERR_RANGE,
               "backward with LoRA after a forward without");
-        CHECK(dpo_cu_mlp_backward(ctx, d.gx, NULL, d.gl, d.gout, d.work, d.work_size, d.base, NULL, n, NULL) ==
+        CHECK(dpo_cuda_mlp_backward(ctx, d.gx, NULL, d.gl, d.gout, d.work, d.work_size, d.base, NULL, n, NULL) ==
                   DPO_ERR_NULL,
               "g_lora without lora");
-        CHECK(dpo_cu_mlp_backward(ctx, d.gx, NULL, NULL, d.gout, d.work, d.work_size, d.base, NULL, n - 1, NULL) ==
+        CHECK(dpo_cuda_mlp_backward(ctx, d.gx, NULL, NULL, d.gout, d.work, d.work_size, d.base, NULL, n - 1, NULL) ==
                   DPO_ERR_WORKSPACE,
               "backward n != forward n");
-        CHECK(dpo_cu_mlp_backward(ctx, d.gx, NULL, NULL, d.gx, d.work, d.work_size, d.base, NULL, n, NULL) ==
+        CHECK(dpo_cuda_mlp_backward(ctx, d.gx, NULL, NULL, d.gx, d.work, d.work_size, d.base, NULL, n, NULL) ==
                   DPO_ERR_ALIAS,
               "g_x = g_out");
-        CHECK(dpo_cu_mlp_backward(ctx, d.gx, NULL, NULL, dxb, d.work, d.work_size, d.base, NULL, n, NULL) ==
+        CHECK(dpo_cuda_mlp_backward(ctx, d.gx, NULL, NULL, dxb, d.work, d.work_size, d.base, NULL, n, NULL) ==
                   DPO_ERR_NONFINITE,
               "inf g_out");
         CHECK(sync_ok(), "sync");
         get(got, d.gx, n * D);
         CHECK(!memcmp(got, sent, n * D * 4), "backward: g_x touched on error");
         // and the good backward still works on the same forward
-        CHECK(dpo_cu_mlp_backward(ctx, d.gx, NULL, NULL, d.gout, d.work, d.work_size, d.base, NULL, n, NULL) ==
+        CHECK(dpo_cuda_mlp_backward(ctx, d.gx, NULL, NULL, d.gout, d.work, d.work_size, d.base, NULL, n, NULL) ==
                   DPO_OK,
               "backward");
         CHECK(sync_ok(), "sync");
@@ -813,8 +888,8 @@ static void test_model_bad_args(void)
     free(sent);
     free(got);
     dinst_free(&d);
-    dpo_cu_mlp_destroy(ctx);
-    dpo_cu_mlp_destroy(fast);
+    dpo_cuda_mlp_destroy(ctx);
+    dpo_cuda_mlp_destroy(fast);
     minst_free(&M);
 }
 
@@ -845,21 +920,21 @@ static void test_pretrain_device(void)
     for (int mode = 0; mode < 2; mode++) {
         float *res[2][3];
         for (int rep = 0; rep < 2; rep++) {
-            dpo_cu_mlp *ctx = NULL;
-            dpo_status st = dpo_cu_mlp_create(&ctx, &cfg, batch, (dpo_cu_mm_mode)mode, 0);
+            dpo_cuda_mlp *ctx = NULL;
+            dpo_status st = dpo_cuda_mlp_create(&ctx, &cfg, batch, (dpo_cuda_mm_mode)mode, 0);
             CHECK(st == DPO_OK, "create %d", (int)st);
             res[rep][0] = (float *)malloc(nb * 4);
             res[rep][1] = (float *)malloc(nb * 4);
             res[rep][2] = (float *)malloc(nb * 4);
             if (st)
                 continue;
-            size_t ws = dpo_cu_pretrain_workspace_size(ctx), hs = dpo_cu_pretrain_host_size(ctx);
+            size_t ws = dpo_cuda_pretrain_workspace_size(ctx), hs = dpo_cuda_pretrain_host_size(ctx);
             void *dw = dnew_bytes(ws), *hw = malloc(hs);
             float *db = dup(base0, nb), *dm = dup(zero, nb), *dv = dup(zero, nb);
             memset(lg, 0, iters * 8);
-            st = dpo_cu_pretrain_run(ctx, db, dm, dv, lg, &sched, seed, 0, split, &opt, dw, ws, hw, hs, NULL);
+            st = dpo_cuda_pretrain_run(ctx, db, dm, dv, lg, &sched, seed, 0, split, &opt, dw, ws, hw, hs, NULL);
             CHECK(st == DPO_OK, "device run 1: %d", (int)st);
-            st = dpo_cu_pretrain_run(ctx, db, dm, dv, lg + split, &sched, seed, split, iters, &opt, dw, ws, hw, hs,
+            st = dpo_cuda_pretrain_run(ctx, db, dm, dv, lg + split, &sched, seed, split, iters, &opt, dw, ws, hw, hs,
                                      NULL);
             CHECK(st == DPO_OK, "device run 2: %d", (int)st);
             CHECK(sync_ok(), "sync");
@@ -883,23 +958,23 @@ static void test_pretrain_device(void)
             if (rep == 0) {
                 dpo_schedule other = sched;
                 other.num_train_steps = 999;
-                CHECK(dpo_cu_pretrain_run(ctx, db, dm, dv, NULL, &other, seed, 0, 1, &opt, dw, ws, hw, hs, NULL) ==
+                CHECK(dpo_cuda_pretrain_run(ctx, db, dm, dv, NULL, &other, seed, 0, 1, &opt, dw, ws, hw, hs, NULL) ==
                           DPO_ERR_RANGE,
                       "schedule mismatch");
-                CHECK(dpo_cu_pretrain_run(ctx, db, dm, dv, NULL, &sched, seed, 0, 1, &opt, dw, ws - 1, hw, hs, NULL) ==
+                CHECK(dpo_cuda_pretrain_run(ctx, db, dm, dv, NULL, &sched, seed, 0, 1, &opt, dw, ws - 1, hw, hs, NULL) ==
                           DPO_ERR_WORKSPACE,
                       "work small");
-                CHECK(dpo_cu_pretrain_run(ctx, db, db, dv, NULL, &sched, seed, 0, 1, &opt, dw, ws, hw, hs, NULL) ==
+                CHECK(dpo_cuda_pretrain_run(ctx, db, db, dv, NULL, &sched, seed, 0, 1, &opt, dw, ws, hw, hs, NULL) ==
                           DPO_ERR_ALIAS,
                       "base = m");
-                CHECK(dpo_cu_pretrain_run(ctx, db, dm, dv, NULL, &sched, seed, 2, 1, &opt, dw, ws, hw, hs, NULL) ==
+                CHECK(dpo_cuda_pretrain_run(ctx, db, dm, dv, NULL, &sched, seed, 2, 1, &opt, dw, ws, hw, hs, NULL) ==
                           DPO_ERR_RANGE,
                       "it_begin > it_end");
                 float *bad = (float *)malloc(nb * 4);
                 memcpy(bad, zero, nb * 4);
                 bad[nb / 3] = NAN;
                 float *dbad = dup(bad, nb);
-                CHECK(dpo_cu_pretrain_run(ctx, db, dbad, dv, NULL, &sched, seed, 0, 1, &opt, dw, ws, hw, hs, NULL) ==
+                CHECK(dpo_cuda_pretrain_run(ctx, db, dbad, dv, NULL, &sched, seed, 0, 1, &opt, dw, ws, hw, hs, NULL) ==
                           DPO_ERR_NONFINITE,
                       "NaN in m");
                 get(bad, db, nb);
@@ -912,7 +987,7 @@ static void test_pretrain_device(void)
             cudaFree(dv);
             cudaFree(dw);
             free(hw);
-            dpo_cu_mlp_destroy(ctx);
+            dpo_cuda_mlp_destroy(ctx);
         }
         CHECK(count_diff(res[0][0], res[1][0], nb) == 0 && count_diff(res[0][1], res[1][1], nb) == 0 &&
                   count_diff(res[0][2], res[1][2], nb) == 0,
@@ -943,23 +1018,23 @@ static void test_model_timing(void)
     minst M;
     CHECK(minst_make(&M, &cfg, n, 3), "init");
     for (int mode = 0; mode < 2; mode++) {
-        dpo_cu_mlp *ctx = NULL;
+        dpo_cuda_mlp *ctx = NULL;
         dinst d;
         cudaEvent_t e0, e1;
         float ms = 0.0f;
-        if (dpo_cu_mlp_create(&ctx, &cfg, n, (dpo_cu_mm_mode)mode, 0) != DPO_OK || !dinst_make(&d, &M, ctx)) {
+        if (dpo_cuda_mlp_create(&ctx, &cfg, n, (dpo_cuda_mm_mode)mode, 0) != DPO_OK || !dinst_make(&d, &M, ctx)) {
             CHECK(0, "setup");
-            dpo_cu_mlp_destroy(ctx);
+            dpo_cuda_mlp_destroy(ctx);
             continue;
         }
         cudaEventCreate(&e0);
         cudaEventCreate(&e1);
         cudaEventRecord(e0, NULL);
         for (int r = 0; r < reps; r++) {
-            CHECK(dpo_cu_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, d.lora, d.x, d.t, d.cls, n, NULL) ==
+            CHECK(dpo_cuda_mlp_forward(ctx, d.out, d.work, d.work_size, d.base, d.lora, d.x, d.t, d.cls, n, NULL) ==
                       DPO_OK,
                   "fwd");
-            CHECK(dpo_cu_mlp_backward(ctx, d.gx, d.gb, d.gl, d.gout, d.work, d.work_size, d.base, d.lora, n, NULL) ==
+            CHECK(dpo_cuda_mlp_backward(ctx, d.gx, d.gb, d.gl, d.gout, d.work, d.work_size, d.base, d.lora, n, NULL) ==
                       DPO_OK,
                   "bwd");
         }
@@ -971,7 +1046,7 @@ static void test_model_timing(void)
         cudaEventDestroy(e0);
         cudaEventDestroy(e1);
         dinst_free(&d);
-        dpo_cu_mlp_destroy(ctx);
+        dpo_cuda_mlp_destroy(ctx);
     }
     minst_free(&M);
 }
@@ -996,6 +1071,7 @@ int main(void)
     RUN(test_strict_matmul_k0);
     RUN(test_fast_matmul);
     RUN(test_matmul_bad_args);
+    RUN(test_fast_pin_alignment);
     RUN(test_model_strict_bitwise);
     RUN(test_model_fast);
     RUN(test_model_bad_args);

@@ -1,5 +1,5 @@
 // Short alignment runs with the CPU network's matrix products on the
-// device (dpo_cu_host_mm, diffpo_cuda_model.h) against the CPU library:
+// device (dpo_cuda_host_mm, diffpo_cuda_model.h) against the CPU library:
 //   strict: a short run of every method (hidden 32, T 8, batch 3, 3
 //     iterations; Diffusion-DPO / DSPO with offline pairs made on the
 //     device too) gives the CPU run's LoRA / AdamW m / v bits; so do the
@@ -165,20 +165,20 @@ static int same_state(const trun *a, const trun *b)
            chk_same_bits(a->v, b->v, nl * 4);
 }
 
-// A backend over a fresh dpo_cu_host_mm; NULL on failure.
+// A backend over a fresh dpo_cuda_host_mm; NULL on failure.
 typedef struct dev {
-    dpo_cu_host_mm *h;
+    dpo_cuda_host_mm *h;
     dpo_matmul_backend be;
     dpo_mlp_cfg mc;
 } dev;
 
-static int dev_open(dev *d, dpo_cu_mm_mode mode, size_t n)
+static int dev_open(dev *d, dpo_cuda_mm_mode mode, size_t n)
 {
-    size_t dim = dpo_cu_host_mm_dim(&mcfg, n);
+    size_t dim = dpo_cuda_host_mm_dim(&mcfg, n);
     d->h = NULL;
-    if (dpo_cu_host_mm_create(&d->h, mode, dim, dim, dim) != DPO_OK)
+    if (dpo_cuda_host_mm_create(&d->h, mode, dim, dim, dim) != DPO_OK)
         return -1;
-    d->be = dpo_cu_host_mm_backend(d->h);
+    d->be = dpo_cuda_host_mm_backend(d->h);
     d->mc = mcfg;
     d->mc.matmul = &d->be;
     return 0;
@@ -186,7 +186,7 @@ static int dev_open(dev *d, dpo_cu_mm_mode mode, size_t n)
 
 static void dev_close(dev *d)
 {
-    dpo_cu_host_mm_destroy(d->h);
+    dpo_cuda_host_mm_destroy(d->h);
     d->h = NULL;
 }
 
@@ -194,7 +194,7 @@ static void dev_close(dev *d)
 static void test_train_strict(void)
 {
     dev d;
-    if (dev_open(&d, DPO_CU_MM_STRICT, 1)) {
+    if (dev_open(&d, DPO_CUDA_MM_STRICT, 1)) {
         CHECK(0, "strict backend: create");
         return;
     }
@@ -202,7 +202,7 @@ static void test_train_strict(void)
         dpo_train_cfg c = small_cfg((dpo_method)meth);
         const char *name = dpo_method_name((dpo_method)meth);
         trun a, b;
-        uint64_t calls0 = dpo_cu_host_mm_calls(d.h);
+        uint64_t calls0 = dpo_cuda_host_mm_calls(d.h);
         dpo_status e0 = trun_open(&a, &c, &mcfg), e1 = trun_open(&b, &c, &d.mc);
         CHECK(e0 == DPO_OK && e1 == DPO_OK, "%s: set-up: %s / %s", name, dpo_status_str(e0), dpo_status_str(e1));
         if (e0 == DPO_OK && e1 == DPO_OK) {
@@ -213,22 +213,22 @@ static void test_train_strict(void)
             e1 = trun_iterate(&b, 0);
             CHECK(e0 == DPO_OK && e1 == DPO_OK, "%s: run: %s / %s", name, dpo_status_str(e0), dpo_status_str(e1));
             CHECK(same_state(&a, &b), "%s: strict device state differs from the CPU's", name);
-            CHECK(dpo_cu_host_mm_calls(d.h) > calls0, "%s: the device backend was not called", name);
+            CHECK(dpo_cuda_host_mm_calls(d.h) > calls0, "%s: the device backend was not called", name);
             printf("     %-13s cpu %016llx  gpu-strict %016llx  (%llu device products)\n", name,
                    (unsigned long long)fp_state(&a), (unsigned long long)fp_state(&b),
-                   (unsigned long long)(dpo_cu_host_mm_calls(d.h) - calls0));
+                   (unsigned long long)(dpo_cuda_host_mm_calls(d.h) - calls0));
         }
         trun_close(&a);
         trun_close(&b);
     }
-    CHECK(dpo_cu_host_mm_num_plans(d.h) == 0, "strict mode made cuBLASLt plans");
+    CHECK(dpo_cuda_host_mm_num_plans(d.h) == 0, "strict mode made cuBLASLt plans");
     dev_close(&d);
 }
 
 static void test_train_strict_threads(void)
 {
     dev d;
-    if (dev_open(&d, DPO_CU_MM_STRICT, 1)) {
+    if (dev_open(&d, DPO_CUDA_MM_STRICT, 1)) {
         CHECK(0, "strict backend: create");
         return;
     }
@@ -282,7 +282,7 @@ static void test_pretrain_strict(void)
 {
     dev d;
     pre a, b;
-    if (dev_open(&d, DPO_CU_MM_STRICT, 4)) {
+    if (dev_open(&d, DPO_CUDA_MM_STRICT, 4)) {
         CHECK(0, "strict backend: create");
         return;
     }
@@ -326,7 +326,7 @@ static void test_eval_strict(void)
     const size_t ni = 2 * mcfg.n_classes * mcfg.dim;
     float *lora = lora_perturbed(), *ia = (float *)walloc(ni * 4), *ib = (float *)walloc(ni * 4);
     double ra = 0, rb = 0;
-    if (dev_open(&d, DPO_CU_MM_STRICT, 1)) {
+    if (dev_open(&d, DPO_CUDA_MM_STRICT, 1)) {
         CHECK(0, "strict backend: create");
     } else {
         dpo_status e0 = eval_run(&ra, ia, &mcfg, lora), e1 = eval_run(&rb, ib, &d.mc, lora);
@@ -345,7 +345,7 @@ static void test_eval_strict(void)
 static void test_fast(void)
 {
     dev d;
-    if (dev_open(&d, DPO_CU_MM_FAST, 4)) {
+    if (dev_open(&d, DPO_CUDA_MM_FAST, 4)) {
         CHECK(0, "fast backend: create");
         return;
     }
@@ -410,32 +410,32 @@ static void test_fast(void)
         for (int q = 0; q < 3; q++)
             trun_close(&r[q]);
     }
-    printf("     fast plans made: %zu\n", dpo_cu_host_mm_num_plans(d.h));
-    CHECK(dpo_cu_host_mm_num_plans(d.h) > 0, "fast mode made no plans");
+    printf("     fast plans made: %zu\n", dpo_cuda_host_mm_num_plans(d.h));
+    CHECK(dpo_cuda_host_mm_num_plans(d.h) > 0, "fast mode made no plans");
     dev_close(&d);
 }
 
 // ----------------------------------------------------------- bad arguments
 static void test_bad_args(void)
 {
-    dpo_cu_host_mm *h = (dpo_cu_host_mm *)0x1;
-    CHECK(dpo_cu_host_mm_create(NULL, DPO_CU_MM_STRICT, 4, 4, 4) == DPO_ERR_NULL, "NULL out");
-    CHECK(dpo_cu_host_mm_create(&h, DPO_CU_MM_STRICT, 0, 4, 4) == DPO_ERR_SIZE, "max_m 0");
-    CHECK(dpo_cu_host_mm_create(&h, (dpo_cu_mm_mode)7, 4, 4, 4) == DPO_ERR_RANGE, "bad mode");
-    CHECK(dpo_cu_host_mm_create(&h, DPO_CU_MM_STRICT, (size_t)1 << 40, (size_t)1 << 40, 1) == DPO_ERR_SIZE,
+    dpo_cuda_host_mm *h = (dpo_cuda_host_mm *)0x1;
+    CHECK(dpo_cuda_host_mm_create(NULL, DPO_CUDA_MM_STRICT, 4, 4, 4) == DPO_ERR_NULL, "NULL out");
+    CHECK(dpo_cuda_host_mm_create(&h, DPO_CUDA_MM_STRICT, 0, 4, 4) == DPO_ERR_SIZE, "max_m 0");
+    CHECK(dpo_cuda_host_mm_create(&h, (dpo_cuda_mm_mode)7, 4, 4, 4) == DPO_ERR_RANGE, "bad mode");
+    CHECK(dpo_cuda_host_mm_create(&h, DPO_CUDA_MM_STRICT, (size_t)1 << 40, (size_t)1 << 40, 1) == DPO_ERR_SIZE,
           "too large");
-    CHECK(h == (dpo_cu_host_mm *)0x1, "out written on error");
+    CHECK(h == (dpo_cuda_host_mm *)0x1, "out written on error");
     {
-        dpo_matmul_backend b = dpo_cu_host_mm_backend(NULL);
+        dpo_matmul_backend b = dpo_cuda_host_mm_backend(NULL);
         CHECK(b.product == NULL, "backend of NULL has a product");
     }
     // buffers too small for the network: DPO_ERR_MODEL, out untouched
-    if (dpo_cu_host_mm_create(&h, DPO_CU_MM_STRICT, 8, 8, 8) != DPO_OK) {
+    if (dpo_cuda_host_mm_create(&h, DPO_CUDA_MM_STRICT, 8, 8, 8) != DPO_OK) {
         CHECK(0, "create 8 x 8 x 8");
         return;
     }
     {
-        dpo_matmul_backend be = dpo_cu_host_mm_backend(h);
+        dpo_matmul_backend be = dpo_cuda_host_mm_backend(h);
         dpo_mlp_cfg c = mcfg;
         size_t ws = dpo_mlp_workspace_size(&c, 1);
         void *w = walloc(ws);
@@ -458,8 +458,8 @@ static void test_bad_args(void)
         CHECK(C[0] == 13.5f && C[1] == -6.5f, "hand-checked product: %g %g", C[0], C[1]);
         free(w);
     }
-    dpo_cu_host_mm_destroy(h);
-    dpo_cu_host_mm_destroy(NULL);
+    dpo_cuda_host_mm_destroy(h);
+    dpo_cuda_host_mm_destroy(NULL);
 }
 
 int main(void)

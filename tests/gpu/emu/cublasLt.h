@@ -1,9 +1,10 @@
 // STAND-IN for cuBLASLt in the CPU emulation (make test-emu).  Not NVIDIA's
 // header and not cuBLASLt: just the names kernels/blaslt.cu uses, so that
 // its plan bookkeeping (layouts, transposes, the pinned algorithm and its
-// split-K/reduction checks, workspace rules) compiles and runs.  The
-// product itself (cublaslt.cpp) is a plain float loop on the CPU; TF32 is
-// not emulated.  Enum values are the emulator's own.
+// split-K/reduction checks, workspace rules, the alignment capabilities)
+// compiles and runs.  The product itself (cublaslt.cpp) is a plain float
+// loop on the CPU; TF32 is not emulated.  Enum values are the emulator's own
+// (the four ALGO_CAP_MIN_ALIGNMENT values happen to equal cuBLASLt 13's).
 #ifndef DPO_EMU_CUBLASLT_H
 #define DPO_EMU_CUBLASLT_H
 
@@ -48,6 +49,13 @@ typedef enum {
     CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID = 8
 } cublasLtMatmulAlgoConfigAttributes_t;
 
+typedef enum {
+    CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_A_BYTES = 16,
+    CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_B_BYTES = 17,
+    CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_C_BYTES = 18,
+    CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_D_BYTES = 19
+} cublasLtMatmulAlgoCapAttributes_t;
+
 typedef enum { CUBLASLT_REDUCTION_SCHEME_NONE = 0, CUBLASLT_REDUCTION_SCHEME_INPLACE = 1 } cublasLtReductionScheme_t;
 
 typedef struct dpo_emu_lt *cublasLtHandle_t;
@@ -91,6 +99,8 @@ cublasStatus_t cublasLtMatmulAlgoCheck(cublasLtHandle_t h, cublasLtMatmulDesc_t 
 cublasStatus_t cublasLtMatmulAlgoConfigGetAttribute(const cublasLtMatmulAlgo_t *algo,
                                                     cublasLtMatmulAlgoConfigAttributes_t a, void *buf, size_t size,
                                                     size_t *written);
+cublasStatus_t cublasLtMatmulAlgoCapGetAttribute(const cublasLtMatmulAlgo_t *algo, cublasLtMatmulAlgoCapAttributes_t a,
+                                                 void *buf, size_t size, size_t *written);
 cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d, const void *alpha, const void *A,
                               cublasLtMatrixLayout_t la, const void *B, cublasLtMatrixLayout_t lb, const void *beta,
                               const void *C, cublasLtMatrixLayout_t lc, void *D, cublasLtMatrixLayout_t ld,

@@ -25,10 +25,18 @@ struct dpo_emu_lt_layout {
 struct dpo_emu_lt_pref {
     uint64_t max_ws;
     uint32_t red_mask;
+    uint32_t align[4]; // minimum alignment the caller promises for A, B, C, D (default 256, as cuBLASLt)
 };
 
 namespace {
-const uint64_t MAGIC = 0x454d552d4c540001ull; // "EMU-LT", algorithm 1: the float loop
+const uint64_t MAGIC = 0x454d552d4c540001ull; // "EMU-LT"
+// Two stand-in algorithms, both the same float loop: id 1 serves any 4-byte
+// aligned operand; id 2 stands for the faster kernels that need 16-byte
+// aligned A, B, C and D (cuBLASLt's vectorised and TMA kernels).  As in
+// cuBLASLt, the heuristic returns id 2 unless the preference's minimum
+// alignments rule it out, cublasLtMatmulAlgoCheck accepts either (it sees
+// no preference), and cublasLtMatmul refuses id 2 on a misaligned operand.
+const uint32_t ALGO_ALIGN4 = 1, ALGO_ALIGN16 = 2;
 
 struct Dims {
     uint64_t m, n, k;
@@ -68,11 +76,22 @@ bool on_device(const void *p, const dpo_emu_lt_layout *l)
     return p && (uintptr_t)p % 4 == 0 && dpo_emu_is_device(p, elems * sizeof(float));
 }
 
-void make_algo(cublasLtMatmulAlgo_t *a)
+uint32_t algo_align(const cublasLtMatmulAlgo_t *a)
+{
+    return a->data[1 + CUBLASLT_ALGO_CONFIG_ID] == ALGO_ALIGN16 ? 16u : 4u;
+}
+
+bool known_algo(const cublasLtMatmulAlgo_t *a)
+{
+    const uint64_t id = a->data[1 + CUBLASLT_ALGO_CONFIG_ID];
+    return a->data[0] == MAGIC && (id == ALGO_ALIGN4 || id == ALGO_ALIGN16);
+}
+
+void make_algo(cublasLtMatmulAlgo_t *a, uint32_t id)
 {
     memset(a, 0, sizeof(*a));
     a->data[0] = MAGIC;
-    a->data[1 + CUBLASLT_ALGO_CONFIG_ID] = 1;
+    a->data[1 + CUBLASLT_ALGO_CONFIG_ID] = id;
     a->data[1 + CUBLASLT_ALGO_CONFIG_SPLITK_NUM] = 1;
     a->data[1 + CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME] = CUBLASLT_REDUCTION_SCHEME_NONE;
 }
@@ -145,6 +164,8 @@ cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *p)
     *p = new dpo_emu_lt_pref();
     (*p)->max_ws = 0;
     (*p)->red_mask = ~0u;
+    for (int i = 0; i < 4; i++)
+        (*p)->align[i] = 256;
     return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t p)
@@ -173,7 +194,10 @@ cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t p
     case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES:
     case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES:
     case CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES:
-        return size == sizeof(uint32_t) ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_INVALID_VALUE;
+        if (size != sizeof(uint32_t))
+            return CUBLAS_STATUS_INVALID_VALUE;
+        memcpy(&p->align[a - CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES], buf, size);
+        return CUBLAS_STATUS_SUCCESS;
     }
     return CUBLAS_STATUS_INVALID_VALUE;
 }
@@ -189,7 +213,10 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cublasLtMatmul
     if (s != CUBLAS_STATUS_SUCCESS)
         return s;
     memset(res, 0, sizeof(*res));
-    make_algo(&res->algo);
+    bool all16 = true;
+    for (int i = 0; i < 4; i++)
+        all16 = all16 && p->align[i] >= 16 && p->align[i] % 16 == 0;
+    make_algo(&res->algo, all16 ? ALGO_ALIGN16 : ALGO_ALIGN4);
     res->workspaceSize = 0;
     res->state = CUBLAS_STATUS_SUCCESS;
     res->wavesCount = 1.0f;
@@ -206,7 +233,7 @@ cublasStatus_t cublasLtMatmulAlgoCheck(cublasLtHandle_t h, cublasLtMatmulDesc_t 
     cublasStatus_t s = dims(&dm, d, a, b, c, dl);
     if (s != CUBLAS_STATUS_SUCCESS)
         return s;
-    if (algo->data[0] != MAGIC)
+    if (!known_algo(algo))
         return CUBLAS_STATUS_NOT_SUPPORTED;
     memset(res, 0, sizeof(*res));
     res->algo = *algo;
@@ -235,6 +262,19 @@ cublasStatus_t cublasLtMatmulAlgoConfigGetAttribute(const cublasLtMatmulAlgo_t *
     }
     return CUBLAS_STATUS_SUCCESS;
 }
+cublasStatus_t cublasLtMatmulAlgoCapGetAttribute(const cublasLtMatmulAlgo_t *algo, cublasLtMatmulAlgoCapAttributes_t a,
+                                                 void *buf, size_t size, size_t *written)
+{
+    if (!algo || a < CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_A_BYTES || a > CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_D_BYTES)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    if (written)
+        *written = sizeof(uint32_t);
+    if (!buf || size < sizeof(uint32_t))
+        return CUBLAS_STATUS_INVALID_VALUE;
+    uint32_t v = algo_align(algo);
+    memcpy(buf, &v, sizeof(v));
+    return CUBLAS_STATUS_SUCCESS;
+}
 cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d, const void *alpha, const void *A,
                               cublasLtMatrixLayout_t la, const void *B, cublasLtMatrixLayout_t lb, const void *beta,
                               const void *C, cublasLtMatrixLayout_t lc, void *D, cublasLtMatrixLayout_t ld,
@@ -247,8 +287,10 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t d, const 
     cublasStatus_t s = dims(&dm, d, la, lb, lc, ld);
     if (s != CUBLAS_STATUS_SUCCESS)
         return s;
-    if (algo->data[0] != MAGIC)
+    if (!known_algo(algo))
         return bad("algorithm not from this stand-in's heuristic");
+    if (((uintptr_t)A | (uintptr_t)B | (uintptr_t)C | (uintptr_t)D) % algo_align(algo))
+        return bad("an operand is less aligned than the algorithm's minimum alignment");
     memcpy(&al, alpha, sizeof(al)); // host scalars (pointer mode host)
     memcpy(&be, beta, sizeof(be));
     if (!on_device(A, la) || !on_device(B, lb) || !on_device(D, ld) || (be != 0.0f && !on_device(C, lc)))

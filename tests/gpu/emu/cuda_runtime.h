@@ -72,6 +72,7 @@ enum cudaError {
     cudaErrorMemoryAllocation = 2,
     cudaErrorInvalidConfiguration = 9,
     cudaErrorInvalidDevicePointer = 17,
+    cudaErrorInvalidDevice = 101,
     cudaErrorNoDevice = 100,
     cudaErrorLaunchFailure = 719,
 };

@@ -326,6 +326,8 @@ const char *cudaGetErrorString(cudaError_t e)
         return "invalid configuration argument (emulation)";
     case cudaErrorInvalidDevicePointer:
         return "invalid device pointer (emulation)";
+    case cudaErrorInvalidDevice:
+        return "invalid device ordinal (emulation)";
     case cudaErrorLaunchFailure:
         return "unspecified launch failure (emulation)";
     default:
@@ -384,9 +386,17 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int dev)
     }
     return cudaErrorInvalidValue;
 }
+// As the runtime: an invalid ordinal is returned and also recorded as the
+// last error (returned once by cudaGetLastError, seen by
+// cudaPeekAtLastError), without a diagnostic -- it is the caller's error, not
+// one the emulator rejects.  The GPU tests use it to leave an error pending.
 cudaError_t cudaSetDevice(int dev)
 {
-    return dev == 0 ? cudaSuccess : cudaErrorInvalidValue;
+    if (dev == 0)
+        return cudaSuccess;
+    if (last == cudaSuccess)
+        last = cudaErrorInvalidDevice;
+    return cudaErrorInvalidDevice;
 }
 cudaError_t cudaDeviceSynchronize(void)
 {
