@@ -14,10 +14,16 @@ PYTHON  ?= python3
 
 CSTD     = -std=c99
 WARN     = -Wall -Wextra -Werror -pedantic
-# Bit-reproducibility: no contraction into FMA, never fast-math, SSE2 on x86-64.
+# Bit-reproducibility: no contraction into FMA, never fast-math, SSE2 on x86.
+# The target architecture is the compiler's (`$(CC) -dumpmachine`, e.g.
+# aarch64-linux-gnu), not the host's, so `make CC=aarch64-linux-gnu-gcc
+# BUILD=build/aarch64` cross-builds with no other variable.
 FPFLAGS  = -ffp-contract=off -fno-fast-math
+ARCH    := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
+ifeq ($(ARCH),)
 ARCH    := $(shell uname -m)
-ifeq ($(ARCH),x86_64)
+endif
+ifneq ($(filter x86_64 amd64 i386 i486 i586 i686,$(ARCH)),)
 FPFLAGS += -msse2 -mfpmath=sse
 endif
 CPPFLAGS += -Iinclude -D_POSIX_C_SOURCE=200809L
@@ -95,6 +101,9 @@ help:
 	@echo "make repro        fingerprints across gcc/clang, -O0/-O3, threads, splits"
 	@echo "make bench        CPU benchmarks (with NumPy ratios when available)"
 	@echo "make vectors      regenerate vectors/ with the independent generator"
+	@echo "make CC=aarch64-linux-gnu-gcc BUILD=build/aarch64"
+	@echo "                  cross-build (the target architecture is taken from CC); run the"
+	@echo "                  result with qemu-aarch64, as tests/cross_aarch64.sh does in make test"
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)

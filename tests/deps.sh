@@ -2,6 +2,9 @@
 # Installs what the build and the tests need, when it is missing:
 #   system: a C compiler, make, libxxhash-dev (xxHash headers and library)
 #   tests:  clang (build matrix, fuzzing), valgrind; Python 3 with numpy and mpmath
+#   aarch64 (tests/cross_aarch64.sh): the arm64 dpkg architecture, gcc-aarch64-linux-gnu,
+#           libc6-dev-arm64-cross, libxxhash-dev:arm64 and qemu-user.  Optional: where they
+#           cannot be installed it says so and the cross test skips (SKIP_AARCH64=1: not tried)
 # Run as root (CI) or with sudo available; otherwise it says what is missing.
 set -u
 need_apt=""
@@ -19,6 +22,38 @@ if [ -n "$need_apt" ]; then
     if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_apt; } >&2; then
         echo "deps: could not install:$need_apt (install them with your package manager)" >&2
         exit 1
+    fi
+fi
+# The aarch64 cross toolchain and its emulator (Debian/Ubuntu multiarch).  A
+# failure here is not an error: tests/cross_aarch64.sh prints why it skips.
+aarch64_missing() {
+    m=""
+    have aarch64-linux-gnu-gcc || m="$m gcc-aarch64-linux-gnu"
+    [ -f /usr/aarch64-linux-gnu/include/stdio.h ] || m="$m libc6-dev-arm64-cross"
+    [ -f /usr/lib/aarch64-linux-gnu/libxxhash.so ] || m="$m libxxhash-dev:arm64"
+    have qemu-aarch64 || m="$m qemu-user"
+    echo "$m"
+}
+if [ "${SKIP_AARCH64:-0}" != 1 ] && [ "$(uname -m)" != aarch64 ] && [ -n "$(aarch64_missing)" ]; then
+    need_x=$(aarch64_missing)
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    if ! have dpkg || ! have apt-get || { [ -n "$SUDO" ] && ! have sudo; }; then
+        echo "deps: aarch64 cross test needs:$need_x (no apt-get/dpkg or no root: install them by hand; the test will skip)" >&2
+    else
+        echo "deps: installing for the aarch64 cross test:$need_x" >&2
+        added=0
+        if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+            $SUDO dpkg --add-architecture arm64 && added=1
+        fi
+        if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need_x; } >&2; then
+            echo "deps: could not install:$need_x (the aarch64 cross test will skip)" >&2
+            # an arm64 architecture this script added and could not use would
+            # break later apt-get updates (e.g. mirrors without arm64)
+            if [ "$added" = 1 ] && ! dpkg -l | awk '$1 == "ii" && $2 ~ /:arm64$/' | grep -q .; then
+                $SUDO dpkg --remove-architecture arm64 && $SUDO apt-get update -qq >&2
+            fi
+        fi
     fi
 fi
 PY=${PYTHON:-python3}

@@ -5,6 +5,8 @@
 #   cross-checks    tests/py_*.py           (Python + NumPy/mpmath; SKIP_PY=1 skips)
 #   build matrix    tests/repro_builds.sh   (gcc/clang, -O0/-O3; SKIP_REPRO=1 skips)
 #   CUDA emulation  make test-emu           (kernels/ as host C++ with g++; SKIP_EMU=1 skips)
+#   aarch64         tests/cross_aarch64.sh  (cross build run under qemu-aarch64, bits equal to
+#                                            this build's; SKIP_AARCH64=1 skips)
 # VALGRIND=1 runs the unit tests under valgrind memcheck.
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-python3}
@@ -68,6 +70,19 @@ if [ "${SKIP_PY:-0}" != 1 ]; then
         grep -E '^FAIL' "$log"
         tally "$name" $st
     done
+fi
+
+# The same bits on aarch64: a cross build run under qemu-aarch64 against
+# this build's CLI (skips, saying why, without the cross packages; SKIP_SLOW
+# skips it too: make asan / valgrind pass their flags to every build).
+if [ "${SKIP_AARCH64:-0}" = 1 ] || [ "${SKIP_SLOW:-0}" = 1 ]; then
+    echo "== cross_aarch64.sh: skipped (SKIP_AARCH64 or SKIP_SLOW)"
+elif [ -f tests/cross_aarch64.sh ]; then
+    echo "== cross_aarch64.sh"
+    sh tests/cross_aarch64.sh "$BUILD/diffpo" >"$log" 2>&1
+    st=$?
+    grep -E '^(FAIL|SKIP|time: )' "$log"
+    tally cross_aarch64.sh $st
 fi
 
 if [ "${SKIP_REPRO:-0}" != 1 ] && [ -f tests/repro_builds.sh ]; then

@@ -183,11 +183,16 @@ dpo_status cli_parallel_for(cli_index_fn fn, void *ctx, size_t n, int threads, s
         jobs[w].i0 = n * (size_t)w / (size_t)nt;
         jobs[w].i1 = n * (size_t)(w + 1) / (size_t)nt;
         jobs[w].work_size = work_size;
-        if (w == 0 || pthread_create(&tid[w], 0, par_thread, &jobs[w]) != 0) {
+    }
+    /* ranges 1 .. nt-1 on new threads (or here, where one cannot be made),
+     * range 0 on this thread while they run: threads 1 creates no thread at
+     * all (the serial path, e.g. under qemu-user) */
+    for (w = 1; w < nt; w++)
+        if (pthread_create(&tid[w], 0, par_thread, &jobs[w]) != 0) {
             par_thread(&jobs[w]);
             tid[w] = pthread_self();
         }
-    }
+    par_thread(&jobs[0]);
     for (w = 1; w < nt; w++)
         if (!pthread_equal(tid[w], pthread_self()))
             pthread_join(tid[w], 0);

@@ -205,15 +205,18 @@ static int rollout_exec(const rollout_args *a, const char *cmd)
         jobs[r].work = work + wsz_total;
         wsz_total += jobs[r].work_size;
     }
-    /* thread w runs ranges w, w + T, w + 2T, ... */
+    /* thread w runs ranges w, w + T, w + 2T, ...; "thread" 0 is this one,
+     * so --threads 1 creates no thread at all (the serial path, e.g. under
+     * qemu-user, where pthread_create can hang an emulated guest) */
     for (r = 0; r < a->splits; r += a->threads) {
         int w, nt = a->splits - r < a->threads ? a->splits - r : a->threads;
-        for (w = 0; w < nt; w++)
+        for (w = 1; w < nt; w++)
             if (pthread_create(&tids[w], 0, rollout_thread, &jobs[r + w]) != 0) {
                 rollout_thread(&jobs[r + w]); /* no thread: run it here */
                 tids[w] = pthread_self();
             }
-        for (w = 0; w < nt; w++)
+        rollout_thread(&jobs[r]);
+        for (w = 1; w < nt; w++)
             if (!pthread_equal(tids[w], pthread_self()))
                 pthread_join(tids[w], 0);
     }
