@@ -209,200 +209,250 @@ static int write_plots(const align_opts *o, const method_result *res, const floa
     return rc;
 }
 
-int cmd_align(int argc, char **argv)
-{
+/* One align job: its options, the base model, the buffers, the results. */
+typedef struct align_job {
     align_opts o;
-    static dpo_schedule sched;
-    dpo_mlp_cfg mc = dpo_mlp_cfg_default();
-    size_t nb, B, D = DPO_IMG_DIM, epc, grid_cols, grid_rows;
-    float *base = 0, *pairs = 0, *grid = 0, *imgs = 0;
-    int32_t *pcls = 0;
-    void *ework = 0;
+    dpo_mlp_cfg mc;
+    const dpo_schedule *sched;
+    size_t B, epc, grid_cols, grid_rows;
+    float *base, *pairs, *grid, *imgs;
+    int32_t *pcls;
+    void *ework;
     method_result res[DPO_METHODS];
-    double base_reward = 0;
-    int rc = 0, mi, i;
-    dpo_status st;
+    double base_reward;
 #ifdef DPO_WITH_CUDA
-    dpo_cuda_host_mm *dev = 0;
+    dpo_cuda_host_mm *dev;
     dpo_matmul_backend dev_be;
 #endif
+} align_job;
 
-    memset(res, 0, sizeof res);
-    rc = align_parse(&o, argc, argv);
+/* The output folder, the schedule and the buffers. */
+static int align_setup(align_job *J)
+{
+    static dpo_schedule sched;
+    const size_t D = DPO_IMG_DIM;
+    dpo_status st;
+    J->B = (size_t)J->o.batch_i;
+    J->epc = (size_t)J->o.eval_per_class;
+    if (mkdir(J->o.out_dir, 0777) != 0 && errno != EEXIST)
+        return cli_fail("align", "cannot create output folder '%s': %s", J->o.out_dir, strerror(errno));
+    if ((st = dpo_schedule_init(&sched, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0)) != DPO_OK)
+        return cli_fail("align", "schedule: %s", dpo_status_str(st));
+    J->sched = &sched;
+    J->grid_cols = J->mc.n_classes * (J->epc < 4 ? J->epc : 4);
+    J->grid_rows = (size_t)J->o.n_methods + 1;
+    J->base = (float *)cli_xaligned(dpo_mlp_num_base(&J->mc) * sizeof(float));
+    J->imgs = (float *)cli_xaligned(J->mc.n_classes * J->epc * D * sizeof(float));
+    J->grid = (float *)cli_xaligned(J->grid_rows * J->grid_cols * D * sizeof(float));
+    J->ework = cli_xaligned(dpo_eval_workspace_size(&J->mc));
+    if (!J->base || !J->imgs || !J->grid || !J->ework)
+        return cli_fail("align", "out of memory");
+    return 0;
+}
+
+/* From here on (evaluation, offline pairs, training) the network's products
+ * run where --device says.  Pretraining stays on the CPU, so the cached base
+ * model never depends on the device. */
+static int align_device(align_job *J)
+{
+#ifdef DPO_WITH_CUDA
+    const align_opts *o = &J->o;
+    if (o->device != DEV_CPU) {
+        size_t dd = dpo_cuda_host_mm_dim(&J->mc, 1); /* the library runs the network one sample at a time */
+        char name[256];
+        dpo_status st;
+        if (dpo_cuda_device_describe(name, sizeof name) != DPO_OK)
+            return cli_fail("align", "--device %s: no usable CUDA device", dev_names[o->device]);
+        if (!o->quiet)
+            fprintf(stderr, "align: matrix products on %s, %s mode\n", name,
+                    o->device == DEV_GPU_FAST ? "fast (cuBLASLt)" : "strict");
+        st = dpo_cuda_host_mm_create(&J->dev, o->device == DEV_GPU_FAST ? DPO_CUDA_MM_FAST : DPO_CUDA_MM_STRICT, dd, dd,
+                                     dd);
+        if (st != DPO_OK)
+            return cli_fail("align", "--device %s: %s", dev_names[o->device], dpo_status_str(st));
+        J->dev_be = dpo_cuda_host_mm_backend(J->dev);
+        J->mc.matmul = &J->dev_be;
+    }
+#else
+    (void)J;
+#endif
+    return 0;
+}
+
+/* Row `row` of the sample grid: the first images of each class from imgs. */
+static void grid_row(align_job *J, size_t row)
+{
+    const size_t D = DPO_IMG_DIM;
+    size_t i;
+    for (i = 0; i < J->grid_cols; i++)
+        memcpy(J->grid + (row * J->grid_cols + i) * D,
+               J->imgs + (i % J->mc.n_classes) * J->epc * D + (i / J->mc.n_classes) * D, D * sizeof(float));
+}
+
+/* The base model's reward on held-out seeds (row 0 of the grid). */
+static int align_base_reward(align_job *J)
+{
+    dpo_status st = dpo_eval_reward(&J->base_reward, J->imgs, J->o.seed ^ 0x5eed0f5eedULL, J->epc, &J->mc, J->base,
+                                     0, J->sched, J->o.reward, 20, 1.0, J->ework, dpo_eval_workspace_size(&J->mc));
+    if (st)
+        return cli_fail("align", "evaluation: %s", dpo_status_str(st));
+    grid_row(J, 0);
+    return 0;
+}
+
+/* Offline pairs, when a method needs them (Diffusion-DPO, DSPO). */
+static int align_offline_pairs(align_job *J)
+{
+    const align_opts *o = &J->o;
+    size_t pw = dpo_make_pairs_workspace_size(&J->mc);
+    void *pwk;
+    dpo_status st;
+    int mi;
+    for (mi = 0; mi < o->n_methods; mi++)
+        if (o->methods[mi] == DPO_METHOD_DIFFDPO || o->methods[mi] == DPO_METHOD_DSPO)
+            break;
+    if (mi == o->n_methods)
+        return 0;
+    pwk = cli_xaligned(pw);
+    J->pairs = (float *)cli_xaligned((size_t)o->n_pairs * 2 * DPO_IMG_DIM * sizeof(float));
+    J->pcls = (int32_t *)calloc((size_t)o->n_pairs, sizeof(int32_t));
+    if (!pwk || !J->pairs || !J->pcls) {
+        free(pwk);
+        return cli_fail("align", "out of memory");
+    }
+    st = dpo_make_pairs(J->pairs, J->pcls, (size_t)o->n_pairs, o->seed ^ 0xba5eba11ULL, &J->mc, J->base, J->sched,
+                        o->reward, 20, 1.0, pwk, pw);
+    free(pwk);
+    if (st)
+        return cli_fail("align", "offline pairs: %s", dpo_status_str(st));
+    return 0;
+}
+
+/* The reward curve as its trailing moving average of 10 (a resumed run's
+ * earlier entries are NaN: skipped).  Left as it is when out of memory. */
+static void smooth_curve(double **curve, int iters)
+{
+    double *sm = (double *)calloc((size_t)(iters ? iters : 1), sizeof(double));
+    int it;
+    if (!sm)
+        return;
+    for (it = 0; it < iters; it++) {
+        int a0 = it >= 9 ? it - 9 : 0, q, cnt = 0;
+        double s = 0;
+        for (q = a0; q <= it; q++)
+            if (isfinite((*curve)[q])) {
+                s += (*curve)[q];
+                cnt++;
+            }
+        sm[it] = cnt ? s / (double)cnt : (*curve)[it];
+    }
+    free(*curve);
+    *curve = sm;
+}
+
+/* Method mi of the list: train, evaluate on the held-out seeds, its grid row. */
+static int align_method(align_job *J, int mi)
+{
+    const align_opts *o = &J->o;
+    method_result *r = &J->res[mi];
+    cli_train_spec sp;
+    cli_train_out out;
+    int rc;
+    memset(&sp, 0, sizeof sp);
+    memset(&out, 0, sizeof out);
+    sp.cmd = "align";
+    sp.cfg = dpo_train_cfg_default((dpo_method)o->methods[mi]);
+    sp.cfg.seed = o->seed;
+    sp.cfg.batch = J->B;
+    sp.cfg.reward = o->reward;
+    if (o->lr > 0)
+        sp.cfg.opt = dpo_adamw_default(o->lr);
+    sp.mc = &J->mc;
+    sp.sched = J->sched;
+    sp.base = J->base;
+    sp.pairs = J->pairs;
+    sp.pair_cls = J->pcls;
+    sp.n_pairs = (size_t)o->n_pairs;
+    sp.iters = o->iters;
+    sp.threads = o->threads;
+    sp.quiet = o->quiet;
+    sp.eval_seed = o->seed ^ 0x5eed0f5eedULL;
+    sp.eval_per_class = J->epc;
+    sp.save_state = o->save_state;
+    sp.resume_state = o->resume_state;
+    r->curve = (double *)calloc((size_t)(o->iters ? o->iters : 1), sizeof(double));
+    if (!r->curve)
+        return cli_fail("align", "out of memory");
+    out.reward_curve = r->curve;
+    out.images = J->imgs;
+    if ((rc = cli_train_run(&out, &sp)) != 0)
+        return rc;
+    r->wall = out.wall;
+    r->fingerprint = out.fingerprint;
+    r->after = out.after;
+    smooth_curve(&r->curve, o->iters);
+    r->before = J->base_reward;
+    grid_row(J, (size_t)mi + 1);
+    return 0;
+}
+
+/* The table (stdout) and the plots. */
+static void align_report(const align_job *J)
+{
+    const align_opts *o = &J->o;
+    int mi;
+    printf("diffpo align: seed %llu, %d iterations x batch %zu, reward %s, %zu held-out samples per class%s%s\n",
+           (unsigned long long)o->seed, o->iters, J->B, dpo_reward_name(o->reward), J->epc,
+           o->device != DEV_CPU ? ", device " : "", o->device != DEV_CPU ? dev_names[o->device] : "");
+    printf("%-14s %12s %12s %10s %9s  %s\n", "method", "reward_before", "reward_after", "change", "wall_s",
+           "lora_fingerprint");
+    for (mi = 0; mi < o->n_methods; mi++)
+        printf("%-14s %12.4f %12.4f %+10.4f %9.2f  %016llx\n", dpo_method_name((dpo_method)o->methods[mi]),
+               J->res[mi].before, J->res[mi].after, J->res[mi].after - J->res[mi].before, J->res[mi].wall,
+               (unsigned long long)J->res[mi].fingerprint);
+    if (write_plots(o, J->res, J->grid, J->grid_rows, J->grid_cols) != 0)
+        fprintf(stderr, "align: warning: could not write the plots in %s\n", o->out_dir);
+    else if (!o->quiet)
+        fprintf(stderr, "align: wrote %s/reward_curves.svg and %s/samples.png (rows: base, then each method)\n",
+                o->out_dir, o->out_dir);
+}
+
+static void align_free(align_job *J)
+{
+    int mi;
+#ifdef DPO_WITH_CUDA
+    dpo_cuda_host_mm_destroy(J->dev);
+#endif
+    for (mi = 0; mi < DPO_METHODS; mi++)
+        free(J->res[mi].curve);
+    free(J->base);
+    free(J->pairs);
+    free(J->pcls);
+    free(J->ework);
+    free(J->imgs);
+    free(J->grid);
+}
+
+int cmd_align(int argc, char **argv)
+{
+    align_job J;
+    int rc, mi;
+    memset(&J, 0, sizeof J);
+    J.mc = dpo_mlp_cfg_default();
+    rc = align_parse(&J.o, argc, argv);
     if (rc == 1)
         return align_usage();
     if (rc)
         return rc;
-    B = (size_t)o.batch_i;
-    epc = (size_t)o.eval_per_class;
-    if (mkdir(o.out_dir, 0777) != 0 && errno != EEXIST)
-        return cli_fail("align", "cannot create output folder '%s': %s", o.out_dir, strerror(errno));
-    if ((st = dpo_schedule_init(&sched, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0)) != DPO_OK)
-        return cli_fail("align", "schedule: %s", dpo_status_str(st));
-    nb = dpo_mlp_num_base(&mc);
-    grid_cols = mc.n_classes * (epc < 4 ? epc : 4);
-    grid_rows = (size_t)o.n_methods + 1;
-    base = (float *)cli_xaligned(nb * sizeof(float));
-    imgs = (float *)cli_xaligned(mc.n_classes * epc * D * sizeof(float));
-    grid = (float *)cli_xaligned(grid_rows * grid_cols * D * sizeof(float));
-    ework = cli_xaligned(dpo_eval_workspace_size(&mc));
-    if (!base || !imgs || !grid || !ework) {
-        rc = cli_fail("align", "out of memory");
-        goto done;
+    /* 1. the base model: cached pretrained weights, or pretraining now (on the CPU) */
+    if ((rc = align_setup(&J)) == 0 &&
+        (rc = cli_base_model(J.base, &J.mc, J.sched, J.o.pretrain_iters, J.o.out_dir, "align", J.o.quiet)) == 0 &&
+        (rc = align_device(&J)) == 0 && (rc = align_base_reward(&J)) == 0 && (rc = align_offline_pairs(&J)) == 0) {
+        for (mi = 0; mi < J.o.n_methods && rc == 0; mi++)
+            rc = align_method(&J, mi);
+        if (rc == 0)
+            align_report(&J);
     }
-
-    /* 1. the base model: cached pretrained weights, or pretraining now */
-    if ((rc = cli_base_model(base, &mc, &sched, o.pretrain_iters, o.out_dir, "align", o.quiet)) != 0)
-        goto done;
-
-#ifdef DPO_WITH_CUDA
-    /* From here on (evaluation, offline pairs, training) the network's
-     * products run where --device says.  Pretraining above stays on the CPU,
-     * so the cached base model never depends on the device. */
-    if (o.device != DEV_CPU) {
-        size_t dd = dpo_cuda_host_mm_dim(&mc, 1); /* the library runs the network one sample at a time */
-        char name[256];
-        if (dpo_cuda_device_describe(name, sizeof name) != DPO_OK) {
-            rc = cli_fail("align", "--device %s: no usable CUDA device", dev_names[o.device]);
-            goto done;
-        }
-        if (!o.quiet)
-            fprintf(stderr, "align: matrix products on %s, %s mode\n", name,
-                    o.device == DEV_GPU_FAST ? "fast (cuBLASLt)" : "strict");
-        st = dpo_cuda_host_mm_create(&dev, o.device == DEV_GPU_FAST ? DPO_CUDA_MM_FAST : DPO_CUDA_MM_STRICT, dd, dd,
-                                     dd);
-        if (st != DPO_OK) {
-            rc = cli_fail("align", "--device %s: %s", dev_names[o.device], dpo_status_str(st));
-            goto done;
-        }
-        dev_be = dpo_cuda_host_mm_backend(dev);
-        mc.matmul = &dev_be;
-    }
-#endif
-
-    /* 2. the base model's reward on held-out seeds */
-    st = dpo_eval_reward(&base_reward, imgs, o.seed ^ 0x5eed0f5eedULL, epc, &mc, base, 0, &sched, o.reward, 20, 1.0,
-                         ework, dpo_eval_workspace_size(&mc));
-    if (st) {
-        rc = cli_fail("align", "evaluation: %s", dpo_status_str(st));
-        goto done;
-    }
-    for (i = 0; i < (int)grid_cols; i++)
-        memcpy(grid + (size_t)i * D, imgs + (size_t)(i % mc.n_classes) * epc * D + (size_t)(i / mc.n_classes) * D,
-               D * sizeof(float));
-
-    /* 3. offline pairs (Diffusion-DPO, DSPO) */
-    for (mi = 0; mi < o.n_methods; mi++)
-        if (o.methods[mi] == DPO_METHOD_DIFFDPO || o.methods[mi] == DPO_METHOD_DSPO)
-            break;
-    if (mi < o.n_methods) {
-        size_t pw = dpo_make_pairs_workspace_size(&mc);
-        void *pwk = cli_xaligned(pw);
-        pairs = (float *)cli_xaligned((size_t)o.n_pairs * 2 * D * sizeof(float));
-        pcls = (int32_t *)calloc((size_t)o.n_pairs, sizeof(int32_t));
-        if (!pwk || !pairs || !pcls) {
-            free(pwk);
-            rc = cli_fail("align", "out of memory");
-            goto done;
-        }
-        st = dpo_make_pairs(pairs, pcls, (size_t)o.n_pairs, o.seed ^ 0xba5eba11ULL, &mc, base, &sched, o.reward, 20,
-                            1.0, pwk, pw);
-        free(pwk);
-        if (st) {
-            rc = cli_fail("align", "offline pairs: %s", dpo_status_str(st));
-            goto done;
-        }
-    }
-
-    /* 4. every method */
-    for (mi = 0; mi < o.n_methods; mi++) {
-        dpo_method meth = (dpo_method)o.methods[mi];
-        cli_train_spec sp;
-        cli_train_out out;
-        int it;
-        memset(&sp, 0, sizeof sp);
-        memset(&out, 0, sizeof out);
-        sp.cmd = "align";
-        sp.cfg = dpo_train_cfg_default(meth);
-        sp.cfg.seed = o.seed;
-        sp.cfg.batch = B;
-        sp.cfg.reward = o.reward;
-        if (o.lr > 0)
-            sp.cfg.opt = dpo_adamw_default(o.lr);
-        sp.mc = &mc;
-        sp.sched = &sched;
-        sp.base = base;
-        sp.pairs = pairs;
-        sp.pair_cls = pcls;
-        sp.n_pairs = (size_t)o.n_pairs;
-        sp.iters = o.iters;
-        sp.threads = o.threads;
-        sp.quiet = o.quiet;
-        sp.eval_seed = o.seed ^ 0x5eed0f5eedULL;
-        sp.eval_per_class = epc;
-        sp.save_state = o.save_state;
-        sp.resume_state = o.resume_state;
-        res[mi].curve = (double *)calloc((size_t)(o.iters ? o.iters : 1), sizeof(double));
-        if (!res[mi].curve) {
-            rc = cli_fail("align", "out of memory");
-            goto done;
-        }
-        out.reward_curve = res[mi].curve;
-        out.images = imgs;
-        if ((rc = cli_train_run(&out, &sp)) != 0)
-            goto done;
-        res[mi].wall = out.wall;
-        res[mi].fingerprint = out.fingerprint;
-        res[mi].after = out.after;
-        {   /* smooth the curve: trailing moving average of 10 */
-            double *sm = (double *)calloc((size_t)(o.iters ? o.iters : 1), sizeof(double));
-            if (sm) {
-                for (it = 0; it < o.iters; it++) { /* (a resumed run's earlier entries are NaN: skipped) */
-                    int a0 = it >= 9 ? it - 9 : 0, q, cnt = 0;
-                    double s = 0;
-                    for (q = a0; q <= it; q++)
-                        if (isfinite(res[mi].curve[q])) {
-                            s += res[mi].curve[q];
-                            cnt++;
-                        }
-                    sm[it] = cnt ? s / (double)cnt : res[mi].curve[it];
-                }
-                free(res[mi].curve);
-                res[mi].curve = sm;
-            }
-        }
-        res[mi].before = base_reward;
-        for (i = 0; i < (int)grid_cols; i++)
-            memcpy(grid + ((size_t)(mi + 1) * grid_cols + (size_t)i) * D,
-                   imgs + (size_t)(i % mc.n_classes) * epc * D + (size_t)(i / mc.n_classes) * D, D * sizeof(float));
-    }
-
-    /* 5. the table and the plots */
-    printf("diffpo align: seed %llu, %d iterations x batch %zu, reward %s, %zu held-out samples per class%s%s\n",
-           (unsigned long long)o.seed, o.iters, B, dpo_reward_name(o.reward), epc,
-           o.device != DEV_CPU ? ", device " : "", o.device != DEV_CPU ? dev_names[o.device] : "");
-    printf("%-14s %12s %12s %10s %9s  %s\n", "method", "reward_before", "reward_after", "change", "wall_s",
-           "lora_fingerprint");
-    for (mi = 0; mi < o.n_methods; mi++)
-        printf("%-14s %12.4f %12.4f %+10.4f %9.2f  %016llx\n", dpo_method_name((dpo_method)o.methods[mi]),
-               res[mi].before, res[mi].after, res[mi].after - res[mi].before, res[mi].wall,
-               (unsigned long long)res[mi].fingerprint);
-    if (write_plots(&o, res, grid, grid_rows, grid_cols) != 0)
-        fprintf(stderr, "align: warning: could not write the plots in %s\n", o.out_dir);
-    else if (!o.quiet)
-        fprintf(stderr, "align: wrote %s/reward_curves.svg and %s/samples.png (rows: base, then each method)\n",
-                o.out_dir, o.out_dir);
-done:
-#ifdef DPO_WITH_CUDA
-    dpo_cuda_host_mm_destroy(dev);
-#endif
-    for (mi = 0; mi < DPO_METHODS; mi++)
-        free(res[mi].curve);
-    free(base);
-    free(pairs);
-    free(pcls);
-    free(ework);
-    free(imgs);
-    free(grid);
+    align_free(&J);
     return rc;
 }
