@@ -284,144 +284,138 @@ static const char *dtype_name(int d)
     return d == DPO_F64 ? "float64" : "float32";
 }
 
-static int step_exec(const step_args *a)
-{
-    static dpo_schedule sched;
+/* One ddim-step run: what is loaded, the step's coefficients, the outputs
+ * computed in memory. */
+typedef struct step_run {
     loaded in[3], tab;
     const char *names[3];
-    int nin = a->noise ? 3 : 2, k, rc = 0, dtype, t, N, written = 0;
+    int nin, dtype, t;
     size_t n, B, dim, es;
-    void *conv[3] = {0, 0, 0};
-    void *prev = 0, *mu = 0, *x0 = 0;
-    double *lp = 0;
-    dpo_step_opts opts;
+    void *conv[3];
+    void *prev, *mu, *x0;
+    double *lp;
     dpo_step_coef_f32 c32;
     dpo_step_coef_f64 c64;
+} step_run;
+
+/* 1a. The schedule from an alphas_cumprod table (--alphas-cumprod). */
+static int step_table_schedule(dpo_schedule *sched, int *N, step_run *r, const step_args *a)
+{
+    char s1[256];
     dpo_status st;
-    char err[512], s1[256], s2[256];
-    const char *wrote[4];
+    int k, rc;
+    if ((rc = load_f64(&r->tab, a->table)))
+        return rc;
+    if (r->tab.info.ndim != 1 || r->tab.info.count < 2 || r->tab.info.count > DPO_MAX_TRAIN_STEPS) {
+        shape_str(s1, sizeof s1, &r->tab.info);
+        return cli_fail(CMD, "%s: alphas_cumprod must have shape (N,) with 2 <= N <= %d, got %s", a->table,
+                        DPO_MAX_TRAIN_STEPS, s1);
+    }
+    *N = (int)r->tab.info.count;
+    if (r->tab.info.dtype == DPO_F32) {
+        float *t32 = (float *)malloc(sizeof(float) * (size_t)*N);
+        if (!t32)
+            return cli_fail(CMD, "out of memory");
+        for (k = 0; k < *N; k++)
+            t32[k] = (float)r->tab.v[k]; /* exact: the file holds float32 */
+        st = dpo_schedule_from_table(sched, t32, 0, *N, a->set_one);
+        free(t32);
+    } else {
+        st = dpo_schedule_from_table(sched, 0, r->tab.v, *N, a->set_one);
+    }
+    if (st)
+        return cli_fail(CMD, "%s: not a valid alphas_cumprod table (each in (0, 1], finite): %s", a->table,
+                        dpo_status_str(st));
+    return 0;
+}
 
-    memset(in, 0, sizeof in);
-    memset(&tab, 0, sizeof tab);
-    names[0] = a->sample;
-    names[1] = a->model_out;
-    names[2] = a->noise;
-
-    /* 1. the schedule and the timestep */
+/* 1. The schedule and the timestep. */
+static int step_schedule(dpo_schedule *sched, step_run *r, const step_args *a)
+{
+    dpo_status st;
+    int N = 0, rc;
     if (a->beta == DPO_BETA_TABLE) {
-        if ((rc = load_f64(&tab, a->table)))
-            goto done;
-        if (tab.info.ndim != 1 || tab.info.count < 2 || tab.info.count > DPO_MAX_TRAIN_STEPS) {
-            shape_str(s1, sizeof s1, &tab.info);
-            rc = cli_fail(CMD, "%s: alphas_cumprod must have shape (N,) with 2 <= N <= %d, got %s", a->table,
-                          DPO_MAX_TRAIN_STEPS, s1);
-            goto done;
-        }
-        N = (int)tab.info.count;
-        if (tab.info.dtype == DPO_F32) {
-            float *t32 = (float *)malloc(sizeof(float) * (size_t)N);
-            if (!t32) {
-                rc = cli_fail(CMD, "out of memory");
-                goto done;
-            }
-            for (k = 0; k < N; k++)
-                t32[k] = (float)tab.v[k]; /* exact: the file holds float32 */
-            st = dpo_schedule_from_table(&sched, t32, 0, N, a->set_one);
-            free(t32);
-        } else {
-            st = dpo_schedule_from_table(&sched, 0, tab.v, N, a->set_one);
-        }
-        if (st) {
-            rc = cli_fail(CMD, "%s: not a valid alphas_cumprod table (each in (0, 1], finite): %s", a->table,
-                          dpo_status_str(st));
-            goto done;
-        }
+        if ((rc = step_table_schedule(sched, &N, r, a)))
+            return rc;
     } else {
         N = a->train_steps;
-        st = dpo_schedule_init(&sched, a->beta, a->beta_start, a->beta_end, N, a->set_one);
-        if (st) {
-            rc = cli_fail(CMD, "schedule (--beta-start %g, --beta-end %g, --train-steps %d): %s", a->beta_start,
-                          a->beta_end, N, dpo_status_str(st));
-            goto done;
-        }
+        st = dpo_schedule_init(sched, a->beta, a->beta_start, a->beta_end, N, a->set_one);
+        if (st)
+            return cli_fail(CMD, "schedule (--beta-start %g, --beta-end %g, --train-steps %d): %s", a->beta_start,
+                            a->beta_end, N, dpo_status_str(st));
     }
-    if (a->steps > N) {
-        rc = cli_fail(CMD, "--steps %d exceeds the %d training steps", a->steps, N);
-        goto done;
-    }
+    if (a->steps > N)
+        return cli_fail(CMD, "--steps %d exceeds the %d training steps", a->steps, N);
     if (a->have_k) {
         int32_t *ts;
-        if (a->step_index >= a->steps) {
-            rc = cli_fail(CMD, "--step-index %d out of range [0, %d)", a->step_index, a->steps);
-            goto done;
-        }
+        if (a->step_index >= a->steps)
+            return cli_fail(CMD, "--step-index %d out of range [0, %d)", a->step_index, a->steps);
         ts = (int32_t *)malloc(sizeof(int32_t) * (size_t)a->steps);
-        if (!ts) {
-            rc = cli_fail(CMD, "out of memory");
-            goto done;
-        }
+        if (!ts)
+            return cli_fail(CMD, "out of memory");
         st = dpo_timesteps(ts, a->steps, N, a->spacing, a->steps_offset);
         if (st) {
             free(ts);
-            rc = cli_fail(CMD, "timesteps (--spacing, --steps-offset %d): %s", a->steps_offset, dpo_status_str(st));
-            goto done;
+            return cli_fail(CMD, "timesteps (--spacing, --steps-offset %d): %s", a->steps_offset, dpo_status_str(st));
         }
-        t = (int)ts[a->step_index];
+        r->t = (int)ts[a->step_index];
         free(ts);
     } else {
-        t = a->timestep;
-        if (t >= N) {
-            rc = cli_fail(CMD, "--timestep %d out of range [0, %d)", t, N);
-            goto done;
-        }
+        r->t = a->timestep;
+        if (r->t >= N)
+            return cli_fail(CMD, "--timestep %d out of range [0, %d)", r->t, N);
     }
+    return 0;
+}
 
-    /* 2. the inputs */
-    for (k = 0; k < nin; k++)
-        if ((rc = load_f64(&in[k], names[k])))
-            goto done;
-    if (in[0].info.ndim < 1) {
-        rc = cli_fail(CMD, "%s: need a batch-first array (B, ...), got a 0-d array", names[0]);
-        goto done;
+/* 2. The inputs: batch-first, one shape, finite, one dtype (or --dtype). */
+static int step_inputs(step_run *r, const step_args *a)
+{
+    char s1[256], s2[256];
+    int k, rc;
+    for (k = 0; k < r->nin; k++)
+        if ((rc = load_f64(&r->in[k], r->names[k])))
+            return rc;
+    if (r->in[0].info.ndim < 1)
+        return cli_fail(CMD, "%s: need a batch-first array (B, ...), got a 0-d array", r->names[0]);
+    if (r->in[0].info.count == 0) {
+        shape_str(s1, sizeof s1, &r->in[0].info);
+        return cli_fail(CMD, "%s: empty array %s", r->names[0], s1);
     }
-    if (in[0].info.count == 0) {
-        shape_str(s1, sizeof s1, &in[0].info);
-        rc = cli_fail(CMD, "%s: empty array %s", names[0], s1);
-        goto done;
-    }
-    for (k = 1; k < nin; k++)
-        if (!same_shape(&in[0].info, &in[k].info)) {
-            shape_str(s1, sizeof s1, &in[0].info);
-            shape_str(s2, sizeof s2, &in[k].info);
-            rc = cli_fail(CMD, "shape mismatch: %s is %s but %s is %s", names[0], s1, names[k], s2);
-            goto done;
+    for (k = 1; k < r->nin; k++)
+        if (!same_shape(&r->in[0].info, &r->in[k].info)) {
+            shape_str(s1, sizeof s1, &r->in[0].info);
+            shape_str(s2, sizeof s2, &r->in[k].info);
+            return cli_fail(CMD, "shape mismatch: %s is %s but %s is %s", r->names[0], s1, r->names[k], s2);
         }
-    for (k = 0; k < nin; k++) {
-        size_t i, cnt = (size_t)in[k].info.count;
+    for (k = 0; k < r->nin; k++) {
+        size_t i, cnt = (size_t)r->in[k].info.count;
         for (i = 0; i < cnt; i++)
-            if (!dpo_pm_isfinite(in[k].v[i])) {
-                rc = cli_fail(CMD, "%s: element %zu is %s (inputs must be finite)", names[k], i,
-                              in[k].v[i] != in[k].v[i] ? "NaN" : "infinite");
-                goto done;
-            }
+            if (!dpo_pm_isfinite(r->in[k].v[i]))
+                return cli_fail(CMD, "%s: element %zu is %s (inputs must be finite)", r->names[k], i,
+                                r->in[k].v[i] != r->in[k].v[i] ? "NaN" : "infinite");
     }
-    dtype = a->dtype;
-    if (dtype < 0) {
-        dtype = (int)in[0].info.dtype;
-        for (k = 1; k < nin; k++)
-            if ((int)in[k].info.dtype != dtype) {
-                rc = cli_fail(CMD, "dtype mismatch: %s is %s but %s is %s (pass --dtype f32 or f64)", names[0],
-                              dtype_name(dtype), names[k], dtype_name((int)in[k].info.dtype));
-                goto done;
-            }
+    r->dtype = a->dtype;
+    if (r->dtype < 0) {
+        r->dtype = (int)r->in[0].info.dtype;
+        for (k = 1; k < r->nin; k++)
+            if ((int)r->in[k].info.dtype != r->dtype)
+                return cli_fail(CMD, "dtype mismatch: %s is %s but %s is %s (pass --dtype f32 or f64)", r->names[0],
+                                dtype_name(r->dtype), r->names[k], dtype_name((int)r->in[k].info.dtype));
     }
-    n = (size_t)in[0].info.count;
-    B = (size_t)in[0].info.shape[0];
-    dim = n / B;
-    es = dtype == DPO_F64 ? sizeof(double) : sizeof(float);
+    r->n = (size_t)r->in[0].info.count;
+    r->B = (size_t)r->in[0].info.shape[0];
+    r->dim = r->n / r->B;
+    r->es = r->dtype == DPO_F64 ? sizeof(double) : sizeof(float);
+    return 0;
+}
 
-    /* 3. the step's coefficients */
-    opts = dpo_step_opts_default();
+/* 3. The step's coefficients, and whether noise and log-probability make sense. */
+static int step_coefs(step_run *r, const dpo_schedule *sched, const step_args *a)
+{
+    dpo_step_opts opts = dpo_step_opts_default();
+    dpo_status st;
+    double sigma;
     opts.kind = DPO_STEP_DDIM;
     opts.pred = a->pred;
     opts.eta = a->eta;
@@ -429,101 +423,113 @@ static int step_exec(const step_args *a)
     opts.clip_range = a->do_clip ? a->clip : 1.0;
     opts.use_clipped_output = a->use_clipped;
     opts.prev_rule = a->prev_rule;
-    {
-        double sigma;
-        if (dtype == DPO_F64) {
-            st = dpo_step_coef_f64_init(&c64, &sched, t, a->steps, &opts);
-            sigma = st ? 0 : c64.sigma;
-        } else {
-            st = dpo_step_coef_f32_init(&c32, &sched, t, a->steps, &opts);
-            sigma = st ? 0 : (double)c32.sigma;
-        }
-        if (st) {
-            rc = cli_fail(CMD, "step coefficients (timestep %d, %d steps, eta %g): %s", t, a->steps, a->eta,
-                          dpo_status_str(st));
-            goto done;
-        }
-        if (sigma != 0 && !a->noise) {
-            rc = cli_fail(CMD, "--noise is required when sigma_t > 0 (eta %g)", a->eta);
-            goto done;
-        }
-        if (sigma == 0 && a->logprob_out) {
-            rc = cli_fail(CMD, "--logprob-out: the log-probability is undefined where sigma_t = 0 (eta %g, timestep %d)",
-                          a->eta, t);
-            goto done;
-        }
-    }
-
-    /* 4. compute everything in memory */
-    prev = malloc(n * es);
-    mu = malloc(n * es);
-    x0 = a->x0_out ? malloc(n * es) : 0;
-    lp = a->logprob_out ? (double *)malloc(sizeof(double) * B) : 0;
-    if (!prev || !mu || (a->x0_out && !x0) || (a->logprob_out && !lp)) {
-        rc = cli_fail(CMD, "out of memory");
-        goto done;
-    }
-    if (dtype == DPO_F32) {
-        for (k = 0; k < nin; k++) {
-            conv[k] = malloc(n * sizeof(float));
-            if (!conv[k]) {
-                rc = cli_fail(CMD, "out of memory");
-                goto done;
-            }
-            if ((rc = to_f32((float *)conv[k], in[k].v, n, names[k])))
-                goto done;
-        }
-        st = dpo_step_f32((float *)prev, (float *)x0, (float *)mu, (const float *)conv[0], (const float *)conv[1],
-                          nin > 2 ? (const float *)conv[2] : 0, n, &c32);
-        if (!st && lp)
-            st = dpo_step_logprob_f32(lp, (const float *)prev, (const float *)mu, B, dim, &c32, a->lp_mode);
+    if (r->dtype == DPO_F64) {
+        st = dpo_step_coef_f64_init(&r->c64, sched, r->t, a->steps, &opts);
+        sigma = st ? 0 : r->c64.sigma;
     } else {
-        st = dpo_step_f64((double *)prev, (double *)x0, (double *)mu, in[0].v, in[1].v, nin > 2 ? in[2].v : 0, n,
-                          &c64);
-        if (!st && lp)
-            st = dpo_step_logprob_f64(lp, (const double *)prev, (const double *)mu, B, dim, &c64, a->lp_mode);
+        st = dpo_step_coef_f32_init(&r->c32, sched, r->t, a->steps, &opts);
+        sigma = st ? 0 : (double)r->c32.sigma;
     }
-    if (st) {
-        rc = cli_fail(CMD, "step: %s", dpo_status_str(st));
-        goto done;
-    }
+    if (st)
+        return cli_fail(CMD, "step coefficients (timestep %d, %d steps, eta %g): %s", r->t, a->steps, a->eta,
+                        dpo_status_str(st));
+    if (sigma != 0 && !a->noise)
+        return cli_fail(CMD, "--noise is required when sigma_t > 0 (eta %g)", a->eta);
+    if (sigma == 0 && a->logprob_out)
+        return cli_fail(CMD, "--logprob-out: the log-probability is undefined where sigma_t = 0 (eta %g, timestep %d)",
+                        a->eta, r->t);
+    return 0;
+}
 
-    /* 5. write the outputs; on a failure remove the ones already written */
-    {
-        const char *paths[4];
-        const void *bufs[4];
-        int dts[4], m = 0, j;
-        uint64_t bshape[1];
-        paths[m] = a->out, bufs[m] = prev, dts[m++] = dtype;
-        if (a->mean_out)
-            paths[m] = a->mean_out, bufs[m] = mu, dts[m++] = dtype;
-        if (a->x0_out)
-            paths[m] = a->x0_out, bufs[m] = x0, dts[m++] = dtype;
-        if (a->logprob_out)
-            paths[m] = a->logprob_out, bufs[m] = lp, dts[m++] = DPO_F64;
-        bshape[0] = (uint64_t)B;
-        for (j = 0; j < m; j++) {
-            int is_lp = bufs[j] == (const void *)lp;
-            if (cli_npy_save(paths[j], (dpo_dtype)dts[j], is_lp ? bshape : in[0].info.shape,
-                             is_lp ? 1 : in[0].info.ndim, bufs[j], err, sizeof err)) {
-                rc = cli_fail(CMD, "%s", err);
-                for (k = 0; k < written; k++)
-                    remove(wrote[k]);
-                goto done;
-            }
-            wrote[written++] = paths[j];
+/* 4. Every output, in memory. */
+static int step_compute(step_run *r, const step_args *a)
+{
+    const size_t n = r->n;
+    dpo_status st;
+    int k, rc;
+    r->prev = malloc(n * r->es);
+    r->mu = malloc(n * r->es);
+    r->x0 = a->x0_out ? malloc(n * r->es) : 0;
+    r->lp = a->logprob_out ? (double *)malloc(sizeof(double) * r->B) : 0;
+    if (!r->prev || !r->mu || (a->x0_out && !r->x0) || (a->logprob_out && !r->lp))
+        return cli_fail(CMD, "out of memory");
+    if (r->dtype == DPO_F32) {
+        for (k = 0; k < r->nin; k++) {
+            r->conv[k] = malloc(n * sizeof(float));
+            if (!r->conv[k])
+                return cli_fail(CMD, "out of memory");
+            if ((rc = to_f32((float *)r->conv[k], r->in[k].v, n, r->names[k])))
+                return rc;
         }
+        st = dpo_step_f32((float *)r->prev, (float *)r->x0, (float *)r->mu, (const float *)r->conv[0],
+                          (const float *)r->conv[1], r->nin > 2 ? (const float *)r->conv[2] : 0, n, &r->c32);
+        if (!st && r->lp)
+            st = dpo_step_logprob_f32(r->lp, (const float *)r->prev, (const float *)r->mu, r->B, r->dim, &r->c32,
+                                      a->lp_mode);
+    } else {
+        st = dpo_step_f64((double *)r->prev, (double *)r->x0, (double *)r->mu, r->in[0].v, r->in[1].v,
+                          r->nin > 2 ? r->in[2].v : 0, n, &r->c64);
+        if (!st && r->lp)
+            st = dpo_step_logprob_f64(r->lp, (const double *)r->prev, (const double *)r->mu, r->B, r->dim, &r->c64,
+                                      a->lp_mode);
     }
-done:
+    if (st)
+        return cli_fail(CMD, "step: %s", dpo_status_str(st));
+    return 0;
+}
+
+/* 5. Write the outputs; on a failure remove the ones already written. */
+static int step_write(const step_run *r, const step_args *a)
+{
+    const char *paths[4], *wrote[4];
+    const void *bufs[4];
+    int dts[4], m = 0, j, k, written = 0;
+    uint64_t bshape[1];
+    char err[512];
+    paths[m] = a->out, bufs[m] = r->prev, dts[m++] = r->dtype;
+    if (a->mean_out)
+        paths[m] = a->mean_out, bufs[m] = r->mu, dts[m++] = r->dtype;
+    if (a->x0_out)
+        paths[m] = a->x0_out, bufs[m] = r->x0, dts[m++] = r->dtype;
+    if (a->logprob_out)
+        paths[m] = a->logprob_out, bufs[m] = r->lp, dts[m++] = DPO_F64;
+    bshape[0] = (uint64_t)r->B;
+    for (j = 0; j < m; j++) {
+        int is_lp = bufs[j] == (const void *)r->lp;
+        if (cli_npy_save(paths[j], (dpo_dtype)dts[j], is_lp ? bshape : r->in[0].info.shape,
+                         is_lp ? 1 : r->in[0].info.ndim, bufs[j], err, sizeof err)) {
+            int rc = cli_fail(CMD, "%s", err);
+            for (k = 0; k < written; k++)
+                remove(wrote[k]);
+            return rc;
+        }
+        wrote[written++] = paths[j];
+    }
+    return 0;
+}
+
+static int step_exec(const step_args *a)
+{
+    static dpo_schedule sched;
+    step_run r;
+    int k, rc;
+    memset(&r, 0, sizeof r);
+    r.nin = a->noise ? 3 : 2;
+    r.names[0] = a->sample;
+    r.names[1] = a->model_out;
+    r.names[2] = a->noise;
+    if ((rc = step_schedule(&sched, &r, a)) == 0 && (rc = step_inputs(&r, a)) == 0 &&
+        (rc = step_coefs(&r, &sched, a)) == 0 && (rc = step_compute(&r, a)) == 0)
+        rc = step_write(&r, a);
     for (k = 0; k < 3; k++) {
-        free(in[k].v);
-        free(conv[k]);
+        free(r.in[k].v);
+        free(r.conv[k]);
     }
-    free(tab.v);
-    free(prev);
-    free(mu);
-    free(x0);
-    free(lp);
+    free(r.tab.v);
+    free(r.prev);
+    free(r.mu);
+    free(r.x0);
+    free(r.lp);
     return rc;
 }
 
