@@ -68,17 +68,9 @@ static int parse_choice(const char *v, const char *const *names, int n)
     return -1;
 }
 
-/* Returns 0, 1 (help) or an exit status > 1. */
-static int step_parse(step_args *a, int argc, char **argv)
+/* The defaults (diffusers, Stable Diffusion 1.5; docs/cli.md). */
+static void step_defaults(step_args *a)
 {
-    static const char *const preds[] = {"epsilon", "v_prediction", "sample"};
-    static const dpo_pred_type pred_v[] = {DPO_PRED_EPSILON, DPO_PRED_V, DPO_PRED_SAMPLE};
-    static const char *const betas[] = {"linear", "scaled_linear", "squaredcos_cap_v2", "table"};
-    static const dpo_beta_schedule beta_v[] = {DPO_BETA_LINEAR, DPO_BETA_SCALED_LINEAR, DPO_BETA_SQUAREDCOS_CAP_V2,
-                                               DPO_BETA_TABLE};
-    static const char *const spacings[] = {"leading", "trailing", "linspace"};
-    static const dpo_spacing spacing_v[] = {DPO_SPACING_LEADING, DPO_SPACING_TRAILING, DPO_SPACING_LINSPACE};
-    int i, k, have_train = 0;
     memset(a, 0, sizeof *a);
     a->steps = -1;
     a->set_one = 0;
@@ -93,6 +85,59 @@ static int step_parse(step_args *a, int argc, char **argv)
     a->prev_rule = DPO_PREV_DIFFUSERS;
     a->beta = DPO_BETA_SCALED_LINEAR;
     a->spacing = DPO_SPACING_LEADING;
+}
+
+/* What the options require of each other: given once all are read. */
+static int step_check(const step_args *a, int have_train)
+{
+    if (!a->sample)
+        return cli_fail(CMD, "--sample is required");
+    if (!a->model_out)
+        return cli_fail(CMD, "--model-output is required");
+    if (!a->out)
+        return cli_fail(CMD, "--out is required");
+    if (a->steps < 0)
+        return cli_fail(CMD, "--steps is required");
+    if (a->have_t == a->have_k)
+        return cli_fail(CMD, "give exactly one of --timestep and --step-index");
+    if (a->beta == DPO_BETA_TABLE && !a->table)
+        return cli_fail(CMD, "--beta-schedule table needs --alphas-cumprod FILE");
+    if (a->beta != DPO_BETA_TABLE && a->table)
+        return cli_fail(CMD, "--alphas-cumprod needs --beta-schedule table");
+    if (a->beta == DPO_BETA_TABLE && have_train)
+        return cli_fail(CMD, "--train-steps is the table's length with --beta-schedule table; omit it");
+    if (a->use_clipped && !a->do_clip)
+        return cli_fail(CMD, "--use-clipped-model-output needs --clip-sample");
+    {
+        const char *outs[4];
+        int n = 0, p, q;
+        outs[n++] = a->out;
+        if (a->mean_out)
+            outs[n++] = a->mean_out;
+        if (a->logprob_out)
+            outs[n++] = a->logprob_out;
+        if (a->x0_out)
+            outs[n++] = a->x0_out;
+        for (p = 0; p < n; p++)
+            for (q = p + 1; q < n; q++)
+                if (!strcmp(outs[p], outs[q]))
+                    return cli_fail(CMD, "two outputs name the same file '%s'", outs[p]);
+    }
+    return 0;
+}
+
+/* Returns 0, 1 (help) or an exit status > 1. */
+static int step_parse(step_args *a, int argc, char **argv)
+{
+    static const char *const preds[] = {"epsilon", "v_prediction", "sample"};
+    static const dpo_pred_type pred_v[] = {DPO_PRED_EPSILON, DPO_PRED_V, DPO_PRED_SAMPLE};
+    static const char *const betas[] = {"linear", "scaled_linear", "squaredcos_cap_v2", "table"};
+    static const dpo_beta_schedule beta_v[] = {DPO_BETA_LINEAR, DPO_BETA_SCALED_LINEAR, DPO_BETA_SQUAREDCOS_CAP_V2,
+                                               DPO_BETA_TABLE};
+    static const char *const spacings[] = {"leading", "trailing", "linspace"};
+    static const dpo_spacing spacing_v[] = {DPO_SPACING_LEADING, DPO_SPACING_TRAILING, DPO_SPACING_LINSPACE};
+    int i, k, have_train = 0;
+    step_defaults(a);
     for (i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : 0;
         if (!strcmp(o, "--help") || !strcmp(o, "-h"))
@@ -192,40 +237,7 @@ static int step_parse(step_args *a, int argc, char **argv)
         } else
             return cli_fail(CMD, "unknown option '%s'", o);
     }
-    if (!a->sample)
-        return cli_fail(CMD, "--sample is required");
-    if (!a->model_out)
-        return cli_fail(CMD, "--model-output is required");
-    if (!a->out)
-        return cli_fail(CMD, "--out is required");
-    if (a->steps < 0)
-        return cli_fail(CMD, "--steps is required");
-    if (a->have_t == a->have_k)
-        return cli_fail(CMD, "give exactly one of --timestep and --step-index");
-    if (a->beta == DPO_BETA_TABLE && !a->table)
-        return cli_fail(CMD, "--beta-schedule table needs --alphas-cumprod FILE");
-    if (a->beta != DPO_BETA_TABLE && a->table)
-        return cli_fail(CMD, "--alphas-cumprod needs --beta-schedule table");
-    if (a->beta == DPO_BETA_TABLE && have_train)
-        return cli_fail(CMD, "--train-steps is the table's length with --beta-schedule table; omit it");
-    if (a->use_clipped && !a->do_clip)
-        return cli_fail(CMD, "--use-clipped-model-output needs --clip-sample");
-    {
-        const char *outs[4];
-        int n = 0, p, q;
-        outs[n++] = a->out;
-        if (a->mean_out)
-            outs[n++] = a->mean_out;
-        if (a->logprob_out)
-            outs[n++] = a->logprob_out;
-        if (a->x0_out)
-            outs[n++] = a->x0_out;
-        for (p = 0; p < n; p++)
-            for (q = p + 1; q < n; q++)
-                if (!strcmp(outs[p], outs[q]))
-                    return cli_fail(CMD, "two outputs name the same file '%s'", outs[p]);
-    }
-    return 0;
+    return step_check(a, have_train);
 }
 
 typedef struct loaded {

@@ -115,6 +115,46 @@ static int load_table(dpo_schedule *s, const char *path, int have_n, int n, int 
     return 0;
 }
 
+/* The schedule from --table or from the betas; *n becomes its length. */
+static int build_schedule(dpo_schedule *sched, int *n, const char *table, int have_n, dpo_beta_schedule kind,
+                          double b0, double b1, int set_one)
+{
+    dpo_status st;
+    int rc;
+    if (table) {
+        rc = load_table(sched, table, have_n, *n, set_one);
+        if (rc)
+            return rc;
+        *n = sched->num_train_steps;
+        return 0;
+    }
+    if (kind != DPO_BETA_SQUAREDCOS_CAP_V2 && !(b0 > 0.0 && b0 <= b1 && b1 < 1.0))
+        return cli_fail("schedule", "betas must satisfy 0 < beta-start <= beta-end < 1, got %g and %g", b0, b1);
+    st = dpo_schedule_init(sched, kind, b0, b1, *n, set_one);
+    if (st != DPO_OK)
+        return cli_fail("schedule", "cannot build the schedule: %s%s", dpo_status_str(st),
+                        st == DPO_ERR_RANGE ? " (alphas_cumprod underflows to zero)" : "");
+    return 0;
+}
+
+/* The inference timesteps of --steps (with --spacing, --steps-offset). */
+static int build_timesteps(int32_t *ts, int steps, int n, dpo_spacing spacing, int offset)
+{
+    dpo_status st;
+    if (steps > n)
+        return cli_fail("schedule", "--steps %d exceeds --train-steps %d", steps, n);
+    st = dpo_timesteps(ts, steps, n, spacing, offset);
+    if (st != DPO_OK && spacing == DPO_SPACING_LEADING)
+        return cli_fail("schedule", "leading timesteps reach %d + %d >= %d: lower --steps-offset or --steps",
+                        (steps - 1) * (n / steps), offset, n);
+    if (st != DPO_OK)
+        return cli_fail("schedule",
+                        "trailing timesteps for --steps %d of %d: NumPy's arange gives %d values ending at -1 "
+                        "(diffusers would use them); choose another --steps",
+                        steps, n, steps + 1);
+    return 0;
+}
+
 int cmd_schedule(int argc, char **argv)
 {
     static dpo_schedule sched;
@@ -126,7 +166,6 @@ int cmd_schedule(int argc, char **argv)
     int have_n = 0, have_beta = 0, have_steps = 0, have_sp = 0, have_off = 0;
     const char *table = 0, *out = 0, *out64 = 0;
     char err[512];
-    dpo_status st;
     int i, rc;
 
     for (i = 1; i < argc; i++) {
@@ -193,36 +232,10 @@ int cmd_schedule(int argc, char **argv)
     if (out && out64 && !strcmp(out, out64))
         return cli_fail("schedule", "--out and --out64 name the same file '%s'", out);
 
-    /* the schedule */
-    if (table) {
-        rc = load_table(&sched, table, have_n, n, set_one);
-        if (rc)
-            return rc;
-        n = sched.num_train_steps;
-    } else {
-        if (kind != DPO_BETA_SQUAREDCOS_CAP_V2 && !(b0 > 0.0 && b0 <= b1 && b1 < 1.0))
-            return cli_fail("schedule", "betas must satisfy 0 < beta-start <= beta-end < 1, got %g and %g", b0,
-                            b1);
-        st = dpo_schedule_init(&sched, kind, b0, b1, n, set_one);
-        if (st != DPO_OK)
-            return cli_fail("schedule", "cannot build the schedule: %s%s", dpo_status_str(st),
-                            st == DPO_ERR_RANGE ? " (alphas_cumprod underflows to zero)" : "");
-    }
-
-    /* the timesteps */
-    if (have_steps) {
-        if (steps > n)
-            return cli_fail("schedule", "--steps %d exceeds --train-steps %d", steps, n);
-        st = dpo_timesteps(ts, steps, n, spacing, offset);
-        if (st != DPO_OK && spacing == DPO_SPACING_LEADING)
-            return cli_fail("schedule", "leading timesteps reach %d + %d >= %d: lower --steps-offset or --steps",
-                            (steps - 1) * (n / steps), offset, n);
-        if (st != DPO_OK)
-            return cli_fail("schedule",
-                            "trailing timesteps for --steps %d of %d: NumPy's arange gives %d values ending at -1 "
-                            "(diffusers would use them); choose another --steps",
-                            steps, n, steps + 1);
-    }
+    /* the schedule, the timesteps */
+    if ((rc = build_schedule(&sched, &n, table, have_n, kind, b0, b1, set_one)) != 0 ||
+        (have_steps && (rc = build_timesteps(ts, steps, n, spacing, offset)) != 0))
+        return rc;
 
     /* the files, then the output line */
     if (out) {

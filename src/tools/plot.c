@@ -100,12 +100,41 @@ static int finite_point(const dpo_plot_series *s, size_t i)
     return dpo_pm_isfinite(s->x[i]) && dpo_pm_isfinite(s->y[i]);
 }
 
+/* The range of the finite points of every series ([0, 1] x [0, 1] when none). */
+static void series_bounds(double *xmin, double *xmax, double *ymin, double *ymax, const dpo_plot_series *s,
+                          size_t ns)
+{
+    size_t i, j;
+    int any = 0;
+    *xmin = *xmax = *ymin = *ymax = 0;
+    for (j = 0; j < ns; j++)
+        for (i = 0; i < s[j].n; i++)
+            if (finite_point(&s[j], i)) {
+                if (!any) {
+                    *xmin = *xmax = s[j].x[i];
+                    *ymin = *ymax = s[j].y[i];
+                    any = 1;
+                }
+                if (s[j].x[i] < *xmin)
+                    *xmin = s[j].x[i];
+                if (s[j].x[i] > *xmax)
+                    *xmax = s[j].x[i];
+                if (s[j].y[i] < *ymin)
+                    *ymin = s[j].y[i];
+                if (s[j].y[i] > *ymax)
+                    *ymax = s[j].y[i];
+            }
+    if (!any) {
+        *xmin = *ymin = 0.0;
+        *xmax = *ymax = 1.0;
+    }
+}
+
 dpo_status dpo_plot_svg(FILE *f, const dpo_plot_chart *chart, const dpo_plot_series *s, size_t ns)
 {
     int W, H;
     const double ml = 80, mr = 170, mt = 44, mb = 56; /* margins */
-    double pw, ph, xmin = 0, xmax = 0, ymin = 0, ymax = 0, v;
-    int any = 0;
+    double pw, ph, xmin, xmax, ymin, ymax, v;
     size_t i, j;
     axis ax, ay;
     if (!f || !chart || (ns && !s))
@@ -117,27 +146,7 @@ dpo_status dpo_plot_svg(FILE *f, const dpo_plot_chart *chart, const dpo_plot_ser
     H = chart->height ? chart->height : 440;
     if (W < 200 || W > 10000 || H < 200 || H > 10000)
         return DPO_ERR_RANGE;
-    for (j = 0; j < ns; j++)
-        for (i = 0; i < s[j].n; i++)
-            if (finite_point(&s[j], i)) {
-                if (!any) {
-                    xmin = xmax = s[j].x[i];
-                    ymin = ymax = s[j].y[i];
-                    any = 1;
-                }
-                if (s[j].x[i] < xmin)
-                    xmin = s[j].x[i];
-                if (s[j].x[i] > xmax)
-                    xmax = s[j].x[i];
-                if (s[j].y[i] < ymin)
-                    ymin = s[j].y[i];
-                if (s[j].y[i] > ymax)
-                    ymax = s[j].y[i];
-            }
-    if (!any) {
-        xmin = ymin = 0.0;
-        xmax = ymax = 1.0;
-    }
+    series_bounds(&xmin, &xmax, &ymin, &ymax, s, ns);
     /* a range too wide for double arithmetic on the axis */
     if (!dpo_pm_isfinite(xmax - xmin) || !dpo_pm_isfinite(ymax - ymin))
         return DPO_ERR_RANGE;
