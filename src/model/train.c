@@ -803,6 +803,8 @@ dpo_status dpo_trainer_sample(dpo_trainer *tr, uint64_t it, size_t b, dpo_train_
         return DPO_ERR_RANGE;
     if ((tr->cfg.method == DPO_METHOD_DIFFDPO || tr->cfg.method == DPO_METHOD_DSPO) && !tr->pairs)
         return DPO_ERR_NULL;
+    if (!method_table[tr->cfg.method].iter) /* a method without its row in the table */
+        return DPO_ERR_UNSUPPORTED;
     g = (uint32_t)g64;
     cls = (int32_t)(g % (uint32_t)tr->mcfg.n_classes);
     scratch_bind(&s, tr->work + b * tr->per_sample, &tr->mcfg, tr->cfg.num_steps);
