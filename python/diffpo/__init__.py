@@ -15,16 +15,17 @@ float64, C-contiguous) are passed to it without copies.  docs/python.md.
 """
 from . import _capi
 from ._core import DiffpoError
-from .losses import (PairLoss, d3po_code, d3po_label, diffusion_dpo, dspo, logratio, rank_desc, rdpo,
+from .losses import (PairLoss, d3po_code, d3po_label, diffusion_dpo, dspo, gauss_logprob, logratio, rank_desc, rdpo,
                      rdpo_delta_q, spo, spo_resample_index, spo_select, stepdpo, tailorpo, tailorpo_g_eta,
                      tailorpo_g_update)
 from .noise import fingerprint, normal, sum_canonical
 from .schedule import DDIMSchedule, StepOutput
+from . import vectors
 
 __version__ = _capi.version().decode()
 LIBRARY = _capi.LIB_PATH
 HAS_CUDA = _capi.HAS_CUDA
 
 __all__ = ["DDIMSchedule", "StepOutput", "PairLoss", "DiffpoError", "normal", "fingerprint", "sum_canonical",
-           "logratio", "stepdpo", "d3po_code", "d3po_label", "spo", "tailorpo", "rdpo", "diffusion_dpo", "dspo",
+           "gauss_logprob", "logratio", "stepdpo", "d3po_code", "d3po_label", "spo", "tailorpo", "rdpo", "diffusion_dpo", "dspo",
            "tailorpo_g_update", "tailorpo_g_eta", "rank_desc", "rdpo_delta_q", "spo_select", "spo_resample_index"]

@@ -13,7 +13,7 @@ import ctypes as C
 import numpy as np
 
 from . import _capi
-from ._core import arr, check, choice, empty_like, is_torch, mode, real, same
+from ._core import arr, check, choice, empty_like, is_torch, mode, real, same, to_kind
 
 _RESULT_FIELDS = ("loss", "z", "sig_neg", "lr_w", "lr_l", "dl_dlr_w", "dl_dlr_l")
 
@@ -63,6 +63,28 @@ def logratio(x, mu, mu_ref, sigma, logprob="sum"):
     check(fn(C.byref(out), a[0].ptr, a[1].ptr, a[2].ptr, a[0].size, real(sigma, "sigma"), mode(logprob)),
           "dpo_logratio_" + a[0].prec)
     return out.value
+
+
+def gauss_logprob(x, mean, sigma, logprob="sum"):
+    """log N(x; mean, sigma^2 I) per sample (batch-first: row b of a (B, ...)
+    array; a 1-D array is one sample), float64 (B,): the step log-density
+    (dpo_step_logprob) of a given x.  float32 inputs use sigma rounded to
+    float32, as the library's float32 step coefficients hold it."""
+    a = same((x, mean), ("x", "mean"))
+    batch = a[0].shape[0] if len(a[0].shape) >= 2 else 1
+    if a[0].size == 0:
+        raise ValueError("x: empty")
+    if a[0].prec == "f32":
+        c = _capi.StepCoefF32()
+        fn = _capi.step_logprob_f32
+    else:
+        c = _capi.StepCoefF64()
+        fn = _capi.step_logprob_f64
+    c.sigma = real(sigma, "sigma")
+    out = np.empty(batch, dtype=np.float64)
+    check(fn(out.ctypes.data_as(_capi.P_f64), a[0].ptr, a[1].ptr, batch, a[0].size // batch, C.byref(c),
+             mode(logprob)), "dpo_step_logprob_" + a[0].prec)
+    return to_kind(out, a[0])
 
 
 def stepdpo(x_w, mu_w, mu_ref_w, x_l, mu_l, mu_ref_l, beta, sigma, logprob="sum", grads=True):
