@@ -68,6 +68,7 @@ STATUS_NAMES = {
     -7: "DPO_ERR_ALIAS", -8: "DPO_ERR_FORMAT", -9: "DPO_ERR_UNSUPPORTED",
     -10: "DPO_ERR_MODEL", -11: "DPO_ERR_CUDA", -12: "DPO_ERR_IO",
 }
+STATUS_CODES = {v: k for k, v in STATUS_NAMES.items()}
 # enums
 BETA = {"linear": 0, "scaled_linear": 1, "squaredcos_cap_v2": 2, "table": 3}
 SPACING = {"leading": 0, "trailing": 1, "linspace": 2}

@@ -6,7 +6,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import _capi
-from ._core import (arr, check, choice, empty_like, f64_out, integer, mode, real, to_kind, writable)
+from ._core import (DiffpoError, arr, check, choice, empty_like, f64_out, integer, mode, real, to_kind, writable)
 from .noise import normal
 
 StepOutput = namedtuple("StepOutput", ["prev_sample", "mean", "log_prob", "pred_original_sample"])
@@ -141,7 +141,7 @@ class DDIMSchedule:
         return c
 
     def step(self, model_output, timestep, sample, eta=0.0, use_clipped_model_output=False, variance_noise=None,
-             noise=None, prev_sample=None, logprob="sum", num_inference_steps=None, prev_rule=None):
+             noise=None, prev_sample=None, logprob=None, num_inference_steps=None, prev_rule=None):
         """One DDIM step from `timestep` (diffusers' DDIMScheduler.step;
         DDPO's ddim_step_with_logprob with logprob='mean', prev_rule='clamped').
 
@@ -152,9 +152,13 @@ class DDIMSchedule:
                           candidate=0): row b uses sample index sample + b
                           (diffpo.normal), or
           prev_sample     a given x_{t-1} (its log-probability is returned);
-        none of them is needed when sigma = 0 (eta = 0).
+        none of them is needed when sigma = 0 (eta = 0) and no log-probability
+        is asked for.
         logprob: 'sum' (the density of the whole sample), 'mean' (DDPO's
-        per-element mean) or None.  Returns StepOutput."""
+        per-element mean) or None (default: no log-probability).  Asking
+        for one where sigma = 0 (eta = 0, or the last step with
+        set_alpha_to_one) raises DiffpoError DPO_ERR_SIGMA_ZERO: the step is
+        deterministic there.  Returns StepOutput."""
         x = arr(sample, "sample")
         e = arr(model_output, "model_output", prec=x.prec, shape=x.shape)
         if x.size == 0:
@@ -183,7 +187,9 @@ class DDIMSchedule:
             given_prev = arr(prev_sample, "prev_sample", prec=x.prec, shape=x.shape)
             zz = np.zeros(x.shape, dtype=np.float32 if x.prec == "f32" else np.float64)
             z = arr(zz, "noise")
-        elif c.sigma != 0:
+        elif c.sigma != 0 or lpm is not None:
+            if c.sigma == 0:
+                raise DiffpoError(_capi.STATUS_CODES["DPO_ERR_SIGMA_ZERO"], "dpo_step_logprob_" + x.prec)
             raise ValueError("variance_noise: sigma = %r at timestep %d (eta = %r): give variance_noise=, "
                              "noise= coordinates or prev_sample=" % (float(c.sigma), c.t, eta))
         prev, p_prev = empty_like(x)
@@ -198,7 +204,7 @@ class DDIMSchedule:
             xp_ptr = given_prev.ptr
         else:
             xp_ptr = p_prev
-        if lpm is not None and c.sigma != 0:
+        if lpm is not None:
             lpv, p_lp = f64_out(batch)
             fl = _capi.step_logprob_f32 if x.prec == "f32" else _capi.step_logprob_f64
             check(fl(p_lp, xp_ptr, p_mean, batch, dim, C.byref(c), lpm), fl.__name__)
