@@ -93,11 +93,11 @@ def arr(x, name, prec=None, shape=None, allow_list=True):
                 x = np.asarray(x, dtype=np.float64 if prec in (None, "f64") else np.float32)
             else:
                 raise TypeError("%s: expected a NumPy array or torch tensor, got %s" % (name, type(x).__name__))
+        if not x.dtype.isnative:
+            raise TypeError("%s: byte order %s; diffpo takes native (little-endian) arrays" % (name, x.dtype))
         p = _DTYPES.get(x.dtype)
         if p is None:
             raise TypeError("%s: dtype %s; diffpo takes float32 or float64" % (name, x.dtype))
-        if not x.dtype.isnative:
-            raise TypeError("%s: byte order %s; diffpo takes native (little-endian) arrays" % (name, x.dtype))
         if not x.flags.c_contiguous:
             raise ValueError("%s: not C-contiguous; pass np.ascontiguousarray(%s)" % (name, name))
         a.kind = "numpy"
