@@ -41,6 +41,7 @@ Tolerances (stated here and in docs/python.md):
 import numpy as np
 
 from . import losses as _L
+from ._core import DiffpoError
 from . import vectors as _V
 from .noise import normal
 from .schedule import DDIMSchedule
@@ -117,6 +118,10 @@ def check_ddim_step(step_fn, scheduler, num_inference_steps=20, eta=1.0, logprob
         name = "t=%d (step %d of %d)" % (t, k, len(ts))
         x = normal(shape, seed=seed, stream="user", sample=list(range(B)), step=2 * k, dtype=np.dtype(dtype))
         e = normal(shape, seed=seed, stream="user", sample=list(range(B)), step=2 * k + 1, dtype=np.dtype(dtype))
+        sigma = float(sched.coefficients(t, num_inference_steps, eta=eta, dtype=dtype)["sigma"])
+        if sigma == 0:
+            report.append("%s: skipped (sigma = 0 under prev_rule=%r: no log-probability)" % (name, prev_rule))
+            continue
         ref = sched.step(e, t, x, eta=eta, noise=dict(seed=seed, step=k), logprob=logprob,
                          num_inference_steps=num_inference_steps)
         if torch is not None:
@@ -130,7 +135,6 @@ def check_ddim_step(step_fn, scheduler, num_inference_steps=20, eta=1.0, logprob
                                  % type(got).__name__)
         lp = _np(got[1]).reshape(-1)
         want = _np(ref.log_prob)
-        sigma = float(sched.coefficients(t, num_inference_steps, eta=eta, dtype=dtype)["sigma"])
         atol, rt = _lp_tol(prec, logprob, d, sigma, rtol)
         tol_text = "%.2g + %.2g*|ref|" % (atol, rt)
         if lp.shape != want.shape:
@@ -140,8 +144,16 @@ def check_ddim_step(step_fn, scheduler, num_inference_steps=20, eta=1.0, logprob
         if not np.all(np.isfinite(lp)) or np.any(diff > atol + rt * np.abs(want)):
             hints = []
             for lpm, rule in ((other_lp, prev_rule), (logprob, other_rule), (other_lp, other_rule)):
-                alt = sched.step(e, t, x, eta=eta, prev_sample=ref.prev_sample, logprob=lpm,
-                                 num_inference_steps=num_inference_steps, prev_rule=rule)
+                try:
+                    alt = sched.step(e, t, x, eta=eta, prev_sample=ref.prev_sample, logprob=lpm,
+                                     num_inference_steps=num_inference_steps, prev_rule=rule)
+                except DiffpoError as err:
+                    if err.status == "DPO_ERR_SIGMA_ZERO" and rule != prev_rule and not np.all(np.isfinite(lp)):
+                        hints.append("your log_prob is not finite: under prev_rule=%r (%s) sigma = 0 at this "
+                                     "step, so your step seems to use that rule; the reference uses prev_rule=%r"
+                                     % (rule, _RULES[rule], prev_rule))
+                        break
+                    continue
                 a2, r2 = _lp_tol(prec, lpm, d, sigma, rtol)
                 if alt.log_prob is not None and np.all(np.abs(lp - alt.log_prob) <= a2 + r2 * np.abs(alt.log_prob)):
                     hints.append(_convention_text(logprob, lpm, prev_rule, rule))
@@ -163,6 +175,10 @@ def check_ddim_step(step_fn, scheduler, num_inference_steps=20, eta=1.0, logprob
     return "\n".join(report)
 
 
+_RULES = {"clamped": "previous timestep clamped to [0, N-1], DDPO / D3PO / SPO code",
+          "diffusers": "diffusers' previous timestep: a negative one uses final_alpha_cumprod"}
+
+
 def _convention_text(lp_ref, lp_alt, rule_ref, rule_alt):
     parts = []
     if lp_alt != lp_ref:
@@ -171,10 +187,8 @@ def _convention_text(lp_ref, lp_alt, rule_ref, rule_alt):
         parts.append("your values match diffpo with logprob=%r (%s); the reference uses logprob=%r (%s)"
                      % (lp_alt, what[lp_alt], lp_ref, what[lp_ref]))
     if rule_alt != rule_ref:
-        what = {"clamped": "previous timestep clamped to [0, N-1], DDPO / D3PO / SPO code",
-                "diffusers": "diffusers' previous timestep: a negative one uses final_alpha_cumprod"}
         parts.append("your values match diffpo with prev_rule=%r (%s); the reference uses prev_rule=%r (%s)"
-                     % (rule_alt, what[rule_alt], rule_ref, what[rule_ref]))
+                     % (rule_alt, _RULES[rule_alt], rule_ref, _RULES[rule_ref]))
     return "; ".join(parts)
 
 
