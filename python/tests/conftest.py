@@ -43,5 +43,5 @@ def have_torch():
         return False
 
 
-needs_torch = pytest.mark.skipif(not have_torch(), reason="torch is not installed (make deps installs it; "
+needs_torch = pytest.mark.skipif(not have_torch(), reason="torch is not installed or does not import (make deps installs it; "
                                  "the NumPy path is tested without it)")
