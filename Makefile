@@ -104,6 +104,8 @@ help:
 	@echo "make CC=aarch64-linux-gnu-gcc BUILD=build/aarch64"
 	@echo "                  cross-build (the target architecture is taken from CC); run the"
 	@echo "                  result with qemu-aarch64, as tests/cross_aarch64.sh does in make test"
+	@echo "make install      headers, libdiffpo.a, libdiffpo.so.X.Y.Z and diffpo.pc under PREFIX (/usr/local)"
+	@echo "make uninstall    removes what make install put under PREFIX"
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -130,7 +132,7 @@ $(LIBTOOLS): $(TOOLS_OBJ)
 	ar rcs $@ $^
 
 $(LIBSO): $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(CLI): $(CLI_OBJ) $(LIBTOOLS) $(LIBA)
 	$(CC) $(ALLCFLAGS) -o $@ $(CLI_OBJ) $(LIBTOOLS) $(LIBA) $(LDFLAGS) $(LDLIBS)
@@ -218,3 +220,42 @@ vectors:
 
 clean:
 	rm -rf build
+
+# ------------------------------------------------------------------ install
+# make install [PREFIX=/usr/local] [DESTDIR=] puts the public headers,
+# libdiffpo.a, the shared library libdiffpo.so.MAJOR.MINOR.PATCH (SONAME
+# libdiffpo.so.MAJOR, with the two usual links) and the pkg-config file
+# diffpo.pc in place; the version is the one include/diffpo.h declares.
+# tests/cli_install.sh builds examples/align_tailorpo.c against the
+# installed copy with `pkg-config --cflags --libs diffpo`.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PCDIR      ?= $(LIBDIR)/pkgconfig
+hdr_version = $(shell sed -n 's/^\#define DPO_VERSION_$(1) \([0-9][0-9]*\).*/\1/p' include/diffpo.h)
+VERSION := $(call hdr_version,MAJOR).$(call hdr_version,MINOR).$(call hdr_version,PATCH)
+SOMAJOR := $(call hdr_version,MAJOR)
+SONAME   = libdiffpo.so.$(SOMAJOR)
+
+.PHONY: install uninstall
+install: $(LIBA) $(LIBSO)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR)
+	install -m 644 include/*.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libdiffpo.a
+	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/libdiffpo.so.$(VERSION)
+	ln -sf libdiffpo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdiffpo.so
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: diffpo' \
+	  'Description: bit-reproducible DDIM rollouts and DPO-style diffusion alignment losses' \
+	  'Version: $(VERSION)' \
+	  'Libs: -L$${libdir} -ldiffpo' \
+	  'Libs.private: $(LDLIBS)' \
+	  'Cflags: -I$${includedir}' >$(DESTDIR)$(PCDIR)/diffpo.pc
+	chmod 644 $(DESTDIR)$(PCDIR)/diffpo.pc
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(wildcard include/*.h)))
+	rm -f $(DESTDIR)$(LIBDIR)/libdiffpo.a $(DESTDIR)$(LIBDIR)/libdiffpo.so \
+	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdiffpo.so.$(VERSION) $(DESTDIR)$(PCDIR)/diffpo.pc

@@ -1,0 +1,189 @@
+"""Argument checking and array plumbing shared by the public functions.
+
+Arrays are NumPy arrays or torch tensors (float32 / float64, C-contiguous,
+on the CPU).  Nothing is copied: the library reads and writes the caller's
+memory through its data pointer.  A wrong dtype, layout, device or shape
+raises before the library is called, with the argument's name in the
+message; a non-OK dpo_status raises DiffpoError carrying the status name.
+"""
+import ctypes as C
+
+import numpy as np
+
+from . import _capi
+
+try:  # torch is optional
+    import torch as _torch
+except Exception:  # pragma: no cover - torch missing or broken
+    _torch = None
+
+
+class DiffpoError(RuntimeError):
+    """A non-OK dpo_status from the library.  .status is the name
+    (e.g. "DPO_ERR_SIGMA_ZERO"), .code the integer, .function the C
+    function that returned it."""
+
+    def __init__(self, code, function):
+        self.code = int(code)
+        self.status = _capi.STATUS_NAMES.get(self.code, "dpo_status %d" % self.code)
+        self.function = function
+        msg = _capi.status_str(self.code)
+        msg = msg.decode() if msg else ""
+        super().__init__("%s: %s (%s)" % (function, self.status, msg))
+
+
+def check(st, function):
+    if st != 0:
+        raise DiffpoError(st, function)
+
+
+def is_torch(x):
+    return _torch is not None and isinstance(x, _torch.Tensor)
+
+
+_DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+
+
+class Arr:
+    """A checked view of one argument: .kind 'numpy' or 'torch', .prec
+    'f32' or 'f64', .shape, .size, .ptr (typed ctypes pointer), .obj."""
+    __slots__ = ("name", "obj", "kind", "prec", "shape", "size", "ptr")
+
+
+def _ptr_type(prec):
+    return _capi.P_f32 if prec == "f32" else _capi.P_f64
+
+
+def arr(x, name, prec=None, shape=None, allow_list=True):
+    """Checks x and returns an Arr.  prec, when given, is the precision
+    every argument of the call must share; shape, when given, must match."""
+    a = Arr()
+    a.name = name
+    if is_torch(x):
+        if x.layout != _torch.strided:
+            raise TypeError("%s: a torch tensor with layout %s; diffpo needs a dense (strided) tensor"
+                            % (name, x.layout))
+        if x.device.type != "cpu":
+            raise ValueError(
+                "%s: a tensor on %s, but this diffpo routes only CPU tensors (the CUDA route of "
+                "include/diffpo_cuda.h is not bound yet: see docs/python.md); nothing is copied "
+                "between devices implicitly: pass %s.cpu() if that is what you want"
+                % (name, x.device, name))
+        if x.dtype == _torch.float32:
+            p = "f32"
+        elif x.dtype == _torch.float64:
+            p = "f64"
+        else:
+            raise TypeError("%s: dtype %s; diffpo takes float32 or float64" % (name, x.dtype))
+        if not x.is_contiguous():
+            raise ValueError("%s: a non-contiguous tensor (strides %s); pass %s.contiguous()"
+                             % (name, tuple(x.stride()), name))
+        if x.requires_grad and _torch.is_grad_enabled():
+            raise ValueError("%s: requires grad; use diffpo.torch for differentiable losses, or "
+                             "pass %s.detach()" % (name, name))
+        a.kind = "torch"
+        a.shape = tuple(x.shape)
+        a.size = x.numel()
+        a.ptr = C.cast(C.c_void_p(x.data_ptr()), _ptr_type(p))
+    else:
+        if not isinstance(x, np.ndarray):
+            if not allow_list:
+                raise TypeError("%s: expected a NumPy array or torch tensor, got %s" % (name, type(x).__name__))
+            if isinstance(x, (list, tuple)) or np.isscalar(x):
+                x = np.asarray(x, dtype=np.float64 if prec in (None, "f64") else np.float32)
+            else:
+                raise TypeError("%s: expected a NumPy array or torch tensor, got %s" % (name, type(x).__name__))
+        if not x.dtype.isnative:
+            raise TypeError("%s: byte order %s; diffpo takes native (little-endian) arrays" % (name, x.dtype))
+        p = _DTYPES.get(x.dtype)
+        if p is None:
+            raise TypeError("%s: dtype %s; diffpo takes float32 or float64" % (name, x.dtype))
+        if not x.flags.c_contiguous:
+            raise ValueError("%s: not C-contiguous; pass np.ascontiguousarray(%s)" % (name, name))
+        a.kind = "numpy"
+        a.shape = tuple(x.shape)
+        a.size = x.size
+        a.ptr = x.ctypes.data_as(_ptr_type(p))
+    a.prec = p
+    a.obj = x
+    if prec is not None and p != prec:
+        raise TypeError("%s: dtype %s, but the other arguments are %s; diffpo does not mix precisions"
+                        % (name, "float32" if p == "f32" else "float64", "float32" if prec == "f32" else "float64"))
+    if shape is not None and a.shape != tuple(shape):
+        raise ValueError("%s: shape %s, expected %s" % (name, a.shape, tuple(shape)))
+    return a
+
+
+def writable(a):
+    if a.kind == "numpy" and not a.obj.flags.writeable:
+        raise ValueError("%s: read-only array" % a.name)
+    return a
+
+
+def same(args, names, shape=None):
+    """Checks several arrays that must share precision and shape."""
+    out = []
+    prec = None
+    for x, n in zip(args, names):
+        a = arr(x, n, prec=prec, shape=shape)
+        prec = a.prec
+        shape = a.shape
+        out.append(a)
+    return out
+
+
+def empty_like(a, shape=None, prec=None):
+    """A new output of a's kind (NumPy or torch), shape and precision."""
+    shape = a.shape if shape is None else tuple(shape)
+    prec = prec or a.prec
+    if a.kind == "torch":
+        t = _torch.empty(shape, dtype=_torch.float32 if prec == "f32" else _torch.float64)
+        return t, C.cast(C.c_void_p(t.data_ptr()), _ptr_type(prec))
+    n = np.empty(shape, dtype=np.float32 if prec == "f32" else np.float64)
+    return n, n.ctypes.data_as(_ptr_type(prec))
+
+
+def f64_out(n, like=None):
+    v = np.empty(n, dtype=np.float64)
+    return v, v.ctypes.data_as(_capi.P_f64)
+
+
+def to_kind(v, like):
+    """NumPy array v as like's kind (torch tensors share v's memory)."""
+    if like is not None and like.kind == "torch":
+        return _torch.from_numpy(v)
+    return v
+
+
+def mode(logprob, name="logprob"):
+    try:
+        return _capi.LOGPROB[logprob]
+    except (KeyError, TypeError):
+        raise ValueError("%s: need 'sum' or 'mean', got %r" % (name, logprob)) from None
+
+
+def choice(table, value, name):
+    try:
+        return table[value]
+    except (KeyError, TypeError):
+        raise ValueError("%s: need one of %s, got %r" % (name, ", ".join(sorted(table)), value)) from None
+
+
+def real(v, name):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise TypeError("%s: need a number, got %r" % (name, v)) from None
+    return f
+
+
+def integer(v, name, lo=None, hi=None):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        if is_torch(v) and v.numel() == 1 and not v.is_floating_point():
+            v = int(v.item())
+        else:
+            raise TypeError("%s: need an integer, got %r" % (name, v))
+    v = int(v)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ValueError("%s: %d is out of range [%s, %s]" % (name, v, lo, hi))
+    return v

@@ -1,0 +1,236 @@
+"""The DDIM schedule and step: a stand-in for diffusers' DDIMScheduler.step
+and DDPO's ddim_step_with_logprob, computed by the C library."""
+import ctypes as C
+from collections import namedtuple
+
+import numpy as np
+
+from . import _capi
+from ._core import (DiffpoError, arr, check, choice, empty_like, f64_out, integer, mode, real, to_kind, writable)
+from .noise import normal
+
+StepOutput = namedtuple("StepOutput", ["prev_sample", "mean", "log_prob", "pred_original_sample"])
+StepOutput.__doc__ = """Result of DDIMSchedule.step.
+prev_sample          x_{t-1} = mean + sigma z (sample-shaped, the input's dtype)
+mean                 the step mean mu (sample-shaped)
+log_prob             log N(prev_sample; mean, sigma^2 I) per sample, float64 (B,),
+                     summed or averaged over the other elements (logprob=);
+                     None when sigma = 0 or logprob=None
+pred_original_sample x0_hat (sample-shaped)"""
+
+
+class DDIMSchedule:
+    """A noise schedule with diffusers' DDIMScheduler argument names and
+    defaults.  alphas_cumprod is diffusers' float32 table bit for bit for
+    'linear' and 'scaled_linear' (PyTorch 2.x on the CPU); a table of your
+    own can be given with alphas_cumprod= (float32 or float64).
+
+    prev_rule: 'diffusers' (prev = t - N//S, a negative prev uses
+    final_alpha_cumprod) or 'clamped' (DDPO / D3PO / SPO public code:
+    prev clamped to [0, N-1])."""
+
+    def __init__(self, num_train_timesteps=1000, beta_start=0.0001, beta_end=0.02, beta_schedule="linear",
+                 trained_betas=None, clip_sample=True, set_alpha_to_one=True, steps_offset=0,
+                 prediction_type="epsilon", thresholding=False, clip_sample_range=1.0,
+                 timestep_spacing="leading", rescale_betas_zero_snr=False, alphas_cumprod=None,
+                 prev_rule="diffusers", **unused):
+        if trained_betas is not None:
+            raise NotImplementedError("trained_betas: pass the cumulative product as alphas_cumprod= instead")
+        if thresholding:
+            raise NotImplementedError("thresholding=True (dynamic thresholding) is not in diffpo")
+        if rescale_betas_zero_snr:
+            raise NotImplementedError("rescale_betas_zero_snr=True: pass the rescaled table as alphas_cumprod=")
+        self.num_train_timesteps = integer(num_train_timesteps, "num_train_timesteps", 2, _capi.DPO_MAX_TRAIN_STEPS)
+        self.set_alpha_to_one = bool(set_alpha_to_one)
+        self.steps_offset = integer(steps_offset, "steps_offset", 0)
+        self.timestep_spacing = timestep_spacing
+        self._spacing = choice(_capi.SPACING, timestep_spacing, "timestep_spacing")
+        self.prediction_type = prediction_type
+        self._pred = choice(_capi.PRED, prediction_type, "prediction_type")
+        self.clip_sample = bool(clip_sample)
+        self.clip_sample_range = real(clip_sample_range, "clip_sample_range")
+        self.prev_rule = prev_rule
+        self._prev = choice(_capi.PREV_RULE, prev_rule, "prev_rule")
+        self.num_inference_steps = None
+        self._s = _capi.Schedule()
+        if alphas_cumprod is not None:
+            a = arr(alphas_cumprod, "alphas_cumprod", shape=(self.num_train_timesteps,))
+            keep = a.obj  # noqa: F841 (alive during the call)
+            st = _capi.schedule_from_table(C.byref(self._s), a.ptr if a.prec == "f32" else None,
+                                           a.ptr if a.prec == "f64" else None, self.num_train_timesteps,
+                                           int(self.set_alpha_to_one))
+            check(st, "dpo_schedule_from_table")
+            self.beta_schedule = "table"
+        else:
+            self.beta_schedule = beta_schedule
+            kind = choice({k: v for k, v in _capi.BETA.items() if k != "table"}, beta_schedule, "beta_schedule")
+            st = _capi.schedule_init(C.byref(self._s), kind, real(beta_start, "beta_start"),
+                                     real(beta_end, "beta_end"), self.num_train_timesteps,
+                                     int(self.set_alpha_to_one))
+            check(st, "dpo_schedule_init")
+        self.beta_start, self.beta_end = beta_start, beta_end
+
+    @classmethod
+    def from_config(cls, config, **overrides):
+        """From a diffusers scheduler config (scheduler.config): unknown keys
+        (e.g. '_class_name') are ignored."""
+        kw = {k: v for k, v in dict(config).items() if not k.startswith("_")}
+        kw.update(overrides)
+        return cls(**kw)
+
+    @property
+    def alphas_cumprod(self):
+        """float32 (N,) copy of the table (diffusers' alphas_cumprod)."""
+        return np.ctypeslib.as_array(self._s.ac32)[: self.num_train_timesteps].copy()
+
+    @property
+    def alphas_cumprod_f64(self):
+        return np.ctypeslib.as_array(self._s.ac64)[: self.num_train_timesteps].copy()
+
+    @property
+    def final_alpha_cumprod(self):
+        return float(self._s.final_ac32)
+
+    def timesteps(self, num_inference_steps):
+        """The S inference timesteps in sampling order (descending), int64,
+        under timestep_spacing and steps_offset."""
+        S = integer(num_inference_steps, "num_inference_steps", 1, self.num_train_timesteps)
+        out = (C.c_int32 * S)()
+        check(_capi.timesteps(out, S, self.num_train_timesteps, self._spacing, self.steps_offset), "dpo_timesteps")
+        return np.array(out, dtype=np.int64)
+
+    def set_timesteps(self, num_inference_steps):
+        """As diffusers: remembers S for step() and returns the timesteps."""
+        ts = self.timesteps(num_inference_steps)
+        self.num_inference_steps = int(num_inference_steps)
+        return ts
+
+    # ---------------------------------------------------------------- step
+    def _opts(self, eta, use_clipped_model_output, prev_rule):
+        o = _capi.step_opts_default()
+        o.kind = _capi.STEP_KIND["ddim"]
+        o.pred = self._pred
+        o.eta = real(eta, "eta")
+        o.clip = int(self.clip_sample)
+        o.clip_range = self.clip_sample_range
+        o.use_clipped_output = int(bool(use_clipped_model_output))
+        o.prev_rule = self._prev if prev_rule is None else choice(_capi.PREV_RULE, prev_rule, "prev_rule")
+        return o
+
+    def coefficients(self, timestep, num_inference_steps=None, eta=0.0, use_clipped_model_output=False,
+                     prev_rule=None, dtype="float32"):
+        """The library's per-step coefficient struct (alpha_t, alpha_prev,
+        sigma, dir_coef, ...) as a dict."""
+        c = self._coef(timestep, num_inference_steps, eta, use_clipped_model_output, prev_rule,
+                       "f32" if np.dtype(dtype) == np.float32 else "f64")
+        return {f: getattr(c, f) for f, _ in c._fields_}
+
+    def _coef(self, timestep, S, eta, use_clipped_model_output, prev_rule, prec):
+        S = self.num_inference_steps if S is None else S
+        if S is None:
+            raise ValueError("num_inference_steps: call set_timesteps(S) first or pass num_inference_steps=")
+        S = integer(S, "num_inference_steps", 1, self.num_train_timesteps)
+        t = integer(timestep, "timestep", 0, self.num_train_timesteps - 1)
+        o = self._opts(eta, use_clipped_model_output, prev_rule)
+        if prec == "f32":
+            c = _capi.StepCoefF32()
+            check(_capi.step_coef_f32_init(C.byref(c), C.byref(self._s), t, S, C.byref(o)), "dpo_step_coef_f32_init")
+        else:
+            c = _capi.StepCoefF64()
+            check(_capi.step_coef_f64_init(C.byref(c), C.byref(self._s), t, S, C.byref(o)), "dpo_step_coef_f64_init")
+        return c
+
+    def step(self, model_output, timestep, sample, eta=0.0, use_clipped_model_output=False, variance_noise=None,
+             noise=None, prev_sample=None, logprob=None, num_inference_steps=None, prev_rule=None):
+        """One DDIM step from `timestep` (diffusers' DDIMScheduler.step;
+        DDPO's ddim_step_with_logprob with logprob='mean', prev_rule='clamped').
+
+        model_output, sample: (B, ...) float32 or float64 arrays/tensors of
+        one shape and dtype.  The noise z of prev = mean + sigma z is
+          variance_noise  an array of the sample's shape, or
+          noise           coordinates dict(seed=, step=, sample=0, stream='step',
+                          candidate=0): row b uses sample index sample + b
+                          (diffpo.normal), or
+          prev_sample     a given x_{t-1} (its log-probability is returned);
+        none of them is needed when sigma = 0 (eta = 0) and no log-probability
+        is asked for.
+        logprob: 'sum' (the density of the whole sample), 'mean' (DDPO's
+        per-element mean) or None (default: no log-probability).  Asking
+        for one where sigma = 0 (eta = 0, or the last step with
+        set_alpha_to_one) raises DiffpoError DPO_ERR_SIGMA_ZERO: the step is
+        deterministic there.  Returns StepOutput."""
+        x = arr(sample, "sample")
+        e = arr(model_output, "model_output", prec=x.prec, shape=x.shape)
+        if x.size == 0:
+            raise ValueError("sample: empty")
+        given = [n for n, v in (("variance_noise", variance_noise), ("noise", noise),
+                                ("prev_sample", prev_sample)) if v is not None]
+        if len(given) > 1:
+            raise ValueError("%s: give at most one of variance_noise, noise and prev_sample" % given[1])
+        lpm = None if logprob is None else mode(logprob)
+        c = self._coef(timestep, num_inference_steps, eta, use_clipped_model_output, prev_rule, x.prec)
+        batch = x.shape[0] if len(x.shape) >= 2 else 1
+        dim = x.size // batch
+        z = None
+        if variance_noise is not None:
+            z = arr(variance_noise, "variance_noise", prec=x.prec, shape=x.shape)
+        elif noise is not None:
+            if not isinstance(noise, dict):
+                raise TypeError("noise: need a dict of coordinates (seed=, step=, sample=, stream=, candidate=)")
+            kw = dict(noise)
+            s0 = integer(kw.pop("sample", 0), "noise['sample']", 0)
+            kw.setdefault("stream", "step")
+            zz = normal(x.shape, sample=[s0 + b for b in range(batch)] if len(x.shape) >= 2 else s0,
+                        dtype=np.float32 if x.prec == "f32" else np.float64, **kw)
+            z = arr(to_kind(zz, x) if x.kind == "torch" else zz, "noise")
+        elif prev_sample is not None:
+            given_prev = arr(prev_sample, "prev_sample", prec=x.prec, shape=x.shape)
+            zz = np.zeros(x.shape, dtype=np.float32 if x.prec == "f32" else np.float64)
+            z = arr(zz, "noise")
+        elif c.sigma != 0 or lpm is not None:
+            if c.sigma == 0:
+                raise DiffpoError(_capi.STATUS_CODES["DPO_ERR_SIGMA_ZERO"], "dpo_step_logprob_" + x.prec)
+            raise ValueError("variance_noise: sigma = %r at timestep %d (eta = %r): give variance_noise=, "
+                             "noise= coordinates or prev_sample=" % (float(c.sigma), c.t, eta))
+        prev, p_prev = empty_like(x)
+        mean, p_mean = empty_like(x)
+        x0, p_x0 = empty_like(x)
+        fn = _capi.step_f32 if x.prec == "f32" else _capi.step_f64
+        check(fn(p_prev, p_x0, p_mean, x.ptr, e.ptr, z.ptr if z is not None else None, x.size, C.byref(c)),
+              fn.__name__)
+        lp = None
+        if prev_sample is not None:
+            prev = prev_sample
+            xp_ptr = given_prev.ptr
+        else:
+            xp_ptr = p_prev
+        if lpm is not None:
+            lpv, p_lp = f64_out(batch)
+            fl = _capi.step_logprob_f32 if x.prec == "f32" else _capi.step_logprob_f64
+            check(fl(p_lp, xp_ptr, p_mean, batch, dim, C.byref(c), lpm), fl.__name__)
+            lp = to_kind(lpv, x)
+        return StepOutput(prev, mean, lp, x0)
+
+    def dmu_dout(self, timestep, num_inference_steps=None, eta=0.0, prev_rule=None, dtype="float32"):
+        """d mean / d model_output of the step (a scalar, computed in double
+        from the coefficient struct of the given dtype)."""
+        prec = "f32" if np.dtype(dtype) == np.float32 else "f64"
+        c = self._coef(timestep, num_inference_steps, eta, False, prev_rule, prec)
+        k = C.c_double()
+        fn = _capi.dmu_dout_f32 if prec == "f32" else _capi.dmu_dout_f64
+        check(fn(C.byref(k), C.byref(c)), fn.__name__)
+        return k.value
+
+    def grad_mu_to_out(self, grad_mu, timestep, num_inference_steps=None, eta=0.0, prev_rule=None, out=None):
+        """The gradient with respect to the model output from one with
+        respect to the step mean (dpo_grad_mu_to_out)."""
+        g = arr(grad_mu, "grad_mu")
+        c = self._coef(timestep, num_inference_steps, eta, False, prev_rule, g.prec)
+        if out is None:
+            res, p = empty_like(g)
+        else:
+            o = writable(arr(out, "out", prec=g.prec, shape=g.shape))
+            res, p = out, o.ptr
+        fn = _capi.grad_mu_to_out_f32 if g.prec == "f32" else _capi.grad_mu_to_out_f64
+        check(fn(p, g.ptr, g.size, C.byref(c)), fn.__name__)
+        return res
