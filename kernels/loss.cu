@@ -7,6 +7,7 @@
 #include "dpo_cuda_internal.cuh"
 #include "diffpo_cuda.h"
 #include "../src/core/dpo_loss.h"
+#include "../src/core/dpo_rules.h"
 
 // Workspace: a header of DPO_CU_HDR doubles (sums at [0, 4), scalars at
 // [4, 16)), then up to 3 rows of partials, then the combine scratch.
@@ -165,28 +166,6 @@ extern "C" size_t dpo_cuda_loss_workspace_size(size_t n)
     return (DPO_CU_HDR + DPO_CU_NSUM_MAX * nblk + dpo_cu_combine_tmp(DPO_CU_NSUM_MAX, nblk)) * sizeof(double);
 }
 
-static int dpo_cu_pos_finite(double v)
-{
-    return dpo_pm_isfinite(v) && v > 0;
-}
-
-static int dpo_cu_good_mode(dpo_logprob_mode m)
-{
-    return (int)m == DPO_LOGPROB_SUM || (int)m == DPO_LOGPROB_MEAN;
-}
-
-// The sigma rule of src/loss_dpo.c: sigma^2 a positive normal number and
-// 2 sigma^2 finite; 0 -> DPO_ERR_SIGMA_ZERO.
-static dpo_status dpo_cu_sigma_status(double s)
-{
-    if (dpo_cu_pos_finite(s)) {
-        double v = s * s;
-        if (v >= 2.2250738585072014e-308 && dpo_pm_isfinite(2.0 * v))
-            return DPO_OK;
-    }
-    return s == 0 ? DPO_ERR_SIGMA_ZERO : DPO_ERR_RANGE;
-}
-
 // Inputs non-NULL, outputs (may be NULL) disjoint from inputs, each other,
 // the result and the workspace; workspace present and large enough.
 static dpo_status dpo_cu_loss_tensors(const void *const *ins, int nin, void *const *outs, int nout, size_t n,
@@ -254,18 +233,9 @@ static dpo_status dpo_cu_lr_pair(int is_d3po, dpo_pair_result *res, float *gw, f
     outs[0] = gw, outs[1] = gl;
     if (!res)
         return DPO_ERR_NULL;
-    if (is_d3po) {
-        if (!dpo_cu_good_mode(q.mode) || !dpo_cu_pos_finite(q.beta) || !dpo_pm_isfinite(q.clip_eps) ||
-            !(q.clip_eps > 0) || !(q.clip_eps < 1) || label < -1 || label > 1)
-            return DPO_ERR_RANGE;
-        if ((s = dpo_cu_sigma_status(q.sigma)) != DPO_OK)
-            return s;
-    } else {
-        if (!dpo_cu_good_mode(p.mode) || !dpo_cu_pos_finite(p.beta))
-            return DPO_ERR_RANGE;
-        if ((s = dpo_cu_sigma_status(p.sigma)) != DPO_OK)
-            return s;
-    }
+    // the parameter rules of src/core/dpo_rules.h, as the CPU losses
+    if ((s = is_d3po ? dpo_rule_clip_params_status(q, label) : dpo_rule_dpo_params_status(p)) != DPO_OK)
+        return s;
     if ((s = dpo_cu_loss_tensors(ins, 6, outs, 2, n, res, work, work_size)) != DPO_OK)
         return s;
     op.xw = xw, op.mw = mw, op.rw = rw, op.xl = xl, op.ml = ml, op.rl = rl;
@@ -324,10 +294,7 @@ extern "C" dpo_status dpo_cuda_rdpo_f32(dpo_pair_result *d_res, float *d_g_mu, c
     outs[0] = d_g_mu;
     if (!d_res)
         return DPO_ERR_NULL;
-    if (!dpo_cu_good_mode(p.mode) || !dpo_cu_pos_finite(p.beta) || !dpo_pm_isfinite(p.lambda) || p.lambda < 0 ||
-        ((int)p.variant != DPO_RDPO_PRINTED && (int)p.variant != DPO_RDPO_INTENDED))
-        return DPO_ERR_RANGE;
-    if ((s = dpo_cu_sigma_status(p.sigma)) != DPO_OK)
+    if ((s = dpo_rule_rdpo_params_status(p)) != DPO_OK)
         return s;
     if ((s = dpo_cu_loss_tensors(ins, 4, outs, 1, n, d_res, d_work, work_size)) != DPO_OK)
         return s;
@@ -349,7 +316,7 @@ extern "C" dpo_status dpo_cuda_tailorpo_f32(dpo_pair_result *d_res, float *d_g_m
                                             dpo_dpo_params p, void *d_work, size_t work_size, void *stream)
 {
     dpo_rdpo_params q;
-    if (!dpo_cu_good_mode(p.mode) || !dpo_cu_pos_finite(p.beta))
+    if (!dpo_rule_mode_ok(p.mode) || !dpo_rule_pos_finite(p.beta))
         return DPO_ERR_RANGE;
     q.beta = p.beta;
     q.lambda = 0.0;
@@ -384,8 +351,8 @@ extern "C" dpo_status dpo_cuda_diffdpo_f32(dpo_pair_result *d_res, float *d_g_w,
     in[0] = d_eps_w, in[1] = d_eps_l, in[2] = d_eth_w, in[3] = d_eref_w, in[4] = d_eth_l, in[5] = d_eref_l;
     if (!d_res)
         return DPO_ERR_NULL;
-    if (!dpo_cu_good_mode(p.mode) || !dpo_pm_isfinite(p.beta) || !(p.beta > 0))
-        return DPO_ERR_RANGE;
+    if ((s = dpo_rule_eps_params_status(p)) != DPO_OK)
+        return s;
     if ((s = dpo_cu_eps_check(in, d_g_w, d_g_l, n, d_res, d_work, work_size)) != DPO_OK)
         return s;
     op.ew = d_eps_w, op.el = d_eps_l, op.tw = d_eth_w, op.rw = d_eref_w, op.tl = d_eth_l, op.rl = d_eref_l;
@@ -418,9 +385,8 @@ extern "C" dpo_status dpo_cuda_dspo_f32(dpo_pair_result *d_res, float *d_g_w, fl
     in[0] = d_eps_w, in[1] = d_eps_l, in[2] = d_eth_w, in[3] = d_eref_w, in[4] = d_eth_l, in[5] = d_eref_l;
     if (!d_res)
         return DPO_ERR_NULL;
-    if (!dpo_cu_good_mode(p.mode) || !dpo_pm_isfinite(p.beta_u) || !(p.beta_u > 0) || !dpo_pm_isfinite(p.weight) ||
-        p.weight < 0 || (p.stopgrad != 0 && p.stopgrad != 1))
-        return DPO_ERR_RANGE;
+    if ((s = dpo_rule_dspo_params_status(p)) != DPO_OK)
+        return s;
     if ((s = dpo_cu_eps_check(in, d_g_w, d_g_l, n, d_res, d_work, work_size)) != DPO_OK)
         return s;
     op.ew = d_eps_w, op.el = d_eps_l, op.tw = d_eth_w, op.rw = d_eref_w, op.tl = d_eth_l, op.rl = d_eref_l;

@@ -5,8 +5,8 @@
 // and every matrix product is a dpo_matmul_f32 call of src/model/mlp.c with the
 // same operands, shape and flags, sent to dpo_cuda_matmul_strict (the CPU's
 // bits) or to a pinned cuBLASLt plan (fast mode).  Layouts of the base and
-// LoRA arrays: docs/model.md (the offsets below are checked against
-// dpo_mlp_num_base / dpo_mlp_num_lora at create).
+// LoRA arrays: docs/model.md; the offsets are dpo_mlp_layout_make's
+// (src/core/dpo_rules.h), the function src/model/mlp.c uses.
 #include <stdlib.h>
 #include <string.h>
 #include "dpo_cuda_internal.cuh"
@@ -15,6 +15,7 @@
 #include "../src/core/dpo_mlp.h"
 #include "../src/core/dpo_philox.h"
 #include "../src/core/dpo_reduce.h"
+#include "../src/core/dpo_rules.h"
 
 #define CM_MAX_N ((size_t)1 << 24)
 #define CM_MAX_PLANS 32
@@ -25,18 +26,15 @@
 #define CM_BAD_RANGE 1u
 #define CM_BAD_NONFINITE 2u
 
-typedef struct cm_layer {
-    size_t in, out, w, b, la, lb;
-} cm_layer;
+typedef dpo_mlp_layer_layout cm_layer;
 
 struct dpo_cuda_mlp {
     dpo_mlp_cfg cfg;
     size_t n;
     dpo_cuda_mm_mode mode;
     unsigned flags;
-    size_t D, H, T, K, E, R, in0, wide, cemb, n_base, n_lora;
-    double scale_d;
-    cm_layer L[3];
+    dpo_mlp_layout N; // the parameter layout, src/core/dpo_rules.h (src/model/mlp.c's)
+    size_t wide;
     // device work layout (byte offsets)
     size_t o_flag, o_cls, o_ones, o_x0, o_z0, o_a0, o_z1, o_a1, o_u[3], o_gp, o_gq, o_gu, o_blas, blas_size, total;
     size_t nplans;
@@ -126,38 +124,9 @@ __global__ void cm_k_cemb_grad(float *gcemb, const float *gin, size_t in0, const
 // ------------------------------------------------------------ layout
 static void cm_make(dpo_cuda_mlp *c, const dpo_mlp_cfg *cfg, size_t n)
 {
-    size_t o = 0, q = 0, f = sizeof(float);
-    c->D = cfg->dim;
-    c->H = cfg->hidden;
-    c->T = cfg->temb;
-    c->K = cfg->n_classes;
-    c->E = cfg->cemb;
-    c->R = cfg->lora_rank;
-    c->in0 = c->D + c->T + c->E;
-    c->wide = c->in0 > c->H ? c->in0 : c->H;
-    c->L[0].in = c->in0;
-    c->L[0].out = c->H;
-    c->L[1].in = c->H;
-    c->L[1].out = c->H;
-    c->L[2].in = c->H;
-    c->L[2].out = c->D;
-    for (int l = 0; l < 3; l++) {
-        c->L[l].w = o;
-        o += c->L[l].out * c->L[l].in;
-        c->L[l].b = o;
-        o += c->L[l].out;
-        c->L[l].la = q;
-        q += c->R * c->L[l].in;
-        c->L[l].lb = q;
-        q += c->L[l].out * c->R;
-    }
-    c->cemb = o;
-    o += c->K * c->E;
-    c->n_base = o;
-    c->n_lora = q;
-    c->scale_d = c->R ? cfg->lora_alpha / (double)c->R : 0.0;
-
-    o = 0;
+    size_t o = 0, f = sizeof(float);
+    dpo_mlp_layout_make(&c->N, cfg);
+    c->wide = c->N.in0 > c->N.H ? c->N.in0 : c->N.H;
     c->o_flag = o;
     o += 256;
     c->o_cls = o;
@@ -165,25 +134,25 @@ static void cm_make(dpo_cuda_mlp *c, const dpo_mlp_cfg *cfg, size_t n)
     c->o_ones = o;
     o += A256(n * f);
     c->o_x0 = o;
-    o += A256(n * c->in0 * f);
+    o += A256(n * c->N.in0 * f);
     c->o_z0 = o;
-    o += A256(n * c->H * f);
+    o += A256(n * c->N.H * f);
     c->o_a0 = o;
-    o += A256(n * c->H * f);
+    o += A256(n * c->N.H * f);
     c->o_z1 = o;
-    o += A256(n * c->H * f);
+    o += A256(n * c->N.H * f);
     c->o_a1 = o;
-    o += A256(n * c->H * f);
+    o += A256(n * c->N.H * f);
     for (int l = 0; l < 3; l++) {
         c->o_u[l] = o;
-        o += A256(n * c->R * f);
+        o += A256(n * c->N.R * f);
     }
     c->o_gp = o;
     o += A256(n * c->wide * f);
     c->o_gq = o;
     o += A256(n * c->wide * f);
     c->o_gu = o;
-    o += A256(n * c->R * f);
+    o += A256(n * c->N.R * f);
     c->o_blas = o;
     c->blas_size = c->mode == DPO_CUDA_MM_FAST ? DPO_CUDA_MM_WORKSPACE_DEFAULT : 0;
     o += c->blas_size;
@@ -209,10 +178,10 @@ static void cm_add_shape(dpo_cuda_mlp *c, size_t m, size_t k, size_t n, int ta, 
 // Every product shape of the forward and backward below, for n samples.
 static void cm_shapes(dpo_cuda_mlp *c, size_t n)
 {
-    const size_t R = c->R;
+    const size_t R = c->N.R;
     c->nplans = 0;
     for (int l = 0; l < 3; l++) {
-        const size_t in = c->L[l].in, out = c->L[l].out;
+        const size_t in = c->N.L[l].in, out = c->N.L[l].out;
         cm_add_shape(c, n, in, out, 0, 1, 1); // Y += X W^T
         cm_add_shape(c, out, n, in, 1, 0, 1); // gW += gY^T X
         cm_add_shape(c, 1, n, out, 0, 0, 1);  // gb += 1^T gY
@@ -258,10 +227,6 @@ extern "C" dpo_status dpo_cuda_mlp_create(dpo_cuda_mlp **ctx, const dpo_mlp_cfg 
     c->mode = mode;
     c->flags = flags;
     cm_make(c, cfg, n);
-    if (c->n_base != dpo_mlp_num_base(cfg) || c->n_lora != dpo_mlp_num_lora(cfg)) {
-        cm_free(c);
-        return DPO_ERR_UNSUPPORTED; // layout out of step with src/model/mlp.c
-    }
     if (mode == DPO_CUDA_MM_FAST) {
         cm_shapes(c, n);
         for (size_t i = 0; i < c->nplans; i++) {
@@ -353,10 +318,10 @@ static dpo_status cm_layer_fwd(const cm_run *r, float *Y, float *us, const float
     const dpo_cuda_mlp *c = r->c;
     CM_LAUNCH(cm_k_bias, n * L->out, r->st, Y, base + L->b, n, L->out);
     CM_TRY(cm_mm(r, Y, X, base + L->w, n, L->in, L->out, 0, 1, 1));
-    if (lora && c->R) {
-        CM_TRY(cm_mm(r, us, X, lora + L->la, n, L->in, c->R, 0, 1, 0));
-        CM_LAUNCH(cm_k_scale, n * c->R, r->st, us, n * c->R, c->scale_d);
-        CM_TRY(cm_mm(r, Y, us, lora + L->lb, n, c->R, L->out, 0, 1, 1));
+    if (lora && c->N.R) {
+        CM_TRY(cm_mm(r, us, X, lora + L->la, n, L->in, c->N.R, 0, 1, 0));
+        CM_LAUNCH(cm_k_scale, n * c->N.R, r->st, us, n * c->N.R, c->N.scale_d);
+        CM_TRY(cm_mm(r, Y, us, lora + L->lb, n, c->N.R, L->out, 0, 1, 1));
     }
     return DPO_OK;
 }
@@ -372,17 +337,17 @@ static dpo_status cm_layer_bwd(const cm_run *r, float *gX, float *gbase, float *
         CM_TRY(cm_mm(r, gbase + L->b, ones, gY, 1, n, L->out, 0, 0, 1));
     }
     if (has_lora) {
-        CM_TRY(cm_mm(r, gu, gY, lora + L->lb, n, L->out, c->R, 0, 0, 0));
-        CM_LAUNCH(cm_k_scale, n * c->R, r->st, gu, n * c->R, c->scale_d);
+        CM_TRY(cm_mm(r, gu, gY, lora + L->lb, n, L->out, c->N.R, 0, 0, 0));
+        CM_LAUNCH(cm_k_scale, n * c->N.R, r->st, gu, n * c->N.R, c->N.scale_d);
         if (glora) {
-            CM_TRY(cm_mm(r, glora + L->lb, gY, us, L->out, n, c->R, 1, 0, 1));
-            CM_TRY(cm_mm(r, glora + L->la, gu, X, c->R, n, L->in, 1, 0, 1));
+            CM_TRY(cm_mm(r, glora + L->lb, gY, us, L->out, n, c->N.R, 1, 0, 1));
+            CM_TRY(cm_mm(r, glora + L->la, gu, X, c->N.R, n, L->in, 1, 0, 1));
         }
     }
     if (gX) {
         CM_TRY(cm_mm(r, gX, gY, base + L->w, n, L->out, L->in, 0, 0, 0));
         if (has_lora)
-            CM_TRY(cm_mm(r, gX, gu, lora + L->la, n, c->R, L->in, 0, 0, 1));
+            CM_TRY(cm_mm(r, gX, gu, lora + L->la, n, c->N.R, L->in, 0, 0, 1));
     }
     return DPO_OK;
 }
@@ -395,7 +360,7 @@ static dpo_status cm_check(const cm_run *r, const float *v, size_t nv, const int
     unsigned *d_flag = (unsigned *)(r->w + c->o_flag);
     unsigned h = 0;
     DPO_CU(cudaMemsetAsync(d_flag, 0, sizeof(unsigned), r->st));
-    CM_LAUNCH(cm_k_check, nv, r->st, d_flag, v, nv, t, cls, n, c->cfg.num_train_steps, c->K);
+    CM_LAUNCH(cm_k_check, nv, r->st, d_flag, v, nv, t, cls, n, c->cfg.num_train_steps, c->N.K);
     DPO_CU(cudaMemcpyAsync(&h, d_flag, sizeof(h), cudaMemcpyDeviceToHost, r->st));
     DPO_CU(cudaStreamSynchronize(r->st));
     if (h & CM_BAD_RANGE)
@@ -428,7 +393,7 @@ extern "C" dpo_status dpo_cuda_mlp_forward(dpo_cuda_mlp *ctx, float *d_out, void
         4u)
         return DPO_ERR_RANGE;
     {
-        const size_t no = n * ctx->D * f, nw = ctx->total, nb = ctx->n_base * f, nl = ctx->n_lora * f, ni = n * 4;
+        const size_t no = n * ctx->N.D * f, nw = ctx->total, nb = ctx->N.n_base * f, nl = ctx->N.n_lora * f, ni = n * 4;
         if (dpo_overlap(d_out, no, d_work, nw) || dpo_overlap(d_out, no, d_x, no) || dpo_overlap(d_out, no, d_base, nb) ||
             (d_lora && dpo_overlap(d_out, no, d_lora, nl)) || dpo_overlap(d_work, nw, d_x, no) ||
             dpo_overlap(d_work, nw, d_base, nb) || (d_lora && dpo_overlap(d_work, nw, d_lora, nl)) ||
@@ -441,23 +406,23 @@ extern "C" dpo_status dpo_cuda_mlp_forward(dpo_cuda_mlp *ctx, float *d_out, void
     r.c = ctx;
     r.w = (unsigned char *)d_work;
     r.st = (cudaStream_t)stream;
-    CM_TRY(cm_check(&r, d_x, n * ctx->D, d_t, d_cls, n));
+    CM_TRY(cm_check(&r, d_x, n * ctx->N.D, d_t, d_cls, n));
     ctx->fwd_work = NULL; // the work buffer is being rewritten
     {
         unsigned char *w = r.w;
         float *x0 = (float *)(w + ctx->o_x0), *z0 = (float *)(w + ctx->o_z0), *a0 = (float *)(w + ctx->o_a0);
         float *z1 = (float *)(w + ctx->o_z1), *a1 = (float *)(w + ctx->o_a1);
-        CM_LAUNCH(cm_k_input, n * ctx->in0, r.st, x0, (float *)(w + ctx->o_ones), (int32_t *)(w + ctx->o_cls), d_x,
-                  d_t, d_cls, d_base + ctx->cemb, n, ctx->D, ctx->T, ctx->E);
-        CM_TRY(cm_layer_fwd(&r, z0, (float *)(w + ctx->o_u[0]), x0, n, &ctx->L[0], d_base, d_lora));
-        CM_LAUNCH(cm_k_silu, n * ctx->H, r.st, a0, z0, n * ctx->H);
-        CM_TRY(cm_layer_fwd(&r, z1, (float *)(w + ctx->o_u[1]), a0, n, &ctx->L[1], d_base, d_lora));
-        CM_LAUNCH(cm_k_silu, n * ctx->H, r.st, a1, z1, n * ctx->H);
-        CM_TRY(cm_layer_fwd(&r, d_out, (float *)(w + ctx->o_u[2]), a1, n, &ctx->L[2], d_base, d_lora));
+        CM_LAUNCH(cm_k_input, n * ctx->N.in0, r.st, x0, (float *)(w + ctx->o_ones), (int32_t *)(w + ctx->o_cls), d_x,
+                  d_t, d_cls, d_base + ctx->N.cemb, n, ctx->N.D, ctx->N.T, ctx->N.E);
+        CM_TRY(cm_layer_fwd(&r, z0, (float *)(w + ctx->o_u[0]), x0, n, &ctx->N.L[0], d_base, d_lora));
+        CM_LAUNCH(cm_k_silu, n * ctx->N.H, r.st, a0, z0, n * ctx->N.H);
+        CM_TRY(cm_layer_fwd(&r, z1, (float *)(w + ctx->o_u[1]), a0, n, &ctx->N.L[1], d_base, d_lora));
+        CM_LAUNCH(cm_k_silu, n * ctx->N.H, r.st, a1, z1, n * ctx->N.H);
+        CM_TRY(cm_layer_fwd(&r, d_out, (float *)(w + ctx->o_u[2]), a1, n, &ctx->N.L[2], d_base, d_lora));
     }
     ctx->fwd_work = d_work;
     ctx->fwd_n = n;
-    ctx->fwd_lora = d_lora && ctx->R ? 1 : 0;
+    ctx->fwd_lora = d_lora && ctx->N.R ? 1 : 0;
     return DPO_OK;
 }
 
@@ -476,7 +441,7 @@ extern "C" dpo_status dpo_cuda_mlp_backward(dpo_cuda_mlp *ctx, float *d_gx, floa
         return DPO_ERR_WORKSPACE;
     if (ctx->fwd_work != d_work || ctx->fwd_n != n)
         return DPO_ERR_WORKSPACE; // no forward of this context on this buffer with this n
-    const int has_lora = d_lora && ctx->R ? 1 : 0;
+    const int has_lora = d_lora && ctx->N.R ? 1 : 0;
     if (has_lora != ctx->fwd_lora)
         return DPO_ERR_RANGE; // backward must see the forward's model
     if (((uintptr_t)d_gx | (uintptr_t)d_gbase | (uintptr_t)d_glora | (uintptr_t)d_gout | (uintptr_t)d_base |
@@ -485,8 +450,8 @@ extern "C" dpo_status dpo_cuda_mlp_backward(dpo_cuda_mlp *ctx, float *d_gx, floa
         return DPO_ERR_RANGE;
     {
         const void *outs[3] = {d_gx, d_gbase, d_glora};
-        const size_t sz[3] = {n * ctx->D * f, ctx->n_base * f, ctx->n_lora * f};
-        const size_t nw = ctx->total, ng = n * ctx->D * f, nb = ctx->n_base * f, nl = ctx->n_lora * f;
+        const size_t sz[3] = {n * ctx->N.D * f, ctx->N.n_base * f, ctx->N.n_lora * f};
+        const size_t nw = ctx->total, ng = n * ctx->N.D * f, nb = ctx->N.n_base * f, nl = ctx->N.n_lora * f;
         for (int a = 0; a < 3; a++) {
             if (!outs[a])
                 continue;
@@ -506,7 +471,7 @@ extern "C" dpo_status dpo_cuda_mlp_backward(dpo_cuda_mlp *ctx, float *d_gx, floa
     r.c = ctx;
     r.w = (unsigned char *)d_work;
     r.st = (cudaStream_t)stream;
-    CM_TRY(cm_check(&r, d_gout, n * ctx->D, NULL, NULL, n));
+    CM_TRY(cm_check(&r, d_gout, n * ctx->N.D, NULL, NULL, n));
     {
         unsigned char *w = r.w;
         float *gp = (float *)(w + ctx->o_gp), *gq = (float *)(w + ctx->o_gq), *gu = (float *)(w + ctx->o_gu);
@@ -514,20 +479,20 @@ extern "C" dpo_status dpo_cuda_mlp_backward(dpo_cuda_mlp *ctx, float *d_gx, floa
         const float *ones = (const float *)(w + ctx->o_ones), *x0 = (const float *)(w + ctx->o_x0);
         const float *a0 = (const float *)(w + ctx->o_a0), *a1 = (const float *)(w + ctx->o_a1);
         const int32_t *wc = (const int32_t *)(w + ctx->o_cls);
-        const int need_g0 = d_gx || (d_gbase && ctx->E);
+        const int need_g0 = d_gx || (d_gbase && ctx->N.E);
         CM_TRY(cm_layer_bwd(&r, gp, d_gbase, d_glora, gu, d_gout, a1, (const float *)(w + ctx->o_u[2]), ones, n,
-                            &ctx->L[2], d_base, d_lora, has_lora));
-        CM_LAUNCH(cm_k_silu_vjp, n * ctx->H, r.st, gp, z1, n * ctx->H);
+                            &ctx->N.L[2], d_base, d_lora, has_lora));
+        CM_LAUNCH(cm_k_silu_vjp, n * ctx->N.H, r.st, gp, z1, n * ctx->N.H);
         CM_TRY(cm_layer_bwd(&r, gq, d_gbase, d_glora, gu, gp, a0, (const float *)(w + ctx->o_u[1]), ones, n,
-                            &ctx->L[1], d_base, d_lora, has_lora));
-        CM_LAUNCH(cm_k_silu_vjp, n * ctx->H, r.st, gq, z0, n * ctx->H);
+                            &ctx->N.L[1], d_base, d_lora, has_lora));
+        CM_LAUNCH(cm_k_silu_vjp, n * ctx->N.H, r.st, gq, z0, n * ctx->N.H);
         CM_TRY(cm_layer_bwd(&r, need_g0 ? gp : NULL, d_gbase, d_glora, gu, gq, x0, (const float *)(w + ctx->o_u[0]),
-                            ones, n, &ctx->L[0], d_base, d_lora, has_lora));
+                            ones, n, &ctx->N.L[0], d_base, d_lora, has_lora));
         if (d_gx)
-            CM_LAUNCH(cm_k_addx, n * ctx->D, r.st, d_gx, gp, n, ctx->D, ctx->in0);
-        if (d_gbase && ctx->E)
-            CM_LAUNCH(cm_k_cemb_grad, ctx->K * ctx->E, r.st, d_gbase + ctx->cemb, gp + ctx->D + ctx->T, ctx->in0, wc,
-                      n, ctx->K, ctx->E);
+            CM_LAUNCH(cm_k_addx, n * ctx->N.D, r.st, d_gx, gp, n, ctx->N.D, ctx->N.in0);
+        if (d_gbase && ctx->N.E)
+            CM_LAUNCH(cm_k_cemb_grad, ctx->N.K * ctx->N.E, r.st, d_gbase + ctx->N.cemb, gp + ctx->N.D + ctx->N.T, ctx->N.in0, wc,
+                      n, ctx->N.K, ctx->N.E);
     }
     return DPO_OK;
 }
@@ -555,9 +520,9 @@ typedef struct cm_pl {
 
 static int cm_pl_make(cm_pl *L, const dpo_cuda_mlp *c)
 {
-    const size_t B = c->n, d = B * c->D, f = sizeof(float);
+    const size_t B = c->n, d = B * c->N.D, f = sizeof(float);
     size_t o = A256(c->total);
-    if (c->D != DPO_IMG_DIM || c->K < DPO_DATA_CLASSES || B > 0xffffffffu)
+    if (c->N.D != DPO_IMG_DIM || c->N.K < DPO_DATA_CLASSES || B > 0xffffffffu)
         return 0;
     L->xt = o;
     o += A256(d * f);
@@ -568,7 +533,7 @@ static int cm_pl_make(cm_pl *L, const dpo_cuda_mlp *c)
     L->gout = o;
     o += A256(d * f);
     L->gbase = o;
-    o += A256(c->n_base * f);
+    o += A256(c->N.n_base * f);
     L->t = o;
     o += A256(B * 4);
     L->cls = o;
@@ -618,13 +583,10 @@ extern "C" dpo_status dpo_cuda_pretrain_run(dpo_cuda_mlp *ctx, float *d_base, fl
         return DPO_ERR_NULL;
     if (!cm_pl_make(&L, ctx))
         return DPO_ERR_SIZE;
-    const size_t B = ctx->n, D = ctx->D, d = B * D, nb = ctx->n_base;
-    if (ctx->cfg.num_train_steps != sched->num_train_steps || it_begin > it_end || it_end > ((uint64_t)1 << 32) ||
-        (it_end && (uint64_t)B > ((uint64_t)1 << 32) / it_end))
-        return DPO_ERR_RANGE;
-    if (!(dpo_pm_isfinite(opt->lr) && opt->lr >= 0) || !(opt->beta1 >= 0 && opt->beta1 < 1) ||
-        !(opt->beta2 >= 0 && opt->beta2 < 1) || !(dpo_pm_isfinite(opt->eps) && opt->eps > 0) ||
-        !(dpo_pm_isfinite(opt->weight_decay) && opt->weight_decay >= 0) || !((float)opt->eps > 0.0f))
+    const size_t B = ctx->n, D = ctx->N.D, d = B * D, nb = ctx->N.n_base;
+    // the rules of src/core/dpo_rules.h, as dpo_pretrain_run
+    if (dpo_rule_pretrain_range_status(ctx->cfg.num_train_steps, sched->num_train_steps, it_begin, it_end, B) ||
+        dpo_rule_adamw_status(opt))
         return DPO_ERR_RANGE;
     if (work_size < L.total || ((uintptr_t)d_work % 256u) || host_size < L.h_total || ((uintptr_t)host_work % 8u))
         return DPO_ERR_WORKSPACE;
@@ -656,26 +618,10 @@ extern "C" dpo_status dpo_cuda_pretrain_run(dpo_cuda_mlp *ctx, float *d_base, fl
     int32_t *ht = (int32_t *)(h + L.h_t), *hc = (int32_t *)(h + L.h_cls);
     for (uint64_t it = it_begin; it < it_end; it++) {
         const double gscale = 2.0 / (double)d;
-        // the batch, on the host, exactly as src/model/pretrain.c
-        for (size_t b = 0; b < B; b++) {
-            uint32_t ctr[4], key[2], wd[4];
-            dpo_noise_coord nc;
-            float *x0 = hx + b * D;
-            CM_TRY(dpo_data_image(x0, &hc[b], seed, (uint32_t)(it * B + b), -1));
-            dpo_philox_coords(ctr, key, seed, DPO_STREAM_TIMESTEP, (uint32_t)b, (uint32_t)it, 0u, 0u);
-            dpo_philox4x32_10(wd, ctr, key);
-            ht[b] = (int32_t)dpo_uniform_index(wd[0], (uint32_t)ctx->cfg.num_train_steps);
-            nc.seed = seed;
-            nc.stream = DPO_STREAM_TRAIN;
-            nc.sample = (uint32_t)b;
-            nc.step = (uint32_t)it;
-            nc.candidate = 0;
-            CM_TRY(dpo_normal_f32(he + b * D, nc, 0, D));
-            const float sa = (float)DPO_SQRT((double)sched->ac32[ht[b]]);
-            const float sb = (float)DPO_SQRT(1.0 - (double)sched->ac32[ht[b]]);
-            for (size_t j = 0; j < D; j++)
-                x0[j] = sa * x0[j] + sb * he[b * D + j];
-        }
+        // the batch, on the host, by src/model/pretrain.c's own function (src/core/dpo_rules.h)
+        for (size_t b = 0; b < B; b++)
+            CM_TRY(dpo_pretrain_sample(hx + b * D, he + b * D, &ht[b], &hc[b], sched, ctx->cfg.num_train_steps, seed,
+                                       it, B, b, D));
         DPO_CU(cudaMemcpyAsync(xt, hx, d * f, cudaMemcpyHostToDevice, r.st));
         DPO_CU(cudaMemcpyAsync(eps, he, d * f, cudaMemcpyHostToDevice, r.st));
         DPO_CU(cudaMemcpyAsync(tt, ht, B * 4, cudaMemcpyHostToDevice, r.st));

@@ -4,6 +4,7 @@
 #include "dpo_cuda_internal.cuh"
 #include "diffpo_cuda.h"
 #include "../src/core/dpo_philox.h"
+#include "../src/core/dpo_rules.h"
 
 // Elements [e0, e0 + n): thread g handles Philox block (e0 >> 2) + g.
 // vec: float output, e0 % 4 == 0 and out 16-byte aligned, so a whole quad
@@ -56,16 +57,7 @@ static __global__ void dpo_k_normal_rows(float *out, dpo_noise_coord c, size_t b
     }
 }
 
-// The checks of src/philox.c.
-static dpo_status dpo_cu_coord_ok(dpo_noise_coord c, uint64_t e0, size_t n)
-{
-    if (c.stream > 0xffffu || c.candidate > 0xffffu)
-        return DPO_ERR_RANGE;
-    if (e0 > ((uint64_t)1 << 34) || (uint64_t)n > ((uint64_t)1 << 34) - e0)
-        return DPO_ERR_SIZE;
-    return DPO_OK;
-}
-
+// The coordinate rule of src/core/dpo_rules.h, as src/philox.c.
 template <class T>
 static dpo_status dpo_cu_normal(T *out, dpo_noise_coord c, uint64_t e0, size_t n, void *stream)
 {
@@ -73,7 +65,7 @@ static dpo_status dpo_cu_normal(T *out, dpo_noise_coord c, uint64_t e0, size_t n
     uint64_t nb;
     if (!out && n)
         return DPO_ERR_NULL;
-    if ((st = dpo_cu_coord_ok(c, e0, n)) != DPO_OK)
+    if ((st = dpo_rule_coord_status(c, e0, n)) != DPO_OK)
         return st;
     if (n == 0)
         return DPO_OK;
@@ -104,10 +96,8 @@ extern "C" dpo_status dpo_cuda_normal_batch_f32(float *d_out, dpo_noise_coord c,
         return DPO_ERR_NULL;
     if (batch == 0 || dim == 0 || dim > DPO_MAX_ELEMS || batch > DPO_MAX_ELEMS / dim)
         return DPO_ERR_SIZE;
-    if ((st = dpo_cu_coord_ok(c, 0, dim)) != DPO_OK)
+    if ((st = dpo_rule_coord_rows_status(c, batch, dim)) != DPO_OK)
         return st;
-    if ((uint64_t)c.sample + (uint64_t)(batch - 1) > 0xffffffffu)
-        return DPO_ERR_RANGE;
     DPO_CU_ENTRY();
     vec = (dim % 4 == 0) && ((uintptr_t)d_out % 16 == 0);
     DPO_CU_LAUNCH(dpo_k_normal_rows,

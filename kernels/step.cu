@@ -10,6 +10,7 @@
 #include "diffpo_cuda.h"
 #include "../src/core/dpo_ddim.h"
 #include "../src/core/dpo_philox.h"
+#include "../src/core/dpo_rules.h"
 
 namespace {
 struct StepOp {
@@ -183,13 +184,10 @@ static dpo_status dpo_cu_step(float *xp, float *x0, float *mu, double *logp, con
         return DPO_ERR_SIZE;
     if (!philox && !noise && c->sigma != 0)
         return DPO_ERR_NULL;
-    if (philox) {
-        if (nc.stream > 0xffffu || nc.candidate > 0xffffu || dim > ((size_t)1 << 34) ||
-            (uint64_t)nc.sample + (uint64_t)(batch - 1) > 0xffffffffu)
-            return DPO_ERR_RANGE;
-    }
+    if (philox && (s = dpo_rule_coord_rows_status(nc, batch, dim)) != DPO_OK)
+        return s;
     if (logp) {
-        if ((int)mode != DPO_LOGPROB_SUM && (int)mode != DPO_LOGPROB_MEAN)
+        if (!dpo_rule_mode_ok(mode))
             return DPO_ERR_RANGE;
         if (!((double)c->sigma > 0))
             return DPO_ERR_SIGMA_ZERO;
@@ -260,7 +258,7 @@ extern "C" dpo_status dpo_cuda_step_logprob_f32(double *d_out, const float *d_x_
         return DPO_ERR_NULL;
     if (!dpo_cu_shape_ok(batch, dim))
         return DPO_ERR_SIZE;
-    if ((int)mode != DPO_LOGPROB_SUM && (int)mode != DPO_LOGPROB_MEAN)
+    if (!dpo_rule_mode_ok(mode))
         return DPO_ERR_RANGE;
     if (!((double)c->sigma > 0))
         return DPO_ERR_SIGMA_ZERO;

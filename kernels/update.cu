@@ -6,6 +6,7 @@
 #include "diffpo_cuda.h"
 #include "../src/core/dpo_loss.h"
 #include "../src/core/dpo_mlp.h"
+#include "../src/core/dpo_rules.h"
 
 static __global__ void dpo_k_guide(float *xp, const float *x, const float *g, const float *vjp, size_t n,
                                    dpo_guide_params p)
@@ -24,9 +25,7 @@ extern "C" dpo_status dpo_cuda_tailorpo_g_update_f32(float *d_x_plus, const floa
     int use_vjp;
     if (!d_x_plus || !d_x || !d_g)
         return DPO_ERR_NULL;
-    if (!dpo_pm_isfinite(p.eta) || !(p.eta > 0) || !dpo_pm_isfinite(p.delta) || !dpo_pm_isfinite(p.alpha) ||
-        !(p.alpha > 0) || !(p.alpha <= 1) || (p.sign != 1 && p.sign != -1) ||
-        ((int)p.jac != DPO_GUIDE_VJP && (int)p.jac != DPO_GUIDE_NO_EPS))
+    if (dpo_rule_guide_params_status(p) != DPO_OK)
         return DPO_ERR_RANGE;
     use_vjp = p.jac == DPO_GUIDE_VJP;
     if (use_vjp && !d_vjp)
@@ -55,11 +54,6 @@ static __global__ void dpo_k_adamw(float *p, float *m, float *v, const float *g,
 }
 
 
-static int dpo_cu_fin_nonneg(double x)
-{
-    return dpo_pm_isfinite(x) && x >= 0.0;
-}
-
 extern "C" dpo_status dpo_cuda_adamw_step(float *d_param, float *d_m, float *d_v, const float *d_grad, size_t n,
                                           const dpo_adamw *h, uint64_t step, void *stream)
 {
@@ -68,16 +62,12 @@ extern "C" dpo_status dpo_cuda_adamw_step(float *d_param, float *d_m, float *d_v
         return DPO_ERR_NULL;
     if (n > DPO_MAX_ELEMS)
         return DPO_ERR_SIZE;
-    if (step < 1 || !dpo_cu_fin_nonneg(h->lr) || !dpo_cu_fin_nonneg(h->weight_decay) ||
-        !(h->beta1 >= 0.0 && h->beta1 < 1.0) || !(h->beta2 >= 0.0 && h->beta2 < 1.0) ||
-        !(dpo_pm_isfinite(h->eps) && h->eps > 0.0))
+    if (step < 1 || dpo_rule_adamw_status(h) != DPO_OK)
         return DPO_ERR_RANGE;
     if (dpo_cu_overlap(d_param, b, d_m, b) || dpo_cu_overlap(d_param, b, d_v, b) || dpo_cu_overlap(d_m, b, d_v, b) ||
         dpo_cu_overlap(d_grad, b, d_param, b) || dpo_cu_overlap(d_grad, b, d_m, b) ||
         dpo_cu_overlap(d_grad, b, d_v, b))
         return DPO_ERR_ALIAS;
-    if (!((float)h->eps > 0.0f))
-        return DPO_ERR_RANGE; /* eps underflows in float32 */
     if (n == 0)
         return DPO_OK;
     DPO_CU_ENTRY();

@@ -6,6 +6,7 @@
  * tree, and gradients rounded once to the storage type. */
 #include "diffpo.h"
 #include "core/dpo_loss.h"
+#include "core/dpo_rules.h"
 #include "internal.h"
 
 /* ------------------------------------------------------------ validation */
@@ -25,16 +26,6 @@ static int all_finite(const void *p, int f32, size_t n)
                 return 0;
     }
     return 1;
-}
-
-static int good_mode(dpo_logprob_mode m)
-{
-    return (int)m == DPO_LOGPROB_SUM || (int)m == DPO_LOGPROB_MEAN;
-}
-
-static int pos_finite(double v)
-{
-    return dpo_pm_isfinite(v) && v > 0;
 }
 
 /* Checks inputs ins[0..nin) (n elements each, non-NULL, finite) and outputs
@@ -81,16 +72,6 @@ static double lr_of(const void *x, const void *mu, const void *mr, size_t n, int
     return dpo_lr_finish(lr_sum(x, mu, mr, n, f32), 2.0 * (sigma * sigma), (double)n, mean);
 }
 
-/* sigma^2 must be a positive normal number and 2 sigma^2 finite */
-static int good_sigma(double s)
-{
-    double v;
-    if (!pos_finite(s))
-        return 0;
-    v = s * s;
-    return v >= 2.2250738585072014e-308 && dpo_pm_isfinite(2.0 * v);
-}
-
 static dpo_status logratio(double *lr, const void *x, const void *mu, const void *mr, size_t n, double sigma,
                            dpo_logprob_mode mode, int f32)
 {
@@ -101,10 +82,12 @@ static dpo_status logratio(double *lr, const void *x, const void *mu, const void
     ins[2] = mr;
     if (!lr)
         return DPO_ERR_NULL;
-    if (!good_mode(mode))
+    if (!dpo_rule_mode_ok(mode))
         return DPO_ERR_RANGE;
-    if (!good_sigma(sigma))
-        return pos_finite(sigma) || sigma == 0 ? DPO_ERR_SIGMA_ZERO : DPO_ERR_RANGE;
+    /* unlike the losses (dpo_rule_sigma_status), a positive sigma whose
+     * square underflows is reported as DPO_ERR_SIGMA_ZERO here */
+    if (!dpo_rule_sigma_ok(sigma))
+        return dpo_rule_pos_finite(sigma) || sigma == 0 ? DPO_ERR_SIGMA_ZERO : DPO_ERR_RANGE;
     st = check_tensors(ins, 3, NULL, 0, n, f32);
     if (st)
         return st;
@@ -122,20 +105,6 @@ dpo_status dpo_logratio_f64(double *lr, const double *x, const double *mu, const
                             double sigma, dpo_logprob_mode mode)
 {
     return logratio(lr, x, mu, mu_ref, n, sigma, mode, 0);
-}
-
-static dpo_status sigma_status(double sigma)
-{
-    if (good_sigma(sigma))
-        return DPO_OK;
-    return sigma == 0 ? DPO_ERR_SIGMA_ZERO : DPO_ERR_RANGE;
-}
-
-static dpo_status check_dpo_params(dpo_dpo_params p)
-{
-    if (!good_mode(p.mode) || !pos_finite(p.beta))
-        return DPO_ERR_RANGE;
-    return sigma_status(p.sigma);
 }
 
 /* g[i] = coef * (x[i] - mu[i]) */
@@ -163,7 +132,7 @@ static dpo_status stepdpo(dpo_pair_result *res, void *gw, void *gl, const void *
     outs[0] = gw, outs[1] = gl;
     if (!res)
         return DPO_ERR_NULL;
-    if ((st = check_dpo_params(p)) != DPO_OK)
+    if ((st = dpo_rule_dpo_params_status(p)) != DPO_OK)
         return st;
     if ((st = check_tensors(ins, 6, outs, 2, n, f32)) != DPO_OK)
         return st;
@@ -213,10 +182,7 @@ static dpo_status d3po_code(dpo_pair_result *res, void *g0, void *g1, const void
     outs[0] = g0, outs[1] = g1;
     if (!res)
         return DPO_ERR_NULL;
-    if (!good_mode(p.mode) || !pos_finite(p.beta) || !dpo_pm_isfinite(p.clip_eps) || !(p.clip_eps > 0) ||
-        !(p.clip_eps < 1) || label < -1 || label > 1)
-        return DPO_ERR_RANGE;
-    if ((st = sigma_status(p.sigma)) != DPO_OK)
+    if ((st = dpo_rule_clip_params_status(p, label)) != DPO_OK)
         return st;
     if ((st = check_tensors(ins, 6, outs, 2, n, f32)) != DPO_OK)
         return st;
@@ -279,10 +245,7 @@ static dpo_status rdpo(dpo_pair_result *res, void *g, const void *xw, const void
     outs[0] = g;
     if (!res)
         return DPO_ERR_NULL;
-    if (!good_mode(p.mode) || !pos_finite(p.beta) || !dpo_pm_isfinite(p.lambda) || p.lambda < 0 ||
-        ((int)p.variant != DPO_RDPO_PRINTED && (int)p.variant != DPO_RDPO_INTENDED))
-        return DPO_ERR_RANGE;
-    if ((st = sigma_status(p.sigma)) != DPO_OK)
+    if ((st = dpo_rule_rdpo_params_status(p)) != DPO_OK)
         return st;
     if ((st = check_tensors(ins, 4, outs, 1, n, f32)) != DPO_OK)
         return st;
@@ -320,7 +283,7 @@ static dpo_rdpo_params as_rdpo(dpo_dpo_params p)
 dpo_status dpo_tailorpo_f32(dpo_pair_result *res, float *g_mu, const float *x_w, const float *x_l, const float *mu,
                             const float *mu_ref, size_t n, dpo_dpo_params p)
 {
-    if (!good_mode(p.mode) || !pos_finite(p.beta))
+    if (!dpo_rule_mode_ok(p.mode) || !dpo_rule_pos_finite(p.beta))
         return DPO_ERR_RANGE;
     return rdpo(res, g_mu, x_w, x_l, mu, mu_ref, n, as_rdpo(p), 1);
 }
@@ -328,7 +291,7 @@ dpo_status dpo_tailorpo_f32(dpo_pair_result *res, float *g_mu, const float *x_w,
 dpo_status dpo_tailorpo_f64(dpo_pair_result *res, double *g_mu, const double *x_w, const double *x_l,
                             const double *mu, const double *mu_ref, size_t n, dpo_dpo_params p)
 {
-    if (!good_mode(p.mode) || !pos_finite(p.beta))
+    if (!dpo_rule_mode_ok(p.mode) || !dpo_rule_pos_finite(p.beta))
         return DPO_ERR_RANGE;
     return rdpo(res, g_mu, x_w, x_l, mu, mu_ref, n, as_rdpo(p), 0);
 }

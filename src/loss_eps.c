@@ -3,6 +3,7 @@
  * Element math: src/core/dpo_loss.h. */
 #include "diffpo.h"
 #include "core/dpo_loss.h"
+#include "core/dpo_rules.h"
 #include "internal.h"
 
 static int finite_arr(const void *p, int f32, size_t n)
@@ -56,11 +57,6 @@ static void grad_err(void *g, const void *eth, const void *eps, size_t n, double
         dpo_st(g, f32, i, dpo_grad_diff(coef, dpo_ld(eth, f32, i), dpo_ld(eps, f32, i)));
 }
 
-static int good_mode(dpo_logprob_mode m)
-{
-    return (int)m == DPO_LOGPROB_SUM || (int)m == DPO_LOGPROB_MEAN;
-}
-
 /* ---------------------------------------------------------- Diffusion-DPO */
 
 static dpo_status diffdpo(dpo_pair_result *res, void *gw, void *gl, const void *const *in, size_t n,
@@ -71,8 +67,8 @@ static dpo_status diffdpo(dpo_pair_result *res, void *gw, void *gl, const void *
     double c;
     if (!res)
         return DPO_ERR_NULL;
-    if (!good_mode(p.mode) || !dpo_pm_isfinite(p.beta) || !(p.beta > 0))
-        return DPO_ERR_RANGE;
+    if ((st = dpo_rule_eps_params_status(p)) != DPO_OK)
+        return st;
     if ((st = check6(in, gw, gl, n, f32)) != DPO_OK)
         return st;
     dpo_diffdpo_scalars(&r, &c, err_sum(in[0], in[2], in[3], n, f32), err_sum(in[1], in[4], in[5], n, f32),
@@ -133,9 +129,8 @@ static dpo_status dspo(dpo_pair_result *res, void *gw, void *gl, const void *con
     size_t i;
     if (!res)
         return DPO_ERR_NULL;
-    if (!good_mode(p.mode) || !dpo_pm_isfinite(p.beta_u) || !(p.beta_u > 0) || !dpo_pm_isfinite(p.weight) ||
-        p.weight < 0 || (p.stopgrad != 0 && p.stopgrad != 1))
-        return DPO_ERR_RANGE;
+    if ((st = dpo_rule_dspo_params_status(p)) != DPO_OK)
+        return st;
     if ((st = check6(in, gw, gl, n, f32)) != DPO_OK)
         return st;
     c = dpo_dspo_pre(&r, &sp, err_sum(in[0], in[2], in[3], n, f32), err_sum(in[1], in[4], in[5], n, f32),

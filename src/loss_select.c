@@ -4,19 +4,11 @@
 #include <string.h>
 #include "diffpo.h"
 #include "core/dpo_loss.h"
+#include "core/dpo_rules.h"
 #include "core/dpo_philox.h"
 #include "internal.h"
 
 /* ------------------------------------------------------------ TailorPO-G */
-
-static dpo_status guide_params_ok(dpo_guide_params p)
-{
-    if (!dpo_pm_isfinite(p.eta) || !(p.eta > 0) || !dpo_pm_isfinite(p.delta) || !dpo_pm_isfinite(p.alpha) ||
-        !(p.alpha > 0) || !(p.alpha <= 1) || (p.sign != 1 && p.sign != -1) ||
-        ((int)p.jac != DPO_GUIDE_VJP && (int)p.jac != DPO_GUIDE_NO_EPS))
-        return DPO_ERR_RANGE;
-    return DPO_OK;
-}
 
 static dpo_status g_update(void *xp, const void *x, const void *g, const void *vjp, size_t n, dpo_guide_params p,
                            int f32)
@@ -27,7 +19,7 @@ static dpo_status g_update(void *xp, const void *x, const void *g, const void *v
     int use_vjp;
     if (!xp || !x || !g)
         return DPO_ERR_NULL;
-    if ((st = guide_params_ok(p)) != DPO_OK)
+    if ((st = dpo_rule_guide_params_status(p)) != DPO_OK)
         return st;
     use_vjp = p.jac == DPO_GUIDE_VJP;
     if (use_vjp && !vjp)
@@ -79,7 +71,7 @@ dpo_status dpo_tailorpo_g_guide_f32(float *x_plus, double *r_before, const float
     dpo_status st;
     if (!x_plus || !x || !eps_hat || !reward)
         return DPO_ERR_NULL;
-    if ((st = guide_params_ok(p)) != DPO_OK)
+    if ((st = dpo_rule_guide_params_status(p)) != DPO_OK)
         return st;
     if (!reward->grad)
         return DPO_ERR_UNSUPPORTED;

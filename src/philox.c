@@ -1,20 +1,13 @@
 /* CPU driver for Philox normals. */
 #include "diffpo.h"
 #include "core/dpo_philox.h"
+#include "core/dpo_rules.h"
 
 void dpo_philox4x32_10_block(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2])
 {
     dpo_philox4x32_10(out, ctr, key);
 }
 
-static dpo_status check_coord(dpo_noise_coord c, uint64_t e0, size_t n)
-{
-    if (c.stream > 0xffffu || c.candidate > 0xffffu)
-        return DPO_ERR_RANGE;
-    if (e0 > ((uint64_t)1 << 34) || (uint64_t)n > ((uint64_t)1 << 34) - e0)
-        return DPO_ERR_SIZE;
-    return DPO_OK;
-}
 
 /* Element e of the tensor is lane e % 4 of Philox block e / 4. */
 #define DPO_NORMAL_BODY(T)                                                              \
@@ -23,7 +16,7 @@ static dpo_status check_coord(dpo_noise_coord c, uint64_t e0, size_t n)
     dpo_status st;                                                                      \
     if (!out && n)                                                                      \
         return DPO_ERR_NULL;                                                            \
-    st = check_coord(c, e0, n);                                                         \
+    st = dpo_rule_coord_status(c, e0, n);                                                         \
     if (st)                                                                             \
         return st;                                                                      \
     while (e < end) {                                                                   \

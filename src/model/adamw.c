@@ -3,6 +3,7 @@
  * src/core/dpo_mlp.h (shared with the CUDA driver). */
 #include "diffpo.h"
 #include "../core/dpo_mlp.h"
+#include "../core/dpo_rules.h"
 #include "../internal.h"
 
 dpo_adamw dpo_adamw_default(double lr)
@@ -16,11 +17,6 @@ dpo_adamw dpo_adamw_default(double lr)
     return h;
 }
 
-static int fin_nonneg(double x)
-{
-    return dpo_pm_isfinite(x) && x >= 0.0;
-}
-
 dpo_status dpo_adamw_step(float *param, float *m, float *v, const float *grad, size_t n, const dpo_adamw *h,
                           uint64_t step)
 {
@@ -30,8 +26,9 @@ dpo_status dpo_adamw_step(float *param, float *m, float *v, const float *grad, s
         return DPO_ERR_NULL;
     if (n > DPO_MAX_ELEMS)
         return DPO_ERR_SIZE;
-    if (step < 1 || !fin_nonneg(h->lr) || !fin_nonneg(h->weight_decay) || !(h->beta1 >= 0.0 && h->beta1 < 1.0) ||
-        !(h->beta2 >= 0.0 && h->beta2 < 1.0) || !(dpo_pm_isfinite(h->eps) && h->eps > 0.0))
+    /* the AdamW rule shared with the CUDA drivers (src/core/dpo_rules.h),
+     * eps's float32 rounding included */
+    if (step < 1 || dpo_rule_adamw_status(h) != DPO_OK)
         return DPO_ERR_RANGE;
     if (dpo_overlap(param, b, m, b) || dpo_overlap(param, b, v, b) || dpo_overlap(m, b, v, b) ||
         dpo_overlap(grad, b, param, b) || dpo_overlap(grad, b, m, b) || dpo_overlap(grad, b, v, b))
@@ -40,8 +37,6 @@ dpo_status dpo_adamw_step(float *param, float *m, float *v, const float *grad, s
         if (!dpo_pm_isfinitef(grad[i]))
             return DPO_ERR_NONFINITE;
     dpo_adamw_coef_init(&c, h->lr, h->beta1, h->beta2, h->eps, h->weight_decay, step);
-    if (!(c.eps > 0.0f))
-        return DPO_ERR_RANGE; /* eps underflows in float32 */
     for (i = 0; i < n; i++)
         dpo_adamw_elem(param + i, m + i, v + i, grad[i], &c);
     return DPO_OK;

@@ -7,6 +7,7 @@
 #include "diffpo.h"
 #include "../core/dpo_mlp.h"
 #include "../core/dpo_philox.h"
+#include "../core/dpo_rules.h"
 #include "../internal.h"
 
 #define MLP_MAX_WIDTH ((size_t)1 << 16)
@@ -44,62 +45,17 @@ static int cfg_ok(const dpo_mlp_cfg *c)
 }
 
 /* ------------------------------------------------------------ layouts */
-typedef struct layer {
-    size_t in, out;
-    size_t w, b;  /* offsets in base */
-    size_t la, lb; /* offsets in lora: A (rank x in), B (out x rank) */
-} layer;
-
-typedef struct net {
-    size_t D, H, T, K, E, R, in0;
-    layer L[3];
-    size_t cemb;   /* offset of the class table (K x E) in base */
-    size_t n_base, n_lora;
-    float scale;   /* lora_alpha / lora_rank (unused when R = 0) */
-    double scale_d;
-} net;
-
-static void net_make(net *N, const dpo_mlp_cfg *c)
-{
-    size_t o = 0, q = 0;
-    int l;
-    N->D = c->dim;
-    N->H = c->hidden;
-    N->T = c->temb;
-    N->K = c->n_classes;
-    N->E = c->cemb;
-    N->R = c->lora_rank;
-    N->in0 = N->D + N->T + N->E;
-    N->L[0].in = N->in0;
-    N->L[0].out = N->H;
-    N->L[1].in = N->H;
-    N->L[1].out = N->H;
-    N->L[2].in = N->H;
-    N->L[2].out = N->D;
-    for (l = 0; l < 3; l++) {
-        N->L[l].w = o;
-        o += N->L[l].out * N->L[l].in;
-        N->L[l].b = o;
-        o += N->L[l].out;
-        N->L[l].la = q;
-        q += N->R * N->L[l].in;
-        N->L[l].lb = q;
-        q += N->L[l].out * N->R;
-    }
-    N->cemb = o;
-    o += N->K * N->E;
-    N->n_base = o;
-    N->n_lora = q;
-    N->scale_d = N->R ? c->lora_alpha / (double)N->R : 0.0;
-    N->scale = (float)N->scale_d;
-}
+/* The parameter layout is the rule shared with the CUDA driver
+ * (dpo_mlp_layout_make, src/core/dpo_rules.h). */
+typedef dpo_mlp_layer_layout layer;
+typedef dpo_mlp_layout net;
 
 size_t dpo_mlp_num_base(const dpo_mlp_cfg *cfg)
 {
     net N;
     if (!cfg_ok(cfg))
         return 0;
-    net_make(&N, cfg);
+    dpo_mlp_layout_make(&N, cfg);
     return N.n_base;
 }
 
@@ -108,7 +64,7 @@ size_t dpo_mlp_num_lora(const dpo_mlp_cfg *cfg)
     net N;
     if (!cfg_ok(cfg))
         return 0;
-    net_make(&N, cfg);
+    dpo_mlp_layout_make(&N, cfg);
     return N.n_lora;
 }
 
@@ -163,7 +119,7 @@ size_t dpo_mlp_workspace_size(const dpo_mlp_cfg *cfg, size_t n)
     wsl W;
     if (!cfg_ok(cfg) || n == 0 || n > MLP_MAX_N)
         return 0;
-    net_make(&N, cfg);
+    dpo_mlp_layout_make(&N, cfg);
     ws_layout(&W, &N, n);
     return W.total;
 }
@@ -195,7 +151,7 @@ dpo_status dpo_mlp_init_base(float *base, const dpo_mlp_cfg *cfg, uint64_t seed)
         return DPO_ERR_NULL;
     if (!cfg_ok(cfg))
         return DPO_ERR_SIZE;
-    net_make(&N, cfg);
+    dpo_mlp_layout_make(&N, cfg);
     for (l = 0; l < 3; l++) {
         fill_normal(base + N.L[l].w, N.L[l].out * N.L[l].in, 1.0 / DPO_SQRT((double)N.L[l].in), seed, (uint32_t)l,
                     INIT_STEP_BASE);
@@ -215,7 +171,7 @@ dpo_status dpo_mlp_init_lora(float *lora, const dpo_mlp_cfg *cfg, uint64_t seed)
         return DPO_ERR_NULL;
     if (!cfg_ok(cfg))
         return DPO_ERR_SIZE;
-    net_make(&N, cfg);
+    dpo_mlp_layout_make(&N, cfg);
     for (l = 0; l < 3; l++) {
         fill_normal(lora + N.L[l].la, N.R * N.L[l].in, 1.0 / DPO_SQRT((double)N.L[l].in), seed, (uint32_t)l,
                     INIT_STEP_LORA);
@@ -279,7 +235,7 @@ dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_m
         return DPO_ERR_NULL;
     if (!cfg_ok(cfg) || n == 0 || n > MLP_MAX_N)
         return DPO_ERR_SIZE;
-    net_make(&N, cfg);
+    dpo_mlp_layout_make(&N, cfg);
     ws_layout(&W, &N, n);
     if (!work || work_size < W.total || ((uintptr_t)work % 8u))
         return DPO_ERR_WORKSPACE;
@@ -396,7 +352,7 @@ dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const floa
         return DPO_ERR_NULL;
     if (!cfg_ok(cfg) || n == 0 || n > MLP_MAX_N)
         return DPO_ERR_SIZE;
-    net_make(&N, cfg);
+    dpo_mlp_layout_make(&N, cfg);
     ws_layout(&W, &N, n);
     if (work_size < W.total || ((uintptr_t)work % 8u))
         return DPO_ERR_WORKSPACE;

@@ -5,6 +5,7 @@
 #include "diffpo.h"
 #include "../core/dpo_philox.h"
 #include "../core/dpo_reduce.h"
+#include "../core/dpo_rules.h"
 #include "../internal.h"
 
 #define A64(x) (((x) + 63u) & ~(size_t)63u)
@@ -67,12 +68,10 @@ dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *l
     if (batch == 0 || batch > 0xffffffffu || cfg->dim != DPO_IMG_DIM || cfg->n_classes < DPO_DATA_CLASSES ||
         !layout(&L, cfg, batch))
         return DPO_ERR_SIZE;
-    if (cfg->num_train_steps != sched->num_train_steps || it_begin > it_end || it_end > ((uint64_t)1 << 32) ||
-        (it_end && (uint64_t)batch > ((uint64_t)1 << 32) / it_end))
-        return DPO_ERR_RANGE;
-    if (!(dpo_pm_isfinite(opt->lr) && opt->lr >= 0) || !(opt->beta1 >= 0 && opt->beta1 < 1) ||
-        !(opt->beta2 >= 0 && opt->beta2 < 1) || !(dpo_pm_isfinite(opt->eps) && opt->eps > 0) ||
-        !(dpo_pm_isfinite(opt->weight_decay) && opt->weight_decay >= 0))
+    /* the rules shared with dpo_cuda_pretrain_run (src/core/dpo_rules.h): the
+     * AdamW rule is applied here, before any work, also to an empty range */
+    if (dpo_rule_pretrain_range_status(cfg->num_train_steps, sched->num_train_steps, it_begin, it_end, batch) ||
+        dpo_rule_adamw_status(opt))
         return DPO_ERR_RANGE;
     if (!work || work_size < L.total || ((uintptr_t)work % 8u))
         return DPO_ERR_WORKSPACE;
@@ -103,28 +102,13 @@ dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *l
     for (it = it_begin; it < it_end; it++) {
         dpo_sum s;
         double loss, gscale = 2.0 / (double)d;
-        size_t b, j;
+        size_t b;
+        /* the batch: the rule shared with dpo_cuda_pretrain_run */
         for (b = 0; b < batch; b++) {
-            uint32_t ctr[4], key[2], wd[4];
-            dpo_noise_coord nc;
-            float sa, sb;
-            float *x0 = xt + b * cfg->dim;
-            dpo_data_image(x0, &cc[b], seed, (uint32_t)(it * batch + b), -1);
-            dpo_philox_coords(ctr, key, seed, DPO_STREAM_TIMESTEP, (uint32_t)b, (uint32_t)it, 0u, 0u);
-            dpo_philox4x32_10(wd, ctr, key);
-            tt[b] = (int32_t)dpo_uniform_index(wd[0], (uint32_t)cfg->num_train_steps);
-            nc.seed = seed;
-            nc.stream = DPO_STREAM_TRAIN;
-            nc.sample = (uint32_t)b;
-            nc.step = (uint32_t)it;
-            nc.candidate = 0;
-            dpo_normal_f32(eps + b * cfg->dim, nc, 0, cfg->dim);
-            /* sqrt(a), sqrt(1 - a) of the float32 alphas_cumprod, in
-             * double, rounded once; x_t in float32 */
-            sa = (float)DPO_SQRT((double)sched->ac32[tt[b]]);
-            sb = (float)DPO_SQRT(1.0 - (double)sched->ac32[tt[b]]);
-            for (j = 0; j < cfg->dim; j++)
-                x0[j] = sa * x0[j] + sb * eps[b * cfg->dim + j];
+            st = dpo_pretrain_sample(xt + b * cfg->dim, eps + b * cfg->dim, &tt[b], &cc[b], sched,
+                                     cfg->num_train_steps, seed, it, batch, b, cfg->dim);
+            if (st)
+                return st;
         }
         st = dpo_mlp_forward(out, w + L.mlp, L.mlp_size, cfg, base, 0, xt, tt, cc, batch);
         if (st)

@@ -5,7 +5,8 @@
 # reverse order (DPO_EMU_ORDER=reverse); then test_gpu_core once more at
 # full sizes (EMU_QUICK_ONLY=1 leaves that out), and diffpo align --device
 # (tests/cli_device.sh) with the CLI built for the emulation, and the GPU
-# benchmark harness at quick sizes through tests/gpu/run_bench_gpu.sh.  Any
+# benchmark harness at quick sizes through tests/gpu/run_bench_gpu.sh, and
+# compiles each public CUDA header alone as C99 and as C++.  Any
 # "emu: " diagnostic from a GPU test (a launch the runtime would reject,
 # barrier divergence, a copy outside an allocation, a refused cuBLASLt call)
 # counts as a failure.
@@ -162,6 +163,31 @@ else
     bench_ok "docs/performance.md changed" $?
     echo "== bench_gpu (emulated): $((total_p - bp0)) passed, $((total_f - bf0)) failed"
 fi
+
+# Each public CUDA header compiles on its own, as C99 and as C++ (no CUDA
+# types, its own includes and extern "C" guards), one test per header and
+# language.
+echo "== public CUDA headers, each alone (C99 and C++)"
+hdir=$(mktemp -d)
+for h in include/diffpo_cuda.h include/diffpo_cuda_model.h; do
+    printf '#include "%s"\nint main(void) { return 0; }\n' "$(basename "$h")" >"$hdir/alone.c"
+    if ${CC:-cc} -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude -c "$hdir/alone.c" -o "$hdir/alone.o" 2>"$log"; then
+        total_p=$((total_p + 1))
+    else
+        echo "FAIL $h does not compile alone as C99"
+        head -n 5 "$log"
+        total_f=$((total_f + 1))
+    fi
+    if ${EMU_CXX:-g++} -std=c++11 -Wall -Wextra -pedantic -Werror -Iinclude -x c++ -c "$hdir/alone.c" \
+        -o "$hdir/alone.o" 2>"$log"; then
+        total_p=$((total_p + 1))
+    else
+        echo "FAIL $h does not compile alone as C++"
+        head -n 5 "$log"
+        total_f=$((total_f + 1))
+    fi
+done
+rm -rf "$hdir"
 
 echo "$total_p passed, $total_f failed"
 [ "$total_f" -eq 0 ]
