@@ -32,6 +32,11 @@ TLIMIT=${AARCH64_TIMEOUT:-600}     # seconds, per emulated program
 . tests/lib_cli.sh
 
 t_start=$(date +%s)
+# cpu: seconds of CPU (user + system) used so far by this script's children
+# (times runs in this shell, not in a subshell, which would see none of them)
+cpu() { times >"$T/times"; }
+cpu_s() { awk 'NR == 2 { n = split($0, f, " "); s = 0
+    for (i = 1; i <= n; i++) { split(f[i], p, "m"); s += p[1] * 60 + p[2] } printf "%d", s }' "$T/times"; }
 skip() {
     echo "SKIP aarch64: $*"
     echo "0 passed, 0 failed"
@@ -85,6 +90,8 @@ case "$(file -b "$X" 2>/dev/null)" in
     *) bad "$X is not an aarch64 executable: $(file -b "$X")" ;;
 esac
 t_build=$(date +%s)
+cpu
+c_build=$(cpu_s)
 
 # --threads 1 must create no thread (the serial path): qemu's -strace lists
 # every clone; with 2 threads it must list some (the check can see them).
@@ -137,6 +144,8 @@ for t in "$XBUILD"/tests/test_*; do
     fi
 done
 t_unit=$(date +%s)
+cpu
+c_unit=$(cpu_s)
 
 # same NAME A B: the two outputs are equal and not empty
 same() {
@@ -215,6 +224,8 @@ for opts in "--timestep 981 --steps 20 --eta 1" \
     rm -f "$T"/p_?.npy "$T"/m_?.npy "$T"/l_?.npy "$T"/x0_?.npy
 done
 t_small=$(date +%s)
+cpu
+c_small=$(cpu_s)
 
 echo "== align, every method"
 ALIGN="--iters 4 --batch 4 --pretrain-iters 120 --eval-per-class 2 --pairs 16 --seed 3"
@@ -238,7 +249,11 @@ samefile "align: pretrained base model (cache $(basename "${bn:-none}"))" "$bn" 
 emu "$X" align $ALIGN --method spo --threads 1 --out-dir "$T/al_a" --save-state "$T/st_a.bin" --quiet >/dev/null 2>&1
 samefile "align spo: saved trainer state" "$T/st_n.bin" "$T/st_a.bin"
 t_end=$(date +%s)
+cpu
+c_end=$(cpu_s)
 
 echo "time: cross build $((t_build - t_start)) s, unit tests $((t_unit - t_build)) s," \
      "vectors/rollouts/ddim $((t_small - t_unit)) s, align $((t_end - t_small)) s, total $((t_end - t_start)) s"
+echo "cpu:  cross build $c_build s, unit tests $((c_unit - c_build)) s (2 lanes)," \
+     "vectors/rollouts/ddim $((c_small - c_unit)) s, align $((c_end - c_small)) s, total $c_end s"
 finish
