@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <diffpo.h>
+#include <diffpo_train.h> /* the built-in model and trainers; includes diffpo.h */
 
 #define PRETRAIN_ITERS 300
 #define ITERS 10

@@ -314,11 +314,9 @@ uint64_t dpo_hash64(const void *data, size_t len, uint64_t seed);
 }
 #endif
 
-/* Preference losses and gradients (issue: verified losses). */
+/* The rest of the verified core: preference losses and gradients.  The
+ * built-in model and trainers are the next layer up, in their own headers
+ * (diffpo_align.h, diffpo_train.h), which include this one (docs/api.md). */
 #include "diffpo_loss.h"
-/* Built-in data, network, optimizer, rewards and trainers (alignment). */
-#include "diffpo_align.h"
-/* Trainers of every method (alignment). */
-#include "diffpo_train.h"
 
 #endif

@@ -1,12 +1,15 @@
 /* diffpo end-to-end alignment: built-in data, the built-in epsilon-network
  * with LoRA adapters, the fixed-order matrix product, AdamW, built-in
- * rewards and the trainers of every method.  Included by diffpo.h.
+ * rewards (the built-in model layer, libdiffpo; includes diffpo.h; the
+ * trainers are in diffpo_train.h, which includes this header).
  *
  * Everything here follows diffpo.h's conventions: dpo_status, outputs
  * first, caller-provided memory with *_size() queries, no allocation after
  * set-up, pure functions of (seed, coordinates). */
 #ifndef DIFFPO_ALIGN_H
 #define DIFFPO_ALIGN_H
+
+#include "diffpo.h"
 
 #ifdef __cplusplus
 extern "C" {

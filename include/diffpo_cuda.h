@@ -26,6 +26,7 @@
 #define DIFFPO_CUDA_H
 
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 #ifdef __cplusplus
 extern "C" {

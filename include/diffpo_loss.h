@@ -1,4 +1,5 @@
-/* diffpo preference losses and their gradients.  Included by diffpo.h.
+/* diffpo preference losses and their gradients (the verified core, with
+ * diffpo.h; each includes the other).
  *
  * docs/losses.md is the reference: for every function the paper and
  * equation it implements, which log-probability reduction it uses, its
@@ -19,6 +20,8 @@
  *   - every sigmoid loss -log sigma(z) is evaluated as softplus(-z). */
 #ifndef DIFFPO_LOSS_H
 #define DIFFPO_LOSS_H
+
+#include "diffpo.h"
 
 #ifdef __cplusplus
 extern "C" {

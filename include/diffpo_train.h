@@ -1,6 +1,6 @@
 /* diffpo trainers: one preference-alignment iteration of every method on
  * the built-in network, as a pure function of (seed, iteration, state).
- * Included by diffpo.h (after diffpo_loss.h and diffpo_align.h).
+ * The built-in model layer; includes diffpo_align.h (and so diffpo.h).
  *
  * An iteration draws `batch` prompts (sample id g = it * batch + b, class
  * g mod n_classes), computes each prompt's LoRA gradient into its own slot
@@ -13,6 +13,8 @@
  * one.  docs/trainers.md describes every method's iteration. */
 #ifndef DIFFPO_TRAIN_H
 #define DIFFPO_TRAIN_H
+
+#include "diffpo_align.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 static dpo_schedule sched;
 

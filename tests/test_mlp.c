@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 /* ------------------------------------------------------------ matmul */
 static float rnd_f(uint32_t *s)

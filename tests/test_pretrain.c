@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 #include "alloc_count.h"
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 #define S DPO_IMG_SIDE
 #define D DPO_IMG_DIM

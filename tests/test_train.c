@@ -8,6 +8,7 @@
 #include "alloc_count.h"
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 static dpo_schedule sched;
 static dpo_mlp_cfg mcfg;

@@ -5,6 +5,7 @@
  * order.  Layouts: docs/model.md. */
 #include <string.h>
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "../core/dpo_mlp.h"
 #include "../core/dpo_philox.h"
 #include "../internal.h"

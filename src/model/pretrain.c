@@ -3,6 +3,7 @@
  * docs/model.md).  Each iteration is a pure function of (seed, it) and
  * the state (base, m, v). */
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "../core/dpo_philox.h"
 #include "../core/dpo_reduce.h"
 #include "../internal.h"

@@ -9,6 +9,7 @@
  * from their definitions (a few hundred operations). */
 #include <string.h>
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "../core/dpo_pmath.h"
 #include "../core/dpo_reduce.h"
 #include "../internal.h"

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "diffpo_cuda.h"
 #include "diffpo_cuda_model.h"
 

@@ -22,6 +22,7 @@
 #include <cuda_runtime.h>
 #include <cublasLt.h>
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "diffpo_cuda_model.h"
 #include "check.h"
 

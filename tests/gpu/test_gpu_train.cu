@@ -23,6 +23,7 @@
 #include <string.h>
 #include <cuda_runtime.h>
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "diffpo_cuda_model.h"
 #include "check.h"
 
