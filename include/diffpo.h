@@ -7,6 +7,9 @@
  *     are left untouched;
  *   - the library never allocates in the step, log-prob, noise and rollout
  *     paths: callers pass buffers and ask *_workspace_size() for scratch;
+ *   - a scratch area is always the last two parameters (void *work, size_t
+ *     work_size), at least *_workspace_size() bytes, its address a multiple
+ *     of DPO_WORK_ALIGN (what malloc returns), else DPO_ERR_WORKSPACE;
  *   - the library never prints and never exits. */
 #ifndef DIFFPO_H
 #define DIFFPO_H
@@ -21,6 +24,12 @@ extern "C" {
 #define DPO_VERSION_MAJOR 0
 #define DPO_VERSION_MINOR 1
 #define DPO_VERSION_PATCH 0
+
+/* Alignment, in bytes, of every caller-provided work area (CPU functions):
+ * the address must be a multiple of it.  16 = alignof(max_align_t) on the
+ * supported platforms, so any malloc / calloc buffer qualifies; the regions
+ * inside a work area are placed by the library. */
+#define DPO_WORK_ALIGN 16
 
 /* ------------------------------------------------------------------ status */
 typedef enum dpo_status {

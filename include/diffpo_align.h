@@ -194,7 +194,7 @@ typedef enum dpo_resampler {
  * with t = timestep and class cond[i] for every sample (cond must not be
  * NULL: the network is class-conditional), in chunks of at most 64 samples
  * that fit the caller's work buffer (>= dpo_mlp_workspace_size(cfg, 1)
- * bytes, 8-byte aligned).  Per-sample outputs do not depend on the
+ * bytes, DPO_WORK_ALIGN aligned).  Per-sample outputs do not depend on the
  * chunking.  lora may be NULL (the reference model). */
 typedef struct dpo_mlp_model_ctx {
     const dpo_mlp_cfg *cfg;

@@ -172,8 +172,8 @@ size_t dpo_tailorpo_g_workspace_size(size_t n, size_t dim);
 /* Full guidance of n samples: x0_hat from eps_hat (the model's output at x,
  * timestep), reward gradient through `reward`, vjp through `vjp` when
  * p.jac == DPO_GUIDE_VJP (vjp must be non-NULL then).  r_before (n, may be
- * NULL) receives r_t(x).  x_plus must not overlap x.  work must be aligned
- * for double. */
+ * NULL) receives r_t(x).  x_plus must not overlap x.  work: at least
+ * dpo_tailorpo_g_workspace_size(n, dim) bytes, DPO_WORK_ALIGN aligned. */
 dpo_status dpo_tailorpo_g_guide_f32(float *x_plus, double *r_before, const float *x, const float *eps_hat,
                                     size_t n, size_t dim, int timestep, const int32_t *cond,
                                     const dpo_reward_model *reward, const dpo_eps_vjp *vjp, dpo_guide_params p,

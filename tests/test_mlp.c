@@ -558,6 +558,8 @@ static void test_validation(void)
     FWD_ERR(dpo_mlp_forward(out, work, wsz, &cfg, base, lora, NULL, t, c, n), DPO_ERR_NULL, "x NULL");
     FWD_ERR(dpo_mlp_forward(out, work, wsz, &cfg, base, lora, x, t, c, 0), DPO_ERR_SIZE, "n = 0");
     FWD_ERR(dpo_mlp_forward(out, work, wsz, &cfg, base, lora, out, t, c, n), DPO_ERR_ALIAS, "out = x");
+    FWD_ERR(dpo_mlp_forward(out, work + 8, wsz, &cfg, base, lora, x, t, c, n), DPO_ERR_WORKSPACE,
+            "work 8 bytes off DPO_WORK_ALIGN");
     bad = cfg;
     bad.temb = 5;
     FWD_ERR(dpo_mlp_forward(out, work, wsz, &bad, base, lora, x, t, c, n), DPO_ERR_SIZE, "odd temb");
@@ -588,6 +590,9 @@ static void test_validation(void)
     g[1] = INFINITY;
     CHECK(dpo_mlp_backward(gx, NULL, NULL, g, work, wsz, &cfg, base, NULL, n) == DPO_ERR_NONFINITE, "inf g_out");
     CHECK(chk_same_bits(gx, keep, sizeof gx), "failed backward left g_x untouched");
+    /* DPO_WORK_ALIGN (16) is enough: no stricter alignment is asked */
+    CHECK(dpo_mlp_forward(out, work + DPO_WORK_ALIGN, wsz, &cfg, base, lora, x, t, c, n) == DPO_OK,
+          "a DPO_WORK_ALIGN-aligned work area refused");
     (void)nb;
     free(work);
 #undef FWD_ERR

@@ -360,6 +360,24 @@ static void test_validation(void)
     CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, l, m, v, w, 64) == DPO_ERR_RANGE, "beta 0");
     c = small_cfg(DPO_METHOD_TAILORPO);
     CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, l, m, v, w, 64) == DPO_ERR_WORKSPACE, "small work");
+    {
+        /* the one work alignment, DPO_WORK_ALIGN: 16 bytes suffice, 8 do not */
+        size_t ws = dpo_trainer_workspace_size(&c, &mcfg), nl = dpo_mlp_num_lora(&mcfg);
+        float *bl = (float *)calloc(3 * nl + 1, sizeof(float));
+        void *p = NULL;
+        CHECK(posix_memalign(&p, 64, ws + 64) == 0 && bl, "workspace");
+        if (p && bl) {
+            unsigned char *big = (unsigned char *)p;
+            CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, bl, bl + nl, bl + 2 * nl, big + 8, ws) ==
+                      DPO_ERR_WORKSPACE,
+                  "work 8 bytes off DPO_WORK_ALIGN accepted");
+            CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, bl, bl + nl, bl + 2 * nl, big + DPO_WORK_ALIGN, ws) ==
+                      DPO_OK,
+                  "a DPO_WORK_ALIGN-aligned work area refused");
+        }
+        free(p);
+        free(bl);
+    }
     c.k = 9;
     CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, l, m, v, w, 64) == DPO_ERR_RANGE, "k too large");
     {

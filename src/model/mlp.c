@@ -282,7 +282,7 @@ dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_m
         return DPO_ERR_SIZE;
     net_make(&N, cfg);
     ws_layout(&W, &N, n);
-    if (!work || work_size < W.total || ((uintptr_t)work % 8u))
+    if (!dpo_work_ok(work, work_size, W.total))
         return DPO_ERR_WORKSPACE;
     for (i = 0; i < n; i++)
         if (t[i] < 0 || t[i] >= cfg->num_train_steps || cls[i] < 0 || (size_t)cls[i] >= N.K)
@@ -399,7 +399,7 @@ dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const floa
         return DPO_ERR_SIZE;
     net_make(&N, cfg);
     ws_layout(&W, &N, n);
-    if (work_size < W.total || ((uintptr_t)work % 8u))
+    if (!dpo_work_ok(work, work_size, W.total))
         return DPO_ERR_WORKSPACE;
     h = (const hdr *)w;
     if (h->magic != MLP_MAGIC || h->n != n || h->D != N.D || h->H != N.H || h->T != N.T || h->E != N.E ||

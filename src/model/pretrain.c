@@ -75,7 +75,7 @@ dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *l
         !(opt->beta2 >= 0 && opt->beta2 < 1) || !(dpo_pm_isfinite(opt->eps) && opt->eps > 0) ||
         !(dpo_pm_isfinite(opt->weight_decay) && opt->weight_decay >= 0))
         return DPO_ERR_RANGE;
-    if (!work || work_size < L.total || ((uintptr_t)work % 8u))
+    if (!dpo_work_ok(work, work_size, L.total))
         return DPO_ERR_WORKSPACE;
     nb = dpo_mlp_num_base(cfg);
     d = batch * cfg->dim;

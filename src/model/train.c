@@ -745,7 +745,7 @@ dpo_status dpo_trainer_init(dpo_trainer *tr, const dpo_train_cfg *cfg, const dpo
         return DPO_ERR_NULL;
     if ((st = cfg_check(cfg, mcfg)) != DPO_OK)
         return st;
-    if (work_size < dpo_trainer_workspace_size(cfg, mcfg) || ((uintptr_t)work & 63))
+    if (!dpo_work_ok(work, work_size, dpo_trainer_workspace_size(cfg, mcfg)))
         return DPO_ERR_WORKSPACE;
     if (mcfg->num_train_steps != sched->num_train_steps)
         return DPO_ERR_SIZE;
@@ -935,7 +935,7 @@ static dpo_status make_pairs(float *pairs, int32_t *cls, size_t n, uint64_t seed
         return e;
     if (n == 0 || n > 0xffffffffu)
         return DPO_ERR_SIZE;
-    if (work_size < dpo_make_pairs_workspace_size(mcfg) || ((uintptr_t)work & 63))
+    if (!dpo_work_ok(work, work_size, dpo_make_pairs_workspace_size(mcfg)))
         return DPO_ERR_WORKSPACE;
     D = mcfg->dim;
     scratch_bind(&s, (unsigned char *)work, mcfg, DPO_TRAIN_MAX_STEPS);
@@ -997,7 +997,7 @@ static dpo_status eval_reward(double *mean_reward, float *images, uint64_t seed,
         return e;
     if (n_per_class == 0 || n_per_class * mcfg->n_classes > 0xffffffffu)
         return DPO_ERR_SIZE;
-    if (work_size < dpo_eval_workspace_size(mcfg) || ((uintptr_t)work & 63))
+    if (!dpo_work_ok(work, work_size, dpo_eval_workspace_size(mcfg)))
         return DPO_ERR_WORKSPACE;
     D = mcfg->dim;
     scratch_bind(&s, (unsigned char *)work, mcfg, DPO_TRAIN_MAX_STEPS);
