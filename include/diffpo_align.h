@@ -99,8 +99,8 @@ dpo_status dpo_mlp_init_lora(float *lora, const dpo_mlp_cfg *cfg, uint64_t seed)
 
 /* out = eps(x, t, c) for n samples; t[i], cls[i] per sample.  lora may be
  * NULL (the reference model: base only).  work keeps the activations. */
-dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_mlp_cfg *cfg, const float *base,
-                           const float *lora, const float *x, const int32_t *t, const int32_t *cls, size_t n);
+dpo_status dpo_mlp_forward(float *out, const dpo_mlp_cfg *cfg, const float *base, const float *lora, const float *x,
+                           const int32_t *t, const int32_t *cls, size_t n, void *work, size_t work_size);
 
 /* A failing matmul backend gives DPO_ERR_MODEL with out untouched (the
  * work then holds no forward: a backward on it is DPO_ERR_WORKSPACE). */
@@ -114,9 +114,8 @@ dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_m
  * matmul backend gives DPO_ERR_MODEL after every input check: g_x is then
  * untouched, but g_base and g_lora may hold part of their sums (they are
  * accumulated in place, layer by layer): discard them. */
-dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const float *g_out, void *work,
-                            size_t work_size, const dpo_mlp_cfg *cfg, const float *base, const float *lora,
-                            size_t n);
+dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const float *g_out, const dpo_mlp_cfg *cfg,
+                            const float *base, const float *lora, size_t n, void *work, size_t work_size);
 
 /* ------------------------------------------------------------- AdamW
  * Loshchilov & Hutter's decoupled weight decay, one parameter at a time:

@@ -133,7 +133,7 @@ static dpo_status xp_step(float *x_prev, float *x0, float *mu, const xp_env *e, 
                           dpo_noise_coord nc, float *eps, void *work, size_t wsz)
 {
     int32_t t = e->ts[j], c = cls;
-    dpo_status st = dpo_mlp_forward(eps, work, wsz, &e->mc, e->base, 0, x, &t, &c, 1);
+    dpo_status st = dpo_mlp_forward(eps, &e->mc, e->base, 0, x, &t, &c, 1, work, wsz);
     if (st)
         return st;
     return dpo_step_philox_f32(x_prev, x0, mu, x, eps, nc, e->mc.dim, &e->co[j]);
@@ -212,8 +212,8 @@ static dpo_status d3po_param(double *c9, double *ca, const xp_env *e, const floa
     int32_t t = e->ts[j], c = cls;
     size_t q;
     dpo_status st;
-    if ((st = dpo_mlp_forward(out, w0, wsz, &e->mc, e->base, lora, x0t, &t, &c, 1)) != DPO_OK ||
-        (st = dpo_mlp_forward(out, w1, wsz, &e->mc, e->base, lora, x1t, &t, &c, 1)) != DPO_OK)
+    if ((st = dpo_mlp_forward(out, &e->mc, e->base, lora, x0t, &t, &c, 1, w0, wsz)) != DPO_OK ||
+        (st = dpo_mlp_forward(out, &e->mc, e->base, lora, x1t, &t, &c, 1, w1, wsz)) != DPO_OK)
         return st;
     for (q = 0; q < D; q++)
         dd[q] = d0[q] - d1[q];
@@ -221,10 +221,10 @@ static dpo_status d3po_param(double *c9, double *ca, const xp_env *e, const floa
     memset(g1, 0, nl * sizeof(float));
     memset(g9, 0, nl * sizeof(float));
     memset(ga, 0, nl * sizeof(float));
-    if ((st = dpo_mlp_backward(0, 0, gt, d0, w0, wsz, &e->mc, e->base, lora, 1)) != DPO_OK ||
-        (st = dpo_mlp_backward(0, 0, g1, d1, w1, wsz, &e->mc, e->base, lora, 1)) != DPO_OK ||
-        (st = dpo_mlp_backward(0, 0, g9, dd, w0, wsz, &e->mc, e->base, lora, 1)) != DPO_OK ||
-        (st = dpo_mlp_backward(0, 0, ga, a, w0, wsz, &e->mc, e->base, lora, 1)) != DPO_OK)
+    if ((st = dpo_mlp_backward(0, 0, gt, d0, &e->mc, e->base, lora, 1, w0, wsz)) != DPO_OK ||
+        (st = dpo_mlp_backward(0, 0, g1, d1, &e->mc, e->base, lora, 1, w1, wsz)) != DPO_OK ||
+        (st = dpo_mlp_backward(0, 0, g9, dd, &e->mc, e->base, lora, 1, w0, wsz)) != DPO_OK ||
+        (st = dpo_mlp_backward(0, 0, ga, a, &e->mc, e->base, lora, 1, w0, wsz)) != DPO_OK)
         return st;
     for (q = 0; q < nl; q++)
         gt[q] -= g1[q];

@@ -127,7 +127,7 @@ dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *l
             for (j = 0; j < cfg->dim; j++)
                 x0[j] = sa * x0[j] + sb * eps[b * cfg->dim + j];
         }
-        st = dpo_mlp_forward(out, w + L.mlp, L.mlp_size, cfg, base, 0, xt, tt, cc, batch);
+        st = dpo_mlp_forward(out, cfg, base, 0, xt, tt, cc, batch, w + L.mlp, L.mlp_size);
         if (st)
             return st;
         dpo_sum_init(&s);
@@ -141,7 +141,7 @@ dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *l
             return DPO_ERR_NONFINITE;
         for (i = 0; i < nb; i++)
             gbase[i] = 0.0f;
-        st = dpo_mlp_backward(0, gbase, 0, gout, w + L.mlp, L.mlp_size, cfg, base, 0, batch);
+        st = dpo_mlp_backward(0, gbase, 0, gout, cfg, base, 0, batch, w + L.mlp, L.mlp_size);
         if (st)
             return st;
         st = dpo_adamw_step(base, adam_m, adam_v, gbase, nb, opt, it + 1);

@@ -200,7 +200,7 @@ static dpo_status eps_at(float *out, void *work, size_t wsz, const ctx *c, const
                          int32_t cls)
 {
     int32_t tt = t, cc = cls;
-    return dpo_mlp_forward(out, work, wsz, c->m, c->base, lora, x, &tt, &cc, 1);
+    return dpo_mlp_forward(out, c->m, c->base, lora, x, &tt, &cc, 1, work, wsz);
 }
 
 static dpo_status coef_at(dpo_step_coef_f32 *co, const ctx *c, int j)
@@ -281,7 +281,7 @@ static dpo_status stepwise_reward(double *r, float *x0h, float *g, const ctx *c,
 /* Adds the gradient wrt eps_theta through theta's forward kept in `net`. */
 static dpo_status backprop(float *slot, const ctx *c, const scratch *s, void *net, const float *g_eps)
 {
-    return dpo_mlp_backward(0, 0, slot, g_eps, net, s->net_size, c->m, c->base, c->lora, 1);
+    return dpo_mlp_backward(0, 0, slot, g_eps, c->m, c->base, c->lora, 1, net, s->net_size);
 }
 
 /* ------------------------------------------------------- the iterations */
@@ -450,7 +450,7 @@ static dpo_status guide_winner(const tstep *t, const ctx *c, scratch *s, const d
     if (gp.jac == DPO_GUIDE_VJP) {
         /* J_eps^T g through the network's input VJP (forward kept in net_guide) */
         memset(s->vjp, 0, D * sizeof(float));
-        if ((e = dpo_mlp_backward(s->vjp, 0, 0, s->g_reward, s->net_guide, s->net_size, c->m, c->base, c->lora, 1)) !=
+        if ((e = dpo_mlp_backward(s->vjp, 0, 0, s->g_reward, c->m, c->base, c->lora, 1, s->net_guide, s->net_size)) !=
             DPO_OK)
             return e;
     }

@@ -447,7 +447,7 @@ static void test_bad_args(void)
             out[i] = sent[i] = -9.0f;
         }
         c.matmul = &be;
-        dpo_status e = dpo_mlp_forward(out, w, ws, &c, base, NULL, x, &t, &cls, 1);
+        dpo_status e = dpo_mlp_forward(out, &c, base, NULL, x, &t, &cls, 1, w, ws);
         CHECK(e == DPO_ERR_MODEL, "oversized product: %s", dpo_status_str(e));
         CHECK(chk_same_bits(out, sent, sizeof out), "out written by a failed forward");
         // a product that fits is served and exact
