@@ -156,7 +156,7 @@ typedef enum dpo_reward_kind {
 
 const char *dpo_reward_name(dpo_reward_kind k);
 /* r[i] and (g != NULL) g = grad r for n images with classes cls. */
-dpo_status dpo_reward_eval(double *r, float *g, dpo_reward_kind kind, const float *x0, size_t n,
+dpo_status dpo_reward_builtin_eval(double *r, float *g, dpo_reward_kind kind, const float *x0, size_t n,
                            const int32_t *cls);
 /* Wraps a built-in reward as a dpo_reward_model (user data: the kind). */
 dpo_reward_model dpo_reward_builtin(dpo_reward_kind kind);

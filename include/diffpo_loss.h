@@ -49,11 +49,11 @@ typedef struct dpo_pair_result {
 } dpo_pair_result;
 
 /* Parameters of the Gaussian-step DPO losses. */
-typedef struct dpo_dpo_params {
+typedef struct dpo_pair_params {
     double beta;           /* > 0, finite */
     double sigma;          /* the step's standard deviation sigma_t > 0 */
     dpo_logprob_mode mode; /* DPO_LOGPROB_SUM (papers) or _MEAN (public code) */
-} dpo_dpo_params;
+} dpo_pair_params;
 
 /* ----------------------------------------------------------- log-ratio */
 
@@ -71,10 +71,10 @@ dpo_status dpo_logratio_f64(double *lr, const double *x, const double *mu, const
  * (divided by n in mean mode).  g_mu_w, g_mu_l: n each, may be NULL. */
 dpo_status dpo_stepdpo_f32(dpo_pair_result *res, float *g_mu_w, float *g_mu_l, const float *x_w, const float *mu_w,
                            const float *mu_ref_w, const float *x_l, const float *mu_l, const float *mu_ref_l,
-                           size_t n, dpo_dpo_params p);
+                           size_t n, dpo_pair_params p);
 dpo_status dpo_stepdpo_f64(dpo_pair_result *res, double *g_mu_w, double *g_mu_l, const double *x_w,
                            const double *mu_w, const double *mu_ref_w, const double *x_l, const double *mu_l,
-                           const double *mu_ref_l, size_t n, dpo_dpo_params p);
+                           const double *mu_ref_l, size_t n, dpo_pair_params p);
 
 /* ------------------------------------ D3PO public code ("d3po-code" variant)
  * Two samples k = 0, 1 (different parents), mean log-probability by default:
@@ -109,9 +109,9 @@ dpo_status dpo_d3po_code_f64(dpo_pair_result *res, double *g_mu_0, double *g_mu_
  *   (/ n in mean mode, computed in this shared form), L = -log sigma(h),
  *   dL/dmu = -(f/sigma^2)(x_w - x_l).   g_mu: n, may be NULL. */
 dpo_status dpo_tailorpo_f32(dpo_pair_result *res, float *g_mu, const float *x_w, const float *x_l, const float *mu,
-                            const float *mu_ref, size_t n, dpo_dpo_params p);
+                            const float *mu_ref, size_t n, dpo_pair_params p);
 dpo_status dpo_tailorpo_f64(dpo_pair_result *res, double *g_mu, const double *x_w, const double *x_l,
-                            const double *mu, const double *mu_ref, size_t n, dpo_dpo_params p);
+                            const double *mu, const double *mu_ref, size_t n, dpo_pair_params p);
 
 /* Ranking of k >= 2 candidates by reward (TailorPO eq. 12: r_t = r(x0_hat)):
  * order[0..k) = candidate indices by descending reward; equal rewards keep

@@ -123,14 +123,14 @@ dpo_status dpo_make_pairs_user(float *pairs, int32_t *cls, size_t n, uint64_t se
  * seed `seed` (samples i = class * n_per_class + j).  images (may be NULL)
  * receives the final images, classes x n_per_class x dim. */
 size_t dpo_eval_workspace_size(const dpo_mlp_cfg *mcfg);
-dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+dpo_status dpo_eval_model_reward(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
                            const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
                            const dpo_schedule *sched, dpo_reward_kind reward, int num_steps, double eta,
                            void *work, size_t work_size);
 /* The same with the caller's reward (as dpo_make_pairs_user).  Arguments
  * are checked before any work; *mean_reward is written only on DPO_OK
  * (images, like the pairs above, up to a failure during the rollouts). */
-dpo_status dpo_eval_reward_user(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+dpo_status dpo_eval_model_reward_user(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
                                 const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
                                 const dpo_schedule *sched, const dpo_reward_model *reward, int num_steps,
                                 double eta, void *work, size_t work_size);

@@ -491,7 +491,7 @@ static void test_eval(void)
     work = walloc(ws);
     for (q = 0; q < 2; q++) {
         img[q] = walloc(2 * mc.n_classes * D * 4);
-        e = dpo_eval_reward(&r[q], img[q], 31, 2, q ? &mb : &mc, base, lora, &sched, DPO_REWARD_AESTHETIC, 8, 1.0,
+        e = dpo_eval_model_reward(&r[q], img[q], 31, 2, q ? &mb : &mc, base, lora, &sched, DPO_REWARD_AESTHETIC, 8, 1.0,
                             work, ws);
         CHECK(e == DPO_OK, "eval %d: %s", q, dpo_status_str(e));
     }
@@ -501,7 +501,7 @@ static void test_eval(void)
     cnt.calls = 0;
     cnt.fail_at = 100;
     r[1] = -123.0;
-    e = dpo_eval_reward(&r[1], NULL, 31, 2, &mb, base, lora, &sched, DPO_REWARD_AESTHETIC, 8, 1.0, work, ws);
+    e = dpo_eval_model_reward(&r[1], NULL, 31, 2, &mb, base, lora, &sched, DPO_REWARD_AESTHETIC, 8, 1.0, work, ws);
     CHECK(e == DPO_ERR_MODEL, "failing eval: %s", dpo_status_str(e));
     CHECK(r[1] == -123.0, "failing eval wrote the mean");
     for (q = 0; q < 2; q++)

@@ -144,7 +144,7 @@ static dpo_status xp_rewards(double r[XK], const float *x0, int32_t cls)
     int k;
     dpo_status st;
     for (k = 0; k < XK; k++)
-        if ((st = dpo_reward_eval(&r[k], 0, (dpo_reward_kind)k, x0, 1, &cls)) != DPO_OK)
+        if ((st = dpo_reward_builtin_eval(&r[k], 0, (dpo_reward_kind)k, x0, 1, &cls)) != DPO_OK)
             return st;
     return DPO_OK;
 }
@@ -404,7 +404,7 @@ static dpo_status eval_se(double *se, double *se_diff, double *r_out, const doub
     for (i = 0; i < n; i++) {
         double r;
         int32_t cl = (int32_t)(i / epc);
-        if ((st = dpo_reward_eval(&r, 0, kind, imgs + i * DPO_IMG_DIM, 1, &cl)) != DPO_OK)
+        if ((st = dpo_reward_builtin_eval(&r, 0, kind, imgs + i * DPO_IMG_DIM, 1, &cl)) != DPO_OK)
             return st;
         if (r_out)
             r_out[i] = r;
@@ -776,7 +776,8 @@ static void xp_aggregate_directions(xp_ctx *X)
 static int xp_base_eval_and_pairs(xp_ctx *X)
 {
     dpo_status st;
-    st = dpo_eval_reward(&X->base_reward, X->imgs, X->S.eval_seed, (size_t)X->bu.eval_pc, &X->S.mc, X->base, 0, &xp_sched,
+    st = dpo_eval_model_reward(&X->base_reward, X->imgs, X->S.eval_seed, (size_t)X->bu.eval_pc, &X->S.mc, X->base, 0,
+                               &xp_sched,
                          DPO_REWARD_AESTHETIC, XT, 1.0, X->ework, dpo_eval_workspace_size(&X->S.mc));
     if (st || (st = eval_se(&X->base_se, 0, X->S.base_r, 0, X->imgs, X->S.mc.n_classes, (size_t)X->bu.eval_pc,
                                       DPO_REWARD_AESTHETIC)) != DPO_OK) {

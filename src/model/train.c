@@ -193,7 +193,7 @@ static dpo_status reward_at(double *r, float *g, const ctx *c, const float *x0, 
             return DPO_ERR_MODEL;
         return dpo_pm_isfinite(*r) ? DPO_OK : DPO_ERR_NONFINITE;
     }
-    return dpo_reward_eval(r, g, c->reward, x0, 1, &cls);
+    return dpo_reward_builtin_eval(r, g, c->reward, x0, 1, &cls);
 }
 
 static dpo_status eps_at(float *out, void *work, size_t wsz, const ctx *c, const float *lora, const float *x, int t,
@@ -461,7 +461,7 @@ static dpo_status guide_winner(const tstep *t, const ctx *c, scratch *s, const d
 static dpo_status loss_tailorpo(dpo_pair_result *res, const tstep *t, const ctx *c, scratch *s,
                                 const dpo_train_cfg *cf)
 {
-    dpo_dpo_params p;
+    dpo_pair_params p;
     p.beta = cf->beta;
     p.sigma = (double)t->co.sigma;
     p.mode = cf->lp_mode;
@@ -1019,7 +1019,7 @@ static dpo_status eval_reward(double *mean_reward, float *images, uint64_t seed,
     return DPO_OK;
 }
 
-dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+dpo_status dpo_eval_model_reward(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
                            const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
                            const dpo_schedule *sched, dpo_reward_kind reward, int num_steps, double eta,
                            void *work, size_t work_size)
@@ -1028,7 +1028,7 @@ dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, si
                        work, work_size);
 }
 
-dpo_status dpo_eval_reward_user(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+dpo_status dpo_eval_model_reward_user(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
                                 const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
                                 const dpo_schedule *sched, const dpo_reward_model *reward, int num_steps,
                                 double eta, void *work, size_t work_size)

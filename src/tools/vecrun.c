@@ -418,7 +418,7 @@ static dpo_status chain(ev *e, const char *const *gmu, const char *const *geps, 
 
 static dpo_status ev_stepdpo(ev *e)
 {
-    dpo_dpo_params p;
+    dpo_pair_params p;
     dpo_pair_result r;
     dpo_status st;
     size_t n = e->d;
@@ -462,7 +462,7 @@ static dpo_status ev_stepdpo(ev *e)
 
 static dpo_status ev_tailorpo(ev *e)
 {
-    dpo_dpo_params p;
+    dpo_pair_params p;
     dpo_pair_result r;
     dpo_status st;
     size_t n = e->d;
