@@ -158,7 +158,7 @@ end
 # D3PO code, a tie (label 0): z = 0, loss = log 2, zero gradients
 case hand_d3po-f64-0008
 fn d3po_code
-ref REFERENCES.md D3PO loss
+ref docs/references.md D3PO loss
 prec f64
 reduce mean
 param beta 0x1.999999999999ap-4
