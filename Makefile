@@ -80,7 +80,7 @@ LDLIBS += -L$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
 LIB_OBJ += $(CU_OBJ)
 endif
 
-.PHONY: all run test deps help clean cuda-check asan valgrind fuzz bench lint repro vectors tests-bin \
+.PHONY: all run test check deps help clean cuda-check asan valgrind fuzz bench lint repro vectors tests-bin \
         gpu-bin test-gpu bench-gpu
 
 all: $(LIBA) $(LIBSO) $(LIBTOOLS) $(CLI)
@@ -89,6 +89,7 @@ help:
 	@echo "make              build libdiffpo.a, libdiffpo.so and the diffpo CLI (CPU)"
 	@echo "make run          the main job on its built-in default"
 	@echo "make test         the whole test suite"
+	@echo "make check        the fast loop: unit tests, header checks and the golden vectors (seconds)"
 	@echo "make deps         install missing system/Python dependencies"
 	@echo "make CUDA=1       also build kernels/ with nvcc"
 	@echo "make cuda-check   compile the shared element math and kernels/ with nvcc"
@@ -188,6 +189,13 @@ run: deps all
 
 test: deps all $(TEST_BIN)
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) CC=$(CC) sh tests/run_tests.sh
+
+# The edit loop: the unit tests (tests/test_*.c, which include every golden
+# vector through test_loss_vectors) and tests/test_*.sh; no CLI scripts,
+# Python cross-checks, CUDA emulation, build matrix or cross builds.
+check: all $(TEST_BIN)
+	@BUILD=$(BUILD) CC=$(CC) SKIP_CLI=1 SKIP_PY=1 SKIP_EMU=1 SKIP_AARCH64=1 SKIP_REPRO=1 SKIP_CUDA=1 \
+	  sh tests/run_tests.sh
 
 repro: deps
 	@sh tests/repro_builds.sh

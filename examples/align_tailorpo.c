@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <diffpo.h>
+#include <diffpo_train.h> /* the built-in model and trainers; includes diffpo.h */
 
 #define PRETRAIN_ITERS 300
 #define ITERS 10
@@ -64,7 +64,7 @@ int main(void)
     /* 2. its mean reward on held-out seeds (T = 20 DDIM steps, eta = 1) */
     cfg.seed = seed;
     cfg.batch = 4;
-    if (check(dpo_eval_reward(&before, NULL, eval_seed, EVAL_PER_CLASS, &mc, base, NULL, &sched, cfg.reward,
+    if (check(dpo_eval_model_reward(&before, NULL, eval_seed, EVAL_PER_CLASS, &mc, base, NULL, &sched, cfg.reward,
                               cfg.num_steps, cfg.eta, ework, ew),
               "evaluation"))
         return 1;
@@ -80,7 +80,7 @@ int main(void)
             return 1;
 
     /* 4. after */
-    if (check(dpo_eval_reward(&after, NULL, eval_seed, EVAL_PER_CLASS, &mc, base, lora, &sched, cfg.reward,
+    if (check(dpo_eval_model_reward(&after, NULL, eval_seed, EVAL_PER_CLASS, &mc, base, lora, &sched, cfg.reward,
                               cfg.num_steps, cfg.eta, ework, ew),
               "evaluation"))
         return 1;

@@ -10,55 +10,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "diffpo.h"
+#include "tools/diffpo_tools.h"
 
-/* The evaluator of `diffpo loss` / `diffpo verify` (src/cli/cmd_vectors.c)
- * is fuzzed too: compiled into this harness with small gen arrays, fed the
- * input as a file, its printed output discarded.  Invariants: no crash, no
- * leak, no sanitizer report; exit status 0 or 2. */
-#define DPO_VEC_MAX_GEN 4096
-static FILE *fuzz_null; /* the evaluator's messages; libFuzzer and the sanitizers keep stderr */
-#undef stderr
-#define stderr fuzz_null
-#include "cli/cmd_vectors.c"
-#undef stderr
-
-int cli_fail(const char *cmd, const char *fmt, ...)
+/* The evaluator of `diffpo loss` / `diffpo verify` (dpo_vecrun_loss_buf,
+ * src/tools/vecrun.c, linked from the tools archive) is fuzzed too, with
+ * small gen arrays, its printed output discarded.  Invariants: no crash, no
+ * leak, no sanitizer report; status DPO_OK or DPO_ERR_FORMAT. */
+static void eval_buf(const uint8_t *data, size_t size)
 {
-    (void)cmd;
-    (void)fmt;
-    return 2;
-}
-
-static char vec_path[64];
-
-static void eval_file(const uint8_t *data, size_t size)
-{
-    FILE *fp;
-    char *argv[3];
-    int rc;
-    if (!vec_path[0]) {
-        int fd;
-        strcpy(vec_path, "/tmp/fuzz_vecXXXXXX");
-        fd = mkstemp(vec_path);
-        if (fd < 0)
-            abort();
-        close(fd);
-        if (!freopen("/dev/null", "w", stdout) || !(fuzz_null = fopen("/dev/null", "w")))
-            abort();
-    }
-    fp = fopen(vec_path, "wb");
-    if (!fp)
+    static FILE *null_out;
+    dpo_vecrun_io io;
+    dpo_status st;
+    if (!null_out && !(null_out = fopen("/dev/null", "w")))
         abort();
-    if (size && fwrite(data, 1, size, fp) != size)
-        abort();
-    fclose(fp);
-    argv[0] = (char *)"loss";
-    argv[1] = vec_path;
-    argv[2] = NULL;
-    rc = cmd_loss(2, argv);
-    if (rc != 0 && rc != 2)
+    io.out = null_out;
+    io.err = null_out;
+    io.max_gen = 4096;
+    st = dpo_vecrun_loss_buf(&io, "fuzz.vec", (const char *)data, size);
+    if (st != DPO_OK && st != DPO_ERR_FORMAT)
         abort();
 }
 
@@ -124,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.open = 0;
     if (dpo_vec_parse(s.buf, size, cb, &s, &line, &msg) == DPO_OK && s.open)
         abort();
-    eval_file(data, size);
+    eval_buf(data, size);
     if (size >= 24) { /* the generator: finite in, finite out for a finite width */
         uint64_t seed;
         double lo, hi;

@@ -7,6 +7,9 @@
  *     are left untouched;
  *   - the library never allocates in the step, log-prob, noise and rollout
  *     paths: callers pass buffers and ask *_workspace_size() for scratch;
+ *   - a scratch area is always the last two parameters (void *work, size_t
+ *     work_size), at least *_workspace_size() bytes, its address a multiple
+ *     of DPO_WORK_ALIGN (what malloc returns), else DPO_ERR_WORKSPACE;
  *   - the library never prints and never exits. */
 #ifndef DIFFPO_H
 #define DIFFPO_H
@@ -21,6 +24,12 @@ extern "C" {
 #define DPO_VERSION_MAJOR 0
 #define DPO_VERSION_MINOR 1
 #define DPO_VERSION_PATCH 0
+
+/* Alignment, in bytes, of every caller-provided work area (CPU functions):
+ * the address must be a multiple of it.  16 = alignof(max_align_t) on the
+ * supported platforms, so any malloc / calloc buffer qualifies; the regions
+ * inside a work area are placed by the library. */
+#define DPO_WORK_ALIGN 16
 
 /* ------------------------------------------------------------------ status */
 typedef enum dpo_status {
@@ -184,6 +193,14 @@ dpo_status dpo_step_coef_f32_init(dpo_step_coef_f32 *c, const dpo_schedule *s, i
                                   const dpo_step_opts *opts);
 dpo_status dpo_step_coef_f64_init(dpo_step_coef_f64 *c, const dpo_schedule *s, int t, int num_inference_steps,
                                   const dpo_step_opts *opts);
+/* DDIM coefficients from alpha_t, alpha_prev and sigma given directly (no
+ * schedule; t = prev_t = 0, no clipping), formed exactly as the _init
+ * functions form them: 0 < alpha_t < 1, 0 < alpha_prev <= 1, sigma finite
+ * and >= 0 with sigma^2 <= 1 - alpha_prev, else DPO_ERR_RANGE. */
+dpo_status dpo_step_coef_f32_ddim(dpo_step_coef_f32 *c, float alpha_t, float alpha_prev, float sigma,
+                                  dpo_pred_type pred);
+dpo_status dpo_step_coef_f64_ddim(dpo_step_coef_f64 *c, double alpha_t, double alpha_prev, double sigma,
+                                  dpo_pred_type pred);
 
 /* One step on n elements: x_prev = mu + sigma z.  Any output may be NULL
  * (not computed).  x_prev, x0, mu must not overlap the inputs.  noise may be
@@ -205,7 +222,8 @@ dpo_status dpo_step_philox_f64(double *x_prev, double *x0, double *mu, const dou
 
 /* Gaussian log-density log N(x_prev; mu, sigma^2 I) of a given x_prev,
  * for `batch` rows of `dim` elements: out[b].  Squared deviations are
- * summed in double in the canonical tree.  sigma = 0 -> DPO_ERR_SIGMA_ZERO. */
+ * summed in double in the canonical tree.  sigma = c->sigma (the only field
+ * read); sigma = 0 -> DPO_ERR_SIGMA_ZERO. */
 dpo_status dpo_step_logprob_f32(double *out, const float *x_prev, const float *mu, size_t batch, size_t dim,
                                 const dpo_step_coef_f32 *c, dpo_logprob_mode mode);
 dpo_status dpo_step_logprob_f64(double *out, const double *x_prev, const double *mu, size_t batch, size_t dim,
@@ -305,11 +323,9 @@ uint64_t dpo_hash64(const void *data, size_t len, uint64_t seed);
 }
 #endif
 
-/* Preference losses and gradients (issue: verified losses). */
+/* The rest of the verified core: preference losses and gradients.  The
+ * built-in model and trainers are the next layer up, in their own headers
+ * (diffpo_align.h, diffpo_train.h), which include this one (docs/api.md). */
 #include "diffpo_loss.h"
-/* Built-in data, network, optimizer, rewards and trainers (alignment). */
-#include "diffpo_align.h"
-/* Trainers of every method (alignment). */
-#include "diffpo_train.h"
 
 #endif

@@ -1,12 +1,15 @@
 /* diffpo end-to-end alignment: built-in data, the built-in epsilon-network
  * with LoRA adapters, the fixed-order matrix product, AdamW, built-in
- * rewards and the trainers of every method.  Included by diffpo.h.
+ * rewards (the built-in model layer, libdiffpo; includes diffpo.h; the
+ * trainers are in diffpo_train.h, which includes this header).
  *
  * Everything here follows diffpo.h's conventions: dpo_status, outputs
  * first, caller-provided memory with *_size() queries, no allocation after
  * set-up, pure functions of (seed, coordinates). */
 #ifndef DIFFPO_ALIGN_H
 #define DIFFPO_ALIGN_H
+
+#include "diffpo.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -96,8 +99,8 @@ dpo_status dpo_mlp_init_lora(float *lora, const dpo_mlp_cfg *cfg, uint64_t seed)
 
 /* out = eps(x, t, c) for n samples; t[i], cls[i] per sample.  lora may be
  * NULL (the reference model: base only).  work keeps the activations. */
-dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_mlp_cfg *cfg, const float *base,
-                           const float *lora, const float *x, const int32_t *t, const int32_t *cls, size_t n);
+dpo_status dpo_mlp_forward(float *out, const dpo_mlp_cfg *cfg, const float *base, const float *lora, const float *x,
+                           const int32_t *t, const int32_t *cls, size_t n, void *work, size_t work_size);
 
 /* A failing matmul backend gives DPO_ERR_MODEL with out untouched (the
  * work then holds no forward: a backward on it is DPO_ERR_WORKSPACE). */
@@ -111,9 +114,8 @@ dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_m
  * matmul backend gives DPO_ERR_MODEL after every input check: g_x is then
  * untouched, but g_base and g_lora may hold part of their sums (they are
  * accumulated in place, layer by layer): discard them. */
-dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const float *g_out, void *work,
-                            size_t work_size, const dpo_mlp_cfg *cfg, const float *base, const float *lora,
-                            size_t n);
+dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const float *g_out, const dpo_mlp_cfg *cfg,
+                            const float *base, const float *lora, size_t n, void *work, size_t work_size);
 
 /* ------------------------------------------------------------- AdamW
  * Loshchilov & Hutter's decoupled weight decay, one parameter at a time:
@@ -154,7 +156,7 @@ typedef enum dpo_reward_kind {
 
 const char *dpo_reward_name(dpo_reward_kind k);
 /* r[i] and (g != NULL) g = grad r for n images with classes cls. */
-dpo_status dpo_reward_eval(double *r, float *g, dpo_reward_kind kind, const float *x0, size_t n,
+dpo_status dpo_reward_builtin_eval(double *r, float *g, dpo_reward_kind kind, const float *x0, size_t n,
                            const int32_t *cls);
 /* Wraps a built-in reward as a dpo_reward_model (user data: the kind). */
 dpo_reward_model dpo_reward_builtin(dpo_reward_kind kind);
@@ -191,7 +193,7 @@ typedef enum dpo_resampler {
  * with t = timestep and class cond[i] for every sample (cond must not be
  * NULL: the network is class-conditional), in chunks of at most 64 samples
  * that fit the caller's work buffer (>= dpo_mlp_workspace_size(cfg, 1)
- * bytes, 8-byte aligned).  Per-sample outputs do not depend on the
+ * bytes, DPO_WORK_ALIGN aligned).  Per-sample outputs do not depend on the
  * chunking.  lora may be NULL (the reference model). */
 typedef struct dpo_mlp_model_ctx {
     const dpo_mlp_cfg *cfg;

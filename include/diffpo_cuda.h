@@ -26,6 +26,7 @@
 #define DIFFPO_CUDA_H
 
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -97,14 +98,14 @@ size_t dpo_cuda_loss_workspace_size(size_t n);
  * memory; gradient outputs may be NULL. */
 dpo_status dpo_cuda_stepdpo_f32(dpo_pair_result *d_res, float *d_g_mu_w, float *d_g_mu_l, const float *d_x_w,
                                 const float *d_mu_w, const float *d_mu_ref_w, const float *d_x_l,
-                                const float *d_mu_l, const float *d_mu_ref_l, size_t n, dpo_dpo_params p,
+                                const float *d_mu_l, const float *d_mu_ref_l, size_t n, dpo_pair_params p,
                                 void *d_work, size_t work_size, void *stream);
 dpo_status dpo_cuda_d3po_code_f32(dpo_pair_result *d_res, float *d_g_mu_0, float *d_g_mu_1, const float *d_x_0,
                                   const float *d_mu_0, const float *d_mu_ref_0, const float *d_x_1,
                                   const float *d_mu_1, const float *d_mu_ref_1, size_t n, int label,
                                   dpo_clip_params p, void *d_work, size_t work_size, void *stream);
 dpo_status dpo_cuda_tailorpo_f32(dpo_pair_result *d_res, float *d_g_mu, const float *d_x_w, const float *d_x_l,
-                                 const float *d_mu, const float *d_mu_ref, size_t n, dpo_dpo_params p, void *d_work,
+                                 const float *d_mu, const float *d_mu_ref, size_t n, dpo_pair_params p, void *d_work,
                                  size_t work_size, void *stream);
 dpo_status dpo_cuda_rdpo_f32(dpo_pair_result *d_res, float *d_g_mu, const float *d_x_w, const float *d_x_l,
                              const float *d_mu, const float *d_mu_ref, size_t n, dpo_rdpo_params p, void *d_work,

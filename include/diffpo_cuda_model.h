@@ -14,6 +14,7 @@
 #define DIFFPO_CUDA_MODEL_H
 
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,4 +1,5 @@
-/* diffpo preference losses and their gradients.  Included by diffpo.h.
+/* diffpo preference losses and their gradients (the verified core, with
+ * diffpo.h; each includes the other).
  *
  * docs/losses.md is the reference: for every function the paper and
  * equation it implements, which log-probability reduction it uses, its
@@ -19,6 +20,8 @@
  *   - every sigmoid loss -log sigma(z) is evaluated as softplus(-z). */
 #ifndef DIFFPO_LOSS_H
 #define DIFFPO_LOSS_H
+
+#include "diffpo.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,11 +49,11 @@ typedef struct dpo_pair_result {
 } dpo_pair_result;
 
 /* Parameters of the Gaussian-step DPO losses. */
-typedef struct dpo_dpo_params {
+typedef struct dpo_pair_params {
     double beta;           /* > 0, finite */
     double sigma;          /* the step's standard deviation sigma_t > 0 */
     dpo_logprob_mode mode; /* DPO_LOGPROB_SUM (papers) or _MEAN (public code) */
-} dpo_dpo_params;
+} dpo_pair_params;
 
 /* ----------------------------------------------------------- log-ratio */
 
@@ -68,10 +71,10 @@ dpo_status dpo_logratio_f64(double *lr, const double *x, const double *mu, const
  * (divided by n in mean mode).  g_mu_w, g_mu_l: n each, may be NULL. */
 dpo_status dpo_stepdpo_f32(dpo_pair_result *res, float *g_mu_w, float *g_mu_l, const float *x_w, const float *mu_w,
                            const float *mu_ref_w, const float *x_l, const float *mu_l, const float *mu_ref_l,
-                           size_t n, dpo_dpo_params p);
+                           size_t n, dpo_pair_params p);
 dpo_status dpo_stepdpo_f64(dpo_pair_result *res, double *g_mu_w, double *g_mu_l, const double *x_w,
                            const double *mu_w, const double *mu_ref_w, const double *x_l, const double *mu_l,
-                           const double *mu_ref_l, size_t n, dpo_dpo_params p);
+                           const double *mu_ref_l, size_t n, dpo_pair_params p);
 
 /* ------------------------------------ D3PO public code ("d3po-code" variant)
  * Two samples k = 0, 1 (different parents), mean log-probability by default:
@@ -106,9 +109,9 @@ dpo_status dpo_d3po_code_f64(dpo_pair_result *res, double *g_mu_0, double *g_mu_
  *   (/ n in mean mode, computed in this shared form), L = -log sigma(h),
  *   dL/dmu = -(f/sigma^2)(x_w - x_l).   g_mu: n, may be NULL. */
 dpo_status dpo_tailorpo_f32(dpo_pair_result *res, float *g_mu, const float *x_w, const float *x_l, const float *mu,
-                            const float *mu_ref, size_t n, dpo_dpo_params p);
+                            const float *mu_ref, size_t n, dpo_pair_params p);
 dpo_status dpo_tailorpo_f64(dpo_pair_result *res, double *g_mu, const double *x_w, const double *x_l,
-                            const double *mu, const double *mu_ref, size_t n, dpo_dpo_params p);
+                            const double *mu, const double *mu_ref, size_t n, dpo_pair_params p);
 
 /* Ranking of k >= 2 candidates by reward (TailorPO eq. 12: r_t = r(x0_hat)):
  * order[0..k) = candidate indices by descending reward; equal rewards keep
@@ -169,8 +172,8 @@ size_t dpo_tailorpo_g_workspace_size(size_t n, size_t dim);
 /* Full guidance of n samples: x0_hat from eps_hat (the model's output at x,
  * timestep), reward gradient through `reward`, vjp through `vjp` when
  * p.jac == DPO_GUIDE_VJP (vjp must be non-NULL then).  r_before (n, may be
- * NULL) receives r_t(x).  x_plus must not overlap x.  work must be aligned
- * for double. */
+ * NULL) receives r_t(x).  x_plus must not overlap x.  work: at least
+ * dpo_tailorpo_g_workspace_size(n, dim) bytes, DPO_WORK_ALIGN aligned. */
 dpo_status dpo_tailorpo_g_guide_f32(float *x_plus, double *r_before, const float *x, const float *eps_hat,
                                     size_t n, size_t dim, int timestep, const int32_t *cond,
                                     const dpo_reward_model *reward, const dpo_eps_vjp *vjp, dpo_guide_params p,

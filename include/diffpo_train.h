@@ -1,6 +1,6 @@
 /* diffpo trainers: one preference-alignment iteration of every method on
  * the built-in network, as a pure function of (seed, iteration, state).
- * Included by diffpo.h (after diffpo_loss.h and diffpo_align.h).
+ * The built-in model layer; includes diffpo_align.h (and so diffpo.h).
  *
  * An iteration draws `batch` prompts (sample id g = it * batch + b, class
  * g mod n_classes), computes each prompt's LoRA gradient into its own slot
@@ -13,6 +13,8 @@
  * one.  docs/trainers.md describes every method's iteration. */
 #ifndef DIFFPO_TRAIN_H
 #define DIFFPO_TRAIN_H
+
+#include "diffpo_align.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -121,14 +123,14 @@ dpo_status dpo_make_pairs_user(float *pairs, int32_t *cls, size_t n, uint64_t se
  * seed `seed` (samples i = class * n_per_class + j).  images (may be NULL)
  * receives the final images, classes x n_per_class x dim. */
 size_t dpo_eval_workspace_size(const dpo_mlp_cfg *mcfg);
-dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+dpo_status dpo_eval_model_reward(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
                            const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
                            const dpo_schedule *sched, dpo_reward_kind reward, int num_steps, double eta,
                            void *work, size_t work_size);
 /* The same with the caller's reward (as dpo_make_pairs_user).  Arguments
  * are checked before any work; *mean_reward is written only on DPO_OK
  * (images, like the pairs above, up to a failure during the rollouts). */
-dpo_status dpo_eval_reward_user(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+dpo_status dpo_eval_model_reward_user(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
                                 const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
                                 const dpo_schedule *sched, const dpo_reward_model *reward, int num_steps,
                                 double eta, void *work, size_t work_size);

@@ -80,7 +80,7 @@ struct DspoOp {
 } // namespace
 
 // ------------------------------------------------------ scalar kernels
-static __global__ void dpo_k_stepdpo_fin(dpo_pair_result *res, double *hdr, double n, dpo_dpo_params p)
+static __global__ void dpo_k_stepdpo_fin(dpo_pair_result *res, double *hdr, double n, dpo_pair_params p)
 {
     dpo_pair_result r;
     dpo_stepdpo_scalars(&r, &hdr[4], &hdr[5], hdr[0], hdr[1], n, p);
@@ -220,7 +220,7 @@ static dpo_status dpo_cu_loss_sums(void *work, size_t n, const Op &op, cudaStrea
 
 static dpo_status dpo_cu_lr_pair(int is_d3po, dpo_pair_result *res, float *gw, float *gl, const float *xw,
                                  const float *mw, const float *rw, const float *xl, const float *ml, const float *rl,
-                                 size_t n, dpo_dpo_params p, int label, dpo_clip_params q, void *work,
+                                 size_t n, dpo_pair_params p, int label, dpo_clip_params q, void *work,
                                  size_t work_size, void *stream)
 {
     cudaStream_t st = (cudaStream_t)stream;
@@ -260,7 +260,7 @@ static dpo_status dpo_cu_lr_pair(int is_d3po, dpo_pair_result *res, float *gw, f
 extern "C" dpo_status dpo_cuda_stepdpo_f32(dpo_pair_result *d_res, float *d_g_mu_w, float *d_g_mu_l,
                                            const float *d_x_w, const float *d_mu_w, const float *d_mu_ref_w,
                                            const float *d_x_l, const float *d_mu_l, const float *d_mu_ref_l,
-                                           size_t n, dpo_dpo_params p, void *d_work, size_t work_size, void *stream)
+                                           size_t n, dpo_pair_params p, void *d_work, size_t work_size, void *stream)
 {
     dpo_clip_params q;
     memset(&q, 0, sizeof q);
@@ -274,7 +274,7 @@ extern "C" dpo_status dpo_cuda_d3po_code_f32(dpo_pair_result *d_res, float *d_g_
                                              size_t n, int label, dpo_clip_params p, void *d_work, size_t work_size,
                                              void *stream)
 {
-    dpo_dpo_params q;
+    dpo_pair_params q;
     memset(&q, 0, sizeof q);
     return dpo_cu_lr_pair(1, d_res, d_g_mu_0, d_g_mu_1, d_x_0, d_mu_0, d_mu_ref_0, d_x_1, d_mu_1, d_mu_ref_1, n, q,
                           label, p, d_work, work_size, stream);
@@ -313,7 +313,7 @@ extern "C" dpo_status dpo_cuda_rdpo_f32(dpo_pair_result *d_res, float *d_g_mu, c
 // TailorPO is RDPO with lambda = 0, as on the CPU.
 extern "C" dpo_status dpo_cuda_tailorpo_f32(dpo_pair_result *d_res, float *d_g_mu, const float *d_x_w,
                                             const float *d_x_l, const float *d_mu, const float *d_mu_ref, size_t n,
-                                            dpo_dpo_params p, void *d_work, size_t work_size, void *stream)
+                                            dpo_pair_params p, void *d_work, size_t work_size, void *stream)
 {
     dpo_rdpo_params q;
     if (!dpo_rule_mode_ok(p.mode) || !dpo_rule_pos_finite(p.beta))

@@ -19,4 +19,11 @@ static inline int dpo_overlap(const void *a, size_t na, const void *b, size_t nb
     return pa < pb + nb && pb < pa + na;
 }
 
+/* The one check of a caller's work area (diffpo.h, DPO_WORK_ALIGN): present,
+ * at least `need` bytes, aligned.  1 when it is usable. */
+static inline int dpo_work_ok(const void *work, size_t work_size, size_t need)
+{
+    return work && work_size >= need && (uintptr_t)work % DPO_WORK_ALIGN == 0;
+}
+
 #endif

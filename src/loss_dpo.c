@@ -121,7 +121,7 @@ static void grad_write(void *g, const void *x, const void *mu, size_t n, double 
 
 static dpo_status stepdpo(dpo_pair_result *res, void *gw, void *gl, const void *xw, const void *muw,
                           const void *mrw, const void *xl, const void *mul, const void *mrl, size_t n,
-                          dpo_dpo_params p, int f32)
+                          dpo_pair_params p, int f32)
 {
     const void *ins[6];
     void *outs[2];
@@ -145,14 +145,14 @@ static dpo_status stepdpo(dpo_pair_result *res, void *gw, void *gl, const void *
 
 dpo_status dpo_stepdpo_f32(dpo_pair_result *res, float *g_mu_w, float *g_mu_l, const float *x_w, const float *mu_w,
                            const float *mu_ref_w, const float *x_l, const float *mu_l, const float *mu_ref_l,
-                           size_t n, dpo_dpo_params p)
+                           size_t n, dpo_pair_params p)
 {
     return stepdpo(res, g_mu_w, g_mu_l, x_w, mu_w, mu_ref_w, x_l, mu_l, mu_ref_l, n, p, 1);
 }
 
 dpo_status dpo_stepdpo_f64(dpo_pair_result *res, double *g_mu_w, double *g_mu_l, const double *x_w,
                            const double *mu_w, const double *mu_ref_w, const double *x_l, const double *mu_l,
-                           const double *mu_ref_l, size_t n, dpo_dpo_params p)
+                           const double *mu_ref_l, size_t n, dpo_pair_params p)
 {
     return stepdpo(res, g_mu_w, g_mu_l, x_w, mu_w, mu_ref_w, x_l, mu_l, mu_ref_l, n, p, 0);
 }
@@ -268,7 +268,7 @@ dpo_status dpo_rdpo_f64(dpo_pair_result *res, double *g_mu, const double *x_w, c
     return rdpo(res, g_mu, x_w, x_l, mu, mu_ref, n, p, 0);
 }
 
-static dpo_rdpo_params as_rdpo(dpo_dpo_params p)
+static dpo_rdpo_params as_rdpo(dpo_pair_params p)
 {
     dpo_rdpo_params q;
     q.beta = p.beta;
@@ -281,7 +281,7 @@ static dpo_rdpo_params as_rdpo(dpo_dpo_params p)
 
 /* TailorPO is RDPO with lambda = 0 (the same body, eq. 10 / 21). */
 dpo_status dpo_tailorpo_f32(dpo_pair_result *res, float *g_mu, const float *x_w, const float *x_l, const float *mu,
-                            const float *mu_ref, size_t n, dpo_dpo_params p)
+                            const float *mu_ref, size_t n, dpo_pair_params p)
 {
     if (!dpo_rule_mode_ok(p.mode) || !dpo_rule_pos_finite(p.beta))
         return DPO_ERR_RANGE;
@@ -289,7 +289,7 @@ dpo_status dpo_tailorpo_f32(dpo_pair_result *res, float *g_mu, const float *x_w,
 }
 
 dpo_status dpo_tailorpo_f64(dpo_pair_result *res, double *g_mu, const double *x_w, const double *x_l,
-                            const double *mu, const double *mu_ref, size_t n, dpo_dpo_params p)
+                            const double *mu, const double *mu_ref, size_t n, dpo_pair_params p)
 {
     if (!dpo_rule_mode_ok(p.mode) || !dpo_rule_pos_finite(p.beta))
         return DPO_ERR_RANGE;

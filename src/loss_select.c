@@ -80,7 +80,7 @@ dpo_status dpo_tailorpo_g_guide_f32(float *x_plus, double *r_before, const float
     need = dpo_tailorpo_g_workspace_size(n, dim);
     if (need == 0 || (reward->dim && reward->dim != dim))
         return DPO_ERR_SIZE;
-    if (!work || work_size < need)
+    if (!dpo_work_ok(work, work_size, need))
         return DPO_ERR_WORKSPACE;
     m = n * dim;
     if (dpo_overlap(x_plus, m * sizeof(float), x, m * sizeof(float)) ||

@@ -56,7 +56,7 @@ dpo_status dpo_rollout_f32(float *traj, double *logp, const dpo_rollout_cfg *cfg
     n = s1 - s0;
     dim = cfg->dim;
     row = cfg->batch * dim;
-    if (!work || work_size < dpo_rollout_workspace_size(n, dim) || ((uintptr_t)work % sizeof(float)))
+    if (!dpo_work_ok(work, work_size, dpo_rollout_workspace_size(n, dim)))
         return DPO_ERR_WORKSPACE;
     if (dpo_overlap(work, work_size, traj, row * (size_t)(cfg->num_steps + 1) * sizeof(float)) ||
         (logp && (dpo_overlap(work, work_size, logp, (size_t)cfg->num_steps * cfg->batch * sizeof(double)) ||

@@ -1,4 +1,5 @@
 /* CPU driver of the DDIM / DDPM step and its log-probability. */
+#include <string.h>
 #include "diffpo.h"
 #include "core/dpo_ddim.h"
 #include "core/dpo_philox.h"
@@ -54,6 +55,40 @@ static dpo_status coef_common(int *prev_idx, int *prev_t, const dpo_schedule *s,
 
 /* The float32 scalars follow diffusers' DDIMScheduler.step / DDPMScheduler
  * .step order of operations, all in float32 as 0-d float32 tensors are. */
+/* DDIM scalars from alpha_t, alpha_prev and sigma given directly; the
+ * DDIM branch of dpo_step_coef_f32_init calls this too. */
+dpo_status dpo_step_coef_f32_ddim(dpo_step_coef_f32 *c, float alpha_t, float alpha_prev, float sigma,
+                                  dpo_pred_type pred)
+{
+    dpo_step_coef_f32 r;
+    float d;
+    if (!c)
+        return DPO_ERR_NULL;
+    if ((int)pred != DPO_PRED_EPSILON && (int)pred != DPO_PRED_V && (int)pred != DPO_PRED_SAMPLE)
+        return DPO_ERR_RANGE;
+    if (!(alpha_t > 0.0f && alpha_t < 1.0f && alpha_prev > 0.0f && alpha_prev <= 1.0f))
+        return DPO_ERR_RANGE;
+    if (!(sigma >= 0.0f && sigma - sigma == 0.0f))
+        return DPO_ERR_RANGE;
+    d = 1.0f - alpha_prev - sigma * sigma;
+    if (!(d >= 0.0f))
+        return DPO_ERR_RANGE;
+    memset(&r, 0, sizeof r);
+    r.kind = DPO_STEP_DDIM;
+    r.pred = (int)pred;
+    r.alpha_t = alpha_t;
+    r.alpha_prev = alpha_prev;
+    r.beta_t = 1.0f - alpha_t;
+    r.beta_prev = 1.0f - alpha_prev;
+    r.sqrt_alpha_t = DPO_SQRTF(alpha_t);
+    r.sqrt_beta_t = DPO_SQRTF(r.beta_t);
+    r.sqrt_alpha_prev = DPO_SQRTF(alpha_prev);
+    r.sigma = sigma;
+    r.dir_coef = DPO_SQRTF(d);
+    *c = r;
+    return DPO_OK;
+}
+
 dpo_status dpo_step_coef_f32_init(dpo_step_coef_f32 *c, const dpo_schedule *s, int t, int S,
                                   const dpo_step_opts *o)
 {
@@ -91,16 +126,17 @@ dpo_status dpo_step_coef_f32_init(dpo_step_coef_f32 *c, const dpo_schedule *s, i
     r.sqrt_alpha_prev = DPO_SQRTF(ap);
     if (o->kind == DPO_STEP_DDIM) {
         float variance = (bp / bt) * (1.0f - at / ap);
-        float d;
         if (!(variance >= 0.0f)) /* alphas_cumprod must not increase */
             return DPO_ERR_RANGE;
-        r.sigma = (float)o->eta * DPO_SQRTF(variance);
-        d = 1.0f - ap - r.sigma * r.sigma;
-        if (!(d >= 0.0f)) /* eta too large for this step */
-            return DPO_ERR_RANGE;
-        r.dir_coef = DPO_SQRTF(d);
-        r.mean_x0 = 0.0f;
-        r.mean_xt = 0.0f;
+        /* the DDIM scalars, formed in one place (dpo_step_coef_f32_ddim) */
+        st = dpo_step_coef_f32_ddim(&r, at, ap, (float)o->eta * DPO_SQRTF(variance), o->pred);
+        if (st)
+            return st; /* eta too large for this step */
+        r.clip = o->clip ? 1 : 0;
+        r.use_clipped_output = o->use_clipped_output ? 1 : 0;
+        r.clip_range = (float)o->clip_range;
+        r.t = t;
+        r.prev_t = prev_t;
     } else {
         float cur_alpha = at / ap;
         float cur_beta = 1.0f - cur_alpha;
@@ -114,6 +150,40 @@ dpo_status dpo_step_coef_f32_init(dpo_step_coef_f32 *c, const dpo_schedule *s, i
         r.sigma = t > 0 ? DPO_SQRTF(variance) : 0.0f; /* no noise is added at t = 0 */
         r.dir_coef = 0.0f;
     }
+    *c = r;
+    return DPO_OK;
+}
+
+/* DDIM scalars from alpha_t, alpha_prev and sigma given directly; the
+ * DDIM branch of dpo_step_coef_f64_init calls this too. */
+dpo_status dpo_step_coef_f64_ddim(dpo_step_coef_f64 *c, double alpha_t, double alpha_prev, double sigma,
+                                  dpo_pred_type pred)
+{
+    dpo_step_coef_f64 r;
+    double d;
+    if (!c)
+        return DPO_ERR_NULL;
+    if ((int)pred != DPO_PRED_EPSILON && (int)pred != DPO_PRED_V && (int)pred != DPO_PRED_SAMPLE)
+        return DPO_ERR_RANGE;
+    if (!(alpha_t > 0.0 && alpha_t < 1.0 && alpha_prev > 0.0 && alpha_prev <= 1.0))
+        return DPO_ERR_RANGE;
+    if (!(sigma >= 0.0 && sigma - sigma == 0.0))
+        return DPO_ERR_RANGE;
+    d = 1.0 - alpha_prev - sigma * sigma;
+    if (!(d >= 0.0))
+        return DPO_ERR_RANGE;
+    memset(&r, 0, sizeof r);
+    r.kind = DPO_STEP_DDIM;
+    r.pred = (int)pred;
+    r.alpha_t = alpha_t;
+    r.alpha_prev = alpha_prev;
+    r.beta_t = 1.0 - alpha_t;
+    r.beta_prev = 1.0 - alpha_prev;
+    r.sqrt_alpha_t = DPO_SQRT(alpha_t);
+    r.sqrt_beta_t = DPO_SQRT(r.beta_t);
+    r.sqrt_alpha_prev = DPO_SQRT(alpha_prev);
+    r.sigma = sigma;
+    r.dir_coef = DPO_SQRT(d);
     *c = r;
     return DPO_OK;
 }
@@ -155,16 +225,17 @@ dpo_status dpo_step_coef_f64_init(dpo_step_coef_f64 *c, const dpo_schedule *s, i
     r.sqrt_alpha_prev = DPO_SQRT(ap);
     if (o->kind == DPO_STEP_DDIM) {
         double variance = (bp / bt) * (1.0 - at / ap);
-        double d;
-        if (!(variance >= 0.0))
+        if (!(variance >= 0.0)) /* alphas_cumprod must not increase */
             return DPO_ERR_RANGE;
-        r.sigma = o->eta * DPO_SQRT(variance);
-        d = 1.0 - ap - r.sigma * r.sigma;
-        if (!(d >= 0.0))
-            return DPO_ERR_RANGE;
-        r.dir_coef = DPO_SQRT(d);
-        r.mean_x0 = 0.0;
-        r.mean_xt = 0.0;
+        /* the DDIM scalars, formed in one place (dpo_step_coef_f64_ddim) */
+        st = dpo_step_coef_f64_ddim(&r, at, ap, o->eta * DPO_SQRT(variance), o->pred);
+        if (st)
+            return st; /* eta too large for this step */
+        r.clip = o->clip ? 1 : 0;
+        r.use_clipped_output = o->use_clipped_output ? 1 : 0;
+        r.clip_range = o->clip_range;
+        r.t = t;
+        r.prev_t = prev_t;
     } else {
         double cur_alpha = at / ap;
         double cur_beta = 1.0 - cur_alpha;

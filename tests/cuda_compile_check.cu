@@ -26,7 +26,7 @@ __global__ void dpo_core_compile_check(double *out, const dpo_step_coef_f32 *c32
 }
 
 // The loss scalars, gradient elements, guidance and AdamW/MLP element math.
-__global__ void dpo_core_compile_check_loss(dpo_pair_result *res, double *out, float *f, dpo_dpo_params p,
+__global__ void dpo_core_compile_check_loss(dpo_pair_result *res, double *out, float *f, dpo_pair_params p,
                                             dpo_clip_params q, dpo_rdpo_params rp, dpo_eps_params ep,
                                             dpo_dspo_params dp, dpo_guide_params gp)
 {

@@ -5,7 +5,7 @@ diffusers' DDIMScheduler.step.
 Usage: python3 tests/py_ddim_step.py BUILD_DIR   (runs BUILD_DIR/diffpo)
 
 The reference is written here from the published algorithm (DESIGN.md sec. 6,
-REFERENCES.md), never from the library:
+docs/references.md §2), never from the library:
   * alphas_cumprod in float32 as PyTorch 2.x builds it on the CPU: linspace
     in float32 (step = (end - start)/(N - 1); element i from start for
     i < N/2, from end otherwise), squared in float32 for scaled_linear,

@@ -1,13 +1,16 @@
 #!/bin/sh
 # Runs every test program and sums their closing "N passed, M failed" lines.
 #   unit tests      $BUILD/tests/test_*     (C, tests/test_*.c)
-#   CLI tests       tests/cli_*.sh          (shell, drive $BUILD/diffpo)
+#   unit scripts    tests/test_*.sh         (shell, no CLI: e.g. each header compiles alone)
+#   CLI tests       tests/cli_*.sh          (shell, drive $BUILD/diffpo; SKIP_CLI=1 skips)
 #   cross-checks    tests/py_*.py           (Python + NumPy/mpmath; SKIP_PY=1 skips)
 #   build matrix    tests/repro_builds.sh   (gcc/clang, -O0/-O3; SKIP_REPRO=1 skips)
 #   CUDA emulation  make test-emu           (kernels/ as host C++ with g++; SKIP_EMU=1 skips)
 #   aarch64         tests/cross_aarch64.sh  (cross build run under qemu-aarch64, bits equal to
 #                                            this build's; SKIP_AARCH64=1 skips)
-# VALGRIND=1 runs the unit tests under valgrind memcheck.
+# VALGRIND=1 runs the unit tests under valgrind memcheck.  make check runs
+# the unit tests and unit scripts only (SKIP_CLI, SKIP_PY, SKIP_EMU,
+# SKIP_AARCH64, SKIP_REPRO, SKIP_CUDA); make test runs everything.
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-python3}
 export BUILD PYTHON
@@ -32,6 +35,16 @@ for t in "$BUILD"/tests/test_*; do
     tally "$name" $st
 done
 
+for t in tests/test_*.sh; do
+    [ -f "$t" ] || continue
+    name=$(basename "$t")
+    echo "== $name"
+    sh "$t" >"$log" 2>&1
+    st=$?
+    grep -E '^FAIL' "$log"
+    tally "$name" $st
+done
+
 # CPU emulation of the CUDA drivers (make test-emu, docs/cuda.md): needs a
 # C++20 compiler with <ucontext.h> fibers, no GPU and no nvcc.  SKIP_EMU=1
 # skips it, and so does SKIP_SLOW=1 (make asan / valgrind: their library
@@ -52,6 +65,7 @@ fi
 
 for t in tests/cli_*.sh; do
     [ -f "$t" ] || continue
+    [ "${SKIP_CLI:-0}" = 1 ] && { echo "== CLI tests: skipped (SKIP_CLI)"; break; }
     name=$(basename "$t")
     echo "== $name"
     sh "$t" "$BUILD/diffpo" >"$log" 2>&1

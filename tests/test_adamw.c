@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "core/dpo_mlp.h"
 
 static double lcg(uint32_t *s)

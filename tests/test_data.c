@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 #define S DPO_IMG_SIDE
 #define D DPO_IMG_DIM

@@ -66,7 +66,7 @@ static double fd_check(const char *what, loss_fn f, void *ctx, double *v, const 
 typedef struct pair_ctx {
     double xw[NMAX], mw[NMAX], rw[NMAX], xl[NMAX], ml[NMAX], rl[NMAX];
     size_t n;
-    dpo_dpo_params p;
+    dpo_pair_params p;
     dpo_clip_params cp;
     dpo_rdpo_params rp;
     int label;

@@ -29,9 +29,9 @@ static void widen(double *d, const float *f, size_t n)
         d[i] = f[i];
 }
 
-static dpo_dpo_params P(double beta, double sigma, dpo_logprob_mode m)
+static dpo_pair_params P(double beta, double sigma, dpo_logprob_mode m)
 {
-    dpo_dpo_params p;
+    dpo_pair_params p;
     p.beta = beta;
     p.sigma = sigma;
     p.mode = m;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 static dpo_schedule sched;
 
@@ -152,10 +153,10 @@ static dpo_status fwd_bwd(grads *g, inst *I, const dpo_matmul_backend *be)
     dpo_status e;
     dpo_mlp_cfg c = I->cfg;
     c.matmul = be;
-    e = dpo_mlp_forward(g->out, I->work, I->ws, &c, I->base, I->lora, I->x, I->t, I->cls, I->n);
+    e = dpo_mlp_forward(g->out, &c, I->base, I->lora, I->x, I->t, I->cls, I->n, I->work, I->ws);
     if (e)
         return e;
-    return dpo_mlp_backward(g->gx, g->gb, g->gl, I->gout, I->work, I->ws, &c, I->base, I->lora, I->n);
+    return dpo_mlp_backward(g->gx, g->gb, g->gl, I->gout, &c, I->base, I->lora, I->n, I->work, I->ws);
 }
 
 /* -------------------------------------------------------------- tests */
@@ -190,9 +191,9 @@ static void test_forward_backward_same_bits(void)
     cnt.calls = 0;
     c = I.cfg;
     c.matmul = &be;
-    CHECK(dpo_mlp_forward(b.out, I.work, I.ws, &c, I.base, NULL, I.x, I.t, I.cls, I.n) == DPO_OK, "ref forward");
+    CHECK(dpo_mlp_forward(b.out, &c, I.base, NULL, I.x, I.t, I.cls, I.n, I.work, I.ws) == DPO_OK, "ref forward");
     CHECK(cnt.calls == 3, "reference forward: %ld calls, expected 3", cnt.calls);
-    CHECK(dpo_mlp_forward(a.out, I.work, I.ws, &I.cfg, I.base, NULL, I.x, I.t, I.cls, I.n) == DPO_OK, "ref fwd");
+    CHECK(dpo_mlp_forward(a.out, &I.cfg, I.base, NULL, I.x, I.t, I.cls, I.n, I.work, I.ws) == DPO_OK, "ref fwd");
     CHECK(chk_same_bits(a.out, b.out, I.n * I.D * 4), "reference forward bits differ");
     grads_free(&a);
     grads_free(&b);
@@ -252,23 +253,23 @@ static void test_failing_backend(void)
             g.out[j] = sent[j] = 7.0f + (float)j;
         cnt.calls = 0;
         cnt.fail_at = i;
-        e = dpo_mlp_forward(g.out, I.work, I.ws, &c, I.base, I.lora, I.x, I.t, I.cls, I.n);
+        e = dpo_mlp_forward(g.out, &c, I.base, I.lora, I.x, I.t, I.cls, I.n, I.work, I.ws);
         CHECK(e == DPO_ERR_MODEL, "forward, failure at call %ld: %s", i, dpo_status_str(e));
         CHECK(chk_same_bits(g.out, sent, nout * 4), "forward, failure at call %ld: out written", i);
         cnt.fail_at = 0;
-        e = dpo_mlp_backward(g.gx, g.gb, g.gl, I.gout, I.work, I.ws, &c, I.base, I.lora, I.n);
+        e = dpo_mlp_backward(g.gx, g.gb, g.gl, I.gout, &c, I.base, I.lora, I.n, I.work, I.ws);
         CHECK(e == DPO_ERR_WORKSPACE, "backward after a failed forward: %s", dpo_status_str(e));
     }
     for (i = 1; i <= 21; i++) {
         size_t j;
         dpo_status e;
         cnt.fail_at = 0;
-        CHECK(dpo_mlp_forward(g.out, I.work, I.ws, &c, I.base, I.lora, I.x, I.t, I.cls, I.n) == DPO_OK, "forward");
+        CHECK(dpo_mlp_forward(g.out, &c, I.base, I.lora, I.x, I.t, I.cls, I.n, I.work, I.ws) == DPO_OK, "forward");
         for (j = 0; j < nout; j++)
             g.gx[j] = sent[j] = 3.0f - (float)j;
         cnt.calls = 0;
         cnt.fail_at = i;
-        e = dpo_mlp_backward(g.gx, g.gb, g.gl, I.gout, I.work, I.ws, &c, I.base, I.lora, I.n);
+        e = dpo_mlp_backward(g.gx, g.gb, g.gl, I.gout, &c, I.base, I.lora, I.n, I.work, I.ws);
         CHECK(e == DPO_ERR_MODEL, "backward, failure at call %ld: %s", i, dpo_status_str(e));
         CHECK(chk_same_bits(g.gx, sent, nout * 4), "backward, failure at call %ld: g_x written", i);
     }
@@ -276,9 +277,9 @@ static void test_failing_backend(void)
     bad.user = NULL;
     bad.product = NULL;
     c.matmul = &bad;
-    CHECK(dpo_mlp_forward(g.out, I.work, I.ws, &c, I.base, I.lora, I.x, I.t, I.cls, I.n) == DPO_ERR_NULL,
+    CHECK(dpo_mlp_forward(g.out, &c, I.base, I.lora, I.x, I.t, I.cls, I.n, I.work, I.ws) == DPO_ERR_NULL,
           "NULL product (forward)");
-    CHECK(dpo_mlp_backward(g.gx, g.gb, g.gl, I.gout, I.work, I.ws, &c, I.base, I.lora, I.n) == DPO_ERR_NULL,
+    CHECK(dpo_mlp_backward(g.gx, g.gb, g.gl, I.gout, &c, I.base, I.lora, I.n, I.work, I.ws) == DPO_ERR_NULL,
           "NULL product (backward)");
     free(sent);
     grads_free(&g);
@@ -490,7 +491,7 @@ static void test_eval(void)
     work = walloc(ws);
     for (q = 0; q < 2; q++) {
         img[q] = walloc(2 * mc.n_classes * D * 4);
-        e = dpo_eval_reward(&r[q], img[q], 31, 2, q ? &mb : &mc, base, lora, &sched, DPO_REWARD_AESTHETIC, 8, 1.0,
+        e = dpo_eval_model_reward(&r[q], img[q], 31, 2, q ? &mb : &mc, base, lora, &sched, DPO_REWARD_AESTHETIC, 8, 1.0,
                             work, ws);
         CHECK(e == DPO_OK, "eval %d: %s", q, dpo_status_str(e));
     }
@@ -500,7 +501,7 @@ static void test_eval(void)
     cnt.calls = 0;
     cnt.fail_at = 100;
     r[1] = -123.0;
-    e = dpo_eval_reward(&r[1], NULL, 31, 2, &mb, base, lora, &sched, DPO_REWARD_AESTHETIC, 8, 1.0, work, ws);
+    e = dpo_eval_model_reward(&r[1], NULL, 31, 2, &mb, base, lora, &sched, DPO_REWARD_AESTHETIC, 8, 1.0, work, ws);
     CHECK(e == DPO_ERR_MODEL, "failing eval: %s", dpo_status_str(e));
     CHECK(r[1] == -123.0, "failing eval wrote the mean");
     for (q = 0; q < 2; q++)

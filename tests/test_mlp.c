@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 /* ------------------------------------------------------------ matmul */
 static float rnd_f(uint32_t *s)
@@ -247,7 +248,7 @@ static void fd_check(const dpo_mlp_cfg *cfg, size_t n, size_t stride, uint32_t s
     for (use_lora = 0; use_lora < 2; use_lora++) {
         const float *lp = use_lora ? lora : NULL;
         double maxe = 0, h = 1e-6, gmax;
-        CHECK(dpo_mlp_forward(out, work, wsz, cfg, base, lp, x, t, c, n) == DPO_OK, "forward");
+        CHECK(dpo_mlp_forward(out, cfg, base, lp, x, t, c, n, work, wsz) == DPO_OK, "forward");
         for (i = 0; i < n; i++) {
             double ref[512];
             dnet_forward(ref, &N, xd + i * D, t[i], c[i], use_lora);
@@ -261,7 +262,7 @@ static void fd_check(const dpo_mlp_cfg *cfg, size_t n, size_t stride, uint32_t s
         memset(gx, 0, n * D * sizeof *gx);
         memset(gb, 0, nb * sizeof *gb);
         memset(gl, 0, nl * sizeof *gl);
-        CHECK(dpo_mlp_backward(gx, gb, use_lora ? gl : NULL, g, work, wsz, cfg, base, lp, n) == DPO_OK, "backward");
+        CHECK(dpo_mlp_backward(gx, gb, use_lora ? gl : NULL, g, cfg, base, lp, n, work, wsz) == DPO_OK, "backward");
         /* input */
         {
             double *fd = malloc(n * D * sizeof *fd);
@@ -355,18 +356,18 @@ static void test_backward_accumulates(void)
     rnd_fill(lora, nl, 0.3, &s);
     rnd_fill(x, n * D, 1.0, &s);
     rnd_fill(g, n * D, 1.0, &s);
-    CHECK(dpo_mlp_forward(out, work, wsz, &cfg, base, lora, x, t, c, n) == DPO_OK, "fwd");
+    CHECK(dpo_mlp_forward(out, &cfg, base, lora, x, t, c, n, work, wsz) == DPO_OK, "fwd");
     memset(gx0, 0, sizeof gx0);
     memset(gb0, 0, sizeof gb0);
     memset(gl0, 0, sizeof gl0);
-    CHECK(dpo_mlp_backward(gx0, gb0, gl0, g, work, wsz, &cfg, base, lora, n) == DPO_OK, "bwd");
+    CHECK(dpo_mlp_backward(gx0, gb0, gl0, g, &cfg, base, lora, n, work, wsz) == DPO_OK, "bwd");
     for (i = 0; i < 15; i++)
         gx1[i] = 0.25f;
     for (i = 0; i < 512; i++)
         gb1[i] = 0.25f;
     for (i = 0; i < 256; i++)
         gl1[i] = 0.25f;
-    CHECK(dpo_mlp_backward(gx1, gb1, gl1, g, work, wsz, &cfg, base, lora, n) == DPO_OK, "bwd again");
+    CHECK(dpo_mlp_backward(gx1, gb1, gl1, g, &cfg, base, lora, n, work, wsz) == DPO_OK, "bwd again");
     for (i = 0; i < n * D; i++)
         CHECK(fabs((double)gx1[i] - (0.25 + gx0[i])) <= 1e-6 * (1 + fabs(gx0[i])), "g_x += at %zu", i);
     for (i = 0; i < nb; i++)
@@ -394,14 +395,14 @@ static void test_lora_zero_b_is_base(void)
     /* A (R x in per layer) random, B zero: R*(in0 + H + H) = 4*(88+128+128) */
     CHECK(nz == 4 * (88 + 128 + 128), "A random, B zero after init (%zu non-zero)", nz);
     rnd_fill(x, n * D, 1.0, &s);
-    CHECK(dpo_mlp_forward(o0, work, wsz, &cfg, base, NULL, x, t, c, n) == DPO_OK, "base");
-    CHECK(dpo_mlp_forward(o1, work, wsz, &cfg, base, lora, x, t, c, n) == DPO_OK, "B = 0");
-    CHECK(dpo_mlp_forward(o2, work, wsz, &cfg, base, zero, x, t, c, n) == DPO_OK, "zeros");
+    CHECK(dpo_mlp_forward(o0, &cfg, base, NULL, x, t, c, n, work, wsz) == DPO_OK, "base");
+    CHECK(dpo_mlp_forward(o1, &cfg, base, lora, x, t, c, n, work, wsz) == DPO_OK, "B = 0");
+    CHECK(dpo_mlp_forward(o2, &cfg, base, zero, x, t, c, n, work, wsz) == DPO_OK, "zeros");
     CHECK(chk_same_bits(o0, o1, sizeof o0), "B = 0 LoRA gives the base output bit for bit");
     CHECK(chk_same_bits(o0, o2, sizeof o0), "lora NULL equals all-zero LoRA bit for bit");
     /* and a non-zero B changes it */
     lora[nl - 1] = 0.5f;
-    CHECK(dpo_mlp_forward(o1, work, wsz, &cfg, base, lora, x, t, c, n) == DPO_OK, "B != 0");
+    CHECK(dpo_mlp_forward(o1, &cfg, base, lora, x, t, c, n, work, wsz) == DPO_OK, "B != 0");
     CHECK(!chk_same_bits(o0, o1, sizeof o0), "non-zero B changes the output");
     free(base);
     free(lora);
@@ -426,22 +427,22 @@ static void test_determinism_and_batch_independence(void)
     rnd_fill(lora, nl, 0.05, &s);
     rnd_fill(x, n * D, 1.0, &s);
     rnd_fill(g, n * D, 1.0, &s);
-    dpo_mlp_forward(o1, work, wsz, &cfg, base, lora, x, t, c, n);
+    dpo_mlp_forward(o1, &cfg, base, lora, x, t, c, n, work, wsz);
     memset(gx1, 0, sizeof gx1);
-    dpo_mlp_backward(gx1, gb1, gl1, g, work, wsz, &cfg, base, lora, n);
+    dpo_mlp_backward(gx1, gb1, gl1, g, &cfg, base, lora, n, work, wsz);
     memset(work, 0xA5, wsz);
-    dpo_mlp_forward(o2, work, wsz, &cfg, base, lora, x, t, c, n);
+    dpo_mlp_forward(o2, &cfg, base, lora, x, t, c, n, work, wsz);
     memset(gx2, 0, sizeof gx2);
-    dpo_mlp_backward(gx2, gb2, gl2, g, work, wsz, &cfg, base, lora, n);
+    dpo_mlp_backward(gx2, gb2, gl2, g, &cfg, base, lora, n, work, wsz);
     CHECK(chk_same_bits(o1, o2, sizeof o1), "forward: same bits twice");
     CHECK(chk_same_bits(gx1, gx2, sizeof gx1), "g_x: same bits twice");
     CHECK(chk_same_bits(gb1, gb2, nb * 4), "g_base: same bits twice");
     CHECK(chk_same_bits(gl1, gl2, nl * 4), "g_lora: same bits twice");
     for (i = 0; i < n; i++) {
-        dpo_mlp_forward(o3, work1, w1, &cfg, base, lora, x + i * D, t + i, c + i, 1);
+        dpo_mlp_forward(o3, &cfg, base, lora, x + i * D, t + i, c + i, 1, work1, w1);
         CHECK(chk_same_bits(o3, o1 + i * D, sizeof o3), "sample %zu alone = in the batch", i);
         memset(gx3, 0, sizeof gx3);
-        dpo_mlp_backward(gx3, NULL, NULL, g + i * D, work1, w1, &cfg, base, lora, 1);
+        dpo_mlp_backward(gx3, NULL, NULL, g + i * D, &cfg, base, lora, 1, work1, w1);
         CHECK(chk_same_bits(gx3, gx1 + i * D, sizeof gx3), "g_x of sample %zu alone = in the batch", i);
     }
     for (i = 0; i < n; i++) {
@@ -449,7 +450,7 @@ static void test_determinism_and_batch_independence(void)
         tp[i] = t[perm[i]];
         cp[i] = c[perm[i]];
     }
-    dpo_mlp_forward(op, work, wsz, &cfg, base, lora, xp, tp, cp, n);
+    dpo_mlp_forward(op, &cfg, base, lora, xp, tp, cp, n, work, wsz);
     for (i = 0; i < n; i++)
         CHECK(chk_same_bits(op + i * D, o1 + perm[i] * D, D * 4), "permuted batch, sample %zu", i);
     free(base);
@@ -501,7 +502,7 @@ static void test_model_wrapper(void)
     rnd_fill(x, n * D, 1.0, &s);
     for (i = 0; i < n; i++)
         t[i] = 321;
-    CHECK(dpo_mlp_forward(o1, work2, wsz, &cfg, base, NULL, x, t, c, n) == DPO_OK, "direct");
+    CHECK(dpo_mlp_forward(o1, &cfg, base, NULL, x, t, c, n, work2, wsz) == DPO_OK, "direct");
     big.cfg = &cfg;
     big.base = base;
     big.lora = NULL;
@@ -547,22 +548,24 @@ static void test_validation(void)
         CHECK((expr) == (code), "%s: wrong status", what);                               \
         CHECK(chk_same_bits(out, keep, sizeof out), "%s: output touched", what);        \
     } while (0)
-    FWD_ERR(dpo_mlp_forward(out, work, wsz, &cfg, base, lora, x, tb, c, n), DPO_ERR_RANGE, "t = N");
-    FWD_ERR(dpo_mlp_forward(out, work, wsz, &cfg, base, lora, x, tn, c, n), DPO_ERR_RANGE, "t < 0");
-    FWD_ERR(dpo_mlp_forward(out, work, wsz, &cfg, base, lora, x, t, cb, n), DPO_ERR_RANGE, "class");
-    FWD_ERR(dpo_mlp_forward(out, work, wsz - 1, &cfg, base, lora, x, t, c, n), DPO_ERR_WORKSPACE, "small work");
-    FWD_ERR(dpo_mlp_forward(out, work + 4, wsz, &cfg, base, lora, x, t, c, n), DPO_ERR_WORKSPACE, "misaligned");
-    FWD_ERR(dpo_mlp_forward(out, NULL, wsz, &cfg, base, lora, x, t, c, n), DPO_ERR_WORKSPACE, "no work");
-    FWD_ERR(dpo_mlp_forward(out, work, wsz, &cfg, NULL, lora, x, t, c, n), DPO_ERR_NULL, "base NULL");
-    FWD_ERR(dpo_mlp_forward(out, work, wsz, &cfg, base, lora, NULL, t, c, n), DPO_ERR_NULL, "x NULL");
-    FWD_ERR(dpo_mlp_forward(out, work, wsz, &cfg, base, lora, x, t, c, 0), DPO_ERR_SIZE, "n = 0");
-    FWD_ERR(dpo_mlp_forward(out, work, wsz, &cfg, base, lora, out, t, c, n), DPO_ERR_ALIAS, "out = x");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, base, lora, x, tb, c, n, work, wsz), DPO_ERR_RANGE, "t = N");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, base, lora, x, tn, c, n, work, wsz), DPO_ERR_RANGE, "t < 0");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, base, lora, x, t, cb, n, work, wsz), DPO_ERR_RANGE, "class");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, base, lora, x, t, c, n, work, wsz - 1), DPO_ERR_WORKSPACE, "small work");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, base, lora, x, t, c, n, work + 4, wsz), DPO_ERR_WORKSPACE, "misaligned");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, base, lora, x, t, c, n, NULL, wsz), DPO_ERR_WORKSPACE, "no work");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, NULL, lora, x, t, c, n, work, wsz), DPO_ERR_NULL, "base NULL");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, base, lora, NULL, t, c, n, work, wsz), DPO_ERR_NULL, "x NULL");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, base, lora, x, t, c, 0, work, wsz), DPO_ERR_SIZE, "n = 0");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, base, lora, out, t, c, n, work, wsz), DPO_ERR_ALIAS, "out = x");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, base, lora, x, t, c, n, work + 8, wsz), DPO_ERR_WORKSPACE,
+            "work 8 bytes off DPO_WORK_ALIGN");
     bad = cfg;
     bad.temb = 5;
-    FWD_ERR(dpo_mlp_forward(out, work, wsz, &bad, base, lora, x, t, c, n), DPO_ERR_SIZE, "odd temb");
+    FWD_ERR(dpo_mlp_forward(out, &bad, base, lora, x, t, c, n, work, wsz), DPO_ERR_SIZE, "odd temb");
     CHECK(dpo_mlp_num_base(&bad) == 0 && dpo_mlp_workspace_size(&bad, 1) == 0, "bad cfg sizes are 0");
     x[3] = NAN;
-    FWD_ERR(dpo_mlp_forward(out, work, wsz, &cfg, base, lora, x, t, c, n), DPO_ERR_NONFINITE, "NaN x");
+    FWD_ERR(dpo_mlp_forward(out, &cfg, base, lora, x, t, c, n, work, wsz), DPO_ERR_NONFINITE, "NaN x");
     x[3] = 0.5f;
 
     /* backward */
@@ -570,23 +573,26 @@ static void test_validation(void)
     for (i = 0; i < 10; i++)
         gx[i] = 1.0f;
     memcpy(keep, gx, sizeof gx);
-    CHECK(dpo_mlp_backward(gx, NULL, NULL, g, work, wsz, &cfg, base, lora, n) == DPO_ERR_WORKSPACE,
+    CHECK(dpo_mlp_backward(gx, NULL, NULL, g, &cfg, base, lora, n, work, wsz) == DPO_ERR_WORKSPACE,
           "backward before any forward");
-    CHECK(dpo_mlp_forward(out, work, wsz, &cfg, base, NULL, x, t, c, n) == DPO_OK, "forward");
-    CHECK(dpo_mlp_backward(gx, NULL, NULL, g, work, wsz, &cfg, base, lora, n) == DPO_ERR_RANGE,
+    CHECK(dpo_mlp_forward(out, &cfg, base, NULL, x, t, c, n, work, wsz) == DPO_OK, "forward");
+    CHECK(dpo_mlp_backward(gx, NULL, NULL, g, &cfg, base, lora, n, work, wsz) == DPO_ERR_RANGE,
           "backward with LoRA after a base-only forward");
-    CHECK(dpo_mlp_backward(gx, NULL, gl, g, work, wsz, &cfg, base, NULL, n) == DPO_ERR_NULL, "g_lora without lora");
-    CHECK(dpo_mlp_backward(gx, NULL, NULL, g, work, wsz, &cfg, base, NULL, 1) == DPO_ERR_WORKSPACE,
+    CHECK(dpo_mlp_backward(gx, NULL, gl, g, &cfg, base, NULL, n, work, wsz) == DPO_ERR_NULL, "g_lora without lora");
+    CHECK(dpo_mlp_backward(gx, NULL, NULL, g, &cfg, base, NULL, 1, work, wsz) == DPO_ERR_WORKSPACE,
           "n differs from the forward");
-    CHECK(dpo_mlp_backward(gx, NULL, NULL, g, work, wsz - 1, &cfg, base, NULL, n) == DPO_ERR_WORKSPACE,
+    CHECK(dpo_mlp_backward(gx, NULL, NULL, g, &cfg, base, NULL, n, work, wsz - 1) == DPO_ERR_WORKSPACE,
           "small work");
     memset(gb, 0, sizeof gb);
-    CHECK(dpo_mlp_backward(gx, gb, NULL, g, work, wsz, &cfg, base, NULL, n) == DPO_OK, "valid backward");
+    CHECK(dpo_mlp_backward(gx, gb, NULL, g, &cfg, base, NULL, n, work, wsz) == DPO_OK, "valid backward");
     memcpy(keep, gx, sizeof gx);
-    CHECK(dpo_mlp_backward(gx, NULL, NULL, gx, work, wsz, &cfg, base, NULL, n) == DPO_ERR_ALIAS, "g_x = g_out");
+    CHECK(dpo_mlp_backward(gx, NULL, NULL, gx, &cfg, base, NULL, n, work, wsz) == DPO_ERR_ALIAS, "g_x = g_out");
     g[1] = INFINITY;
-    CHECK(dpo_mlp_backward(gx, NULL, NULL, g, work, wsz, &cfg, base, NULL, n) == DPO_ERR_NONFINITE, "inf g_out");
+    CHECK(dpo_mlp_backward(gx, NULL, NULL, g, &cfg, base, NULL, n, work, wsz) == DPO_ERR_NONFINITE, "inf g_out");
     CHECK(chk_same_bits(gx, keep, sizeof gx), "failed backward left g_x untouched");
+    /* DPO_WORK_ALIGN (16) is enough: no stricter alignment is asked */
+    CHECK(dpo_mlp_forward(out, &cfg, base, lora, x, t, c, n, work + DPO_WORK_ALIGN, wsz) == DPO_OK,
+          "a DPO_WORK_ALIGN-aligned work area refused");
     (void)nb;
     free(work);
 #undef FWD_ERR

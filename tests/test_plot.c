@@ -19,6 +19,7 @@
 #include <string.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "tools/diffpo_tools.h"
 
 static uint64_t sm_state = 0x0badc0ffee0ddf00ULL;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 #include "alloc_count.h"
 
@@ -80,7 +81,7 @@ static void test_loss_decreases_and_first_loss(void)
             for (j = 0; j < 64; j++)
                 xt[b * 64 + j] = (float)sqrt(a) * xt[b * 64 + j] + (float)sqrt(1.0 - a) * eps[b * 64 + j];
         }
-        CHECK(dpo_mlp_forward(out, mwork, mw, &cfg, s.base, NULL, xt, t, c, BATCH) == DPO_OK, "forward");
+        CHECK(dpo_mlp_forward(out, &cfg, s.base, NULL, xt, t, c, BATCH, mwork, mw) == DPO_OK, "forward");
         for (j = 0; j < BATCH * 64; j++)
             sum += ((double)out[j] - eps[j]) * ((double)out[j] - eps[j]);
         sum /= BATCH * 64;

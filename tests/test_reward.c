@@ -14,6 +14,7 @@
 #include <string.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 #define S DPO_IMG_SIDE
 #define D DPO_IMG_DIM
@@ -133,7 +134,7 @@ static void test_values_vs_reference(void)
     for (i = 0; i < N; i++)
         cls[i] = (int32_t)(i % DPO_DATA_CLASSES);
     for (kind = 0; kind < DPO_REWARD_KINDS; kind++) {
-        CHECK(dpo_reward_eval(r, NULL, (dpo_reward_kind)kind, x, N, cls) == DPO_OK, "eval");
+        CHECK(dpo_reward_builtin_eval(r, NULL, (dpo_reward_kind)kind, x, N, cls) == DPO_OK, "eval");
         for (i = 0; i < N; i++) {
             long double ref = ref_reward(kind, x + i * D, cls[i]);
             double err = (double)fabsl((long double)r[i] - ref) / (1.0 + fabs((double)ref));
@@ -170,15 +171,15 @@ static void test_gradients_fd(void)
         cls[i] = (int32_t)((i * 3) % DPO_DATA_CLASSES);
     for (kind = 0; kind < DPO_REWARD_KINDS; kind++) {
         double worst = 0;
-        CHECK(dpo_reward_eval(r, g, (dpo_reward_kind)kind, x, N, cls) == DPO_OK, "eval");
+        CHECK(dpo_reward_builtin_eval(r, g, (dpo_reward_kind)kind, x, N, cls) == DPO_OK, "eval");
         for (i = 0; i < N; i++)
             for (k = 0; k < D; k++) {
                 double rp, rm, fd, err;
                 memcpy(xp, x + i * D, sizeof xp);
                 xp[k] = (float)((double)xp[k] + h);
-                CHECK(dpo_reward_eval(&rp, NULL, (dpo_reward_kind)kind, xp, 1, cls + i) == DPO_OK, "eval+");
+                CHECK(dpo_reward_builtin_eval(&rp, NULL, (dpo_reward_kind)kind, xp, 1, cls + i) == DPO_OK, "eval+");
                 xp[k] = (float)((double)x[i * D + k] - h);
-                CHECK(dpo_reward_eval(&rm, NULL, (dpo_reward_kind)kind, xp, 1, cls + i) == DPO_OK, "eval-");
+                CHECK(dpo_reward_builtin_eval(&rm, NULL, (dpo_reward_kind)kind, xp, 1, cls + i) == DPO_OK, "eval-");
                 CHECK((double)xp[k] + h == (double)x[i * D + k], "x - h exact");
                 fd = (rp - rm) / (2 * h);
                 err = fabs(fd - (double)g[i * D + k]) / (1.0 + fabs(fd));
@@ -211,9 +212,9 @@ static void test_directional(void)
     }
     for (kind = 0; kind < DPO_REWARD_KINDS; kind++) {
         double r0, rp, rm, dd = 0, fd;
-        CHECK(dpo_reward_eval(&r0, g, (dpo_reward_kind)kind, x, 1, &c) == DPO_OK, "eval");
-        CHECK(dpo_reward_eval(&rp, NULL, (dpo_reward_kind)kind, xp, 1, &c) == DPO_OK, "eval");
-        CHECK(dpo_reward_eval(&rm, NULL, (dpo_reward_kind)kind, xm, 1, &c) == DPO_OK, "eval");
+        CHECK(dpo_reward_builtin_eval(&r0, g, (dpo_reward_kind)kind, x, 1, &c) == DPO_OK, "eval");
+        CHECK(dpo_reward_builtin_eval(&rp, NULL, (dpo_reward_kind)kind, xp, 1, &c) == DPO_OK, "eval");
+        CHECK(dpo_reward_builtin_eval(&rm, NULL, (dpo_reward_kind)kind, xm, 1, &c) == DPO_OK, "eval");
         for (k = 0; k < D; k++)
             dd += (double)g[k] * v[k];
         fd = (rp - rm) / (2 * h);
@@ -236,11 +237,11 @@ static void test_purity(void)
         cls[i] = (int32_t)((i * 7) % DPO_DATA_CLASSES);
     for (kind = 0; kind < DPO_REWARD_KINDS; kind++) {
         dpo_reward_kind kd = (dpo_reward_kind)kind;
-        CHECK(dpo_reward_eval(r1, g1, kd, x, N, cls) == DPO_OK, "eval");
-        CHECK(dpo_reward_eval(r2, g2, kd, x, N, cls) == DPO_OK, "eval");
-        CHECK(dpo_reward_eval(r3, NULL, kd, x, N, cls) == DPO_OK, "eval");
+        CHECK(dpo_reward_builtin_eval(r1, g1, kd, x, N, cls) == DPO_OK, "eval");
+        CHECK(dpo_reward_builtin_eval(r2, g2, kd, x, N, cls) == DPO_OK, "eval");
+        CHECK(dpo_reward_builtin_eval(r3, NULL, kd, x, N, cls) == DPO_OK, "eval");
         for (i = 0; i < N; i++) /* one at a time, from the end */
-            CHECK(dpo_reward_eval(r4 + (N - 1 - i), g3 + (N - 1 - i) * D, kd, x + (N - 1 - i) * D, 1,
+            CHECK(dpo_reward_builtin_eval(r4 + (N - 1 - i), g3 + (N - 1 - i) * D, kd, x + (N - 1 - i) * D, 1,
                                   cls + (N - 1 - i)) == DPO_OK,
                   "eval one");
         CHECK(chk_same_bits(r1, r2, sizeof r1) && chk_same_bits(g1, g2, sizeof g1), "%d: repeat", kind);
@@ -264,12 +265,12 @@ static void test_builtin_model(void)
         CHECK(m.dim == D && m.value && m.grad && m.user, "%d: filled", kind);
         if (!m.value || !m.grad)
             continue;
-        CHECK(dpo_reward_eval(r1, g1, (dpo_reward_kind)kind, x, N, cls) == DPO_OK, "eval");
+        CHECK(dpo_reward_builtin_eval(r1, g1, (dpo_reward_kind)kind, x, N, cls) == DPO_OK, "eval");
         CHECK(m.value(m.user, r2, x, N, cls) == 0, "value cb");
         CHECK(m.grad(m.user, r3, g2, x, N, cls) == 0, "grad cb");
         CHECK(chk_same_bits(r1, r2, sizeof r1) && chk_same_bits(r1, r3, sizeof r1) &&
                   chk_same_bits(g1, g2, sizeof g1),
-              "%d: wrapper agrees with dpo_reward_eval", kind);
+              "%d: wrapper agrees with dpo_reward_builtin_eval", kind);
         CHECK(m.value(m.user, r2, x, 0, cls) != 0, "%d: callback reports failure", kind);
     }
     bad = dpo_reward_builtin((dpo_reward_kind)3);
@@ -303,43 +304,43 @@ static void test_validation(void)
         dpo_reward_kind kd = (dpo_reward_kind)kind;
         float save;
         RESET();
-        CHECK(dpo_reward_eval(NULL, g, kd, x, N, cls) == DPO_ERR_NULL && UNTOUCHED(), "%d: r NULL", kind);
-        CHECK(dpo_reward_eval(r, g, kd, NULL, N, cls) == DPO_ERR_NULL && UNTOUCHED(), "%d: x NULL", kind);
-        CHECK(dpo_reward_eval(r, g, kd, x, 0, cls) == DPO_ERR_SIZE && UNTOUCHED(), "%d: n 0", kind);
-        CHECK(dpo_reward_eval(r, g, kd, x, (size_t)-1, cls) == DPO_ERR_SIZE && UNTOUCHED(), "%d: n huge", kind);
+        CHECK(dpo_reward_builtin_eval(NULL, g, kd, x, N, cls) == DPO_ERR_NULL && UNTOUCHED(), "%d: r NULL", kind);
+        CHECK(dpo_reward_builtin_eval(r, g, kd, NULL, N, cls) == DPO_ERR_NULL && UNTOUCHED(), "%d: x NULL", kind);
+        CHECK(dpo_reward_builtin_eval(r, g, kd, x, 0, cls) == DPO_ERR_SIZE && UNTOUCHED(), "%d: n 0", kind);
+        CHECK(dpo_reward_builtin_eval(r, g, kd, x, (size_t)-1, cls) == DPO_ERR_SIZE && UNTOUCHED(), "%d: n huge", kind);
         save = x[N * D - 1];
         x[N * D - 1] = NAN;
-        CHECK(dpo_reward_eval(r, g, kd, x, N, cls) == DPO_ERR_NONFINITE && UNTOUCHED(), "%d: NaN", kind);
+        CHECK(dpo_reward_builtin_eval(r, g, kd, x, N, cls) == DPO_ERR_NONFINITE && UNTOUCHED(), "%d: NaN", kind);
         x[N * D - 1] = -INFINITY;
-        CHECK(dpo_reward_eval(r, g, kd, x, N, cls) == DPO_ERR_NONFINITE && UNTOUCHED(), "%d: -inf", kind);
+        CHECK(dpo_reward_builtin_eval(r, g, kd, x, N, cls) == DPO_ERR_NONFINITE && UNTOUCHED(), "%d: -inf", kind);
         x[N * D - 1] = save;
         x[0] = INFINITY;
-        CHECK(dpo_reward_eval(r, NULL, kd, x, N, cls) == DPO_ERR_NONFINITE && UNTOUCHED(), "%d: inf", kind);
+        CHECK(dpo_reward_builtin_eval(r, NULL, kd, x, N, cls) == DPO_ERR_NONFINITE && UNTOUCHED(), "%d: inf", kind);
         x[0] = 0.5f;
         /* gradient aliasing the input or the values */
-        CHECK(dpo_reward_eval(r, x, kd, x, N, cls) == DPO_ERR_ALIAS && UNTOUCHED(), "%d: g = x", kind);
-        CHECK(dpo_reward_eval(r, x + D, kd, x, N, cls) == DPO_ERR_ALIAS && UNTOUCHED(), "%d: g inside x", kind);
+        CHECK(dpo_reward_builtin_eval(r, x, kd, x, N, cls) == DPO_ERR_ALIAS && UNTOUCHED(), "%d: g = x", kind);
+        CHECK(dpo_reward_builtin_eval(r, x + D, kd, x, N, cls) == DPO_ERR_ALIAS && UNTOUCHED(), "%d: g inside x", kind);
         /* r overlapping g or x (a double buffer viewed as floats) */
         memcpy(dbuf, x, sizeof x);
-        CHECK(dpo_reward_eval(dbuf + 1, (float *)(void *)dbuf, kd, x, N, cls) == DPO_ERR_ALIAS,
+        CHECK(dpo_reward_builtin_eval(dbuf + 1, (float *)(void *)dbuf, kd, x, N, cls) == DPO_ERR_ALIAS,
               "%d: r inside g", kind);
-        CHECK(dpo_reward_eval(dbuf + 1, NULL, kd, (const float *)(const void *)dbuf, N, cls) == DPO_ERR_ALIAS,
+        CHECK(dpo_reward_builtin_eval(dbuf + 1, NULL, kd, (const float *)(const void *)dbuf, N, cls) == DPO_ERR_ALIAS,
               "%d: r inside x", kind);
     }
     RESET();
-    CHECK(dpo_reward_eval(r, g, (dpo_reward_kind)3, x, N, cls) == DPO_ERR_RANGE && UNTOUCHED(), "kind 3");
-    CHECK(dpo_reward_eval(r, g, (dpo_reward_kind)-1, x, N, cls) == DPO_ERR_RANGE && UNTOUCHED(), "kind -1");
-    CHECK(dpo_reward_eval(r, g, DPO_REWARD_CLASSMATCH, x, N, NULL) == DPO_ERR_NULL && UNTOUCHED(), "cls NULL");
-    CHECK(dpo_reward_eval(r, g, DPO_REWARD_CLASSMATCH, x, N, badcls) == DPO_ERR_RANGE && UNTOUCHED(), "cls 4");
-    CHECK(dpo_reward_eval(r, g, DPO_REWARD_CLASSMATCH, x, N, negcls) == DPO_ERR_RANGE && UNTOUCHED(), "cls -1");
+    CHECK(dpo_reward_builtin_eval(r, g, (dpo_reward_kind)3, x, N, cls) == DPO_ERR_RANGE && UNTOUCHED(), "kind 3");
+    CHECK(dpo_reward_builtin_eval(r, g, (dpo_reward_kind)-1, x, N, cls) == DPO_ERR_RANGE && UNTOUCHED(), "kind -1");
+    CHECK(dpo_reward_builtin_eval(r, g, DPO_REWARD_CLASSMATCH, x, N, NULL) == DPO_ERR_NULL && UNTOUCHED(), "cls NULL");
+    CHECK(dpo_reward_builtin_eval(r, g, DPO_REWARD_CLASSMATCH, x, N, badcls) == DPO_ERR_RANGE && UNTOUCHED(), "cls 4");
+    CHECK(dpo_reward_builtin_eval(r, g, DPO_REWARD_CLASSMATCH, x, N, negcls) == DPO_ERR_RANGE && UNTOUCHED(), "cls -1");
     /* classes are ignored (may be NULL or anything) for the other kinds */
-    CHECK(dpo_reward_eval(r, g, DPO_REWARD_AESTHETIC, x, N, NULL) == DPO_OK, "aesthetic, cls NULL");
-    CHECK(dpo_reward_eval(r, g, DPO_REWARD_COMPRESS, x, N, badcls) == DPO_OK, "compress, cls ignored");
+    CHECK(dpo_reward_builtin_eval(r, g, DPO_REWARD_AESTHETIC, x, N, NULL) == DPO_OK, "aesthetic, cls NULL");
+    CHECK(dpo_reward_builtin_eval(r, g, DPO_REWARD_COMPRESS, x, N, badcls) == DPO_OK, "compress, cls ignored");
     /* extreme but finite inputs give finite values */
     for (k = 0; k < D; k++)
         x[k] = (k & 1) ? 3.0e38f : -3.0e38f;
     for (kind = 0; kind < DPO_REWARD_KINDS; kind++) {
-        CHECK(dpo_reward_eval(r, g, (dpo_reward_kind)kind, x, 1, cls) == DPO_OK, "%d: huge", kind);
+        CHECK(dpo_reward_builtin_eval(r, g, (dpo_reward_kind)kind, x, 1, cls) == DPO_OK, "%d: huge", kind);
         CHECK(isfinite(r[0]), "%d: huge input gives finite value %g", kind, r[0]);
     }
 #undef RESET
@@ -363,7 +364,7 @@ static void test_classmatch_sanity(void)
         picture_image(x, c);
         for (q = 0; q < DPO_DATA_CLASSES; q++) {
             cl = q;
-            CHECK(dpo_reward_eval(&r[q], NULL, DPO_REWARD_CLASSMATCH, x, 1, &cl) == DPO_OK, "eval");
+            CHECK(dpo_reward_builtin_eval(&r[q], NULL, DPO_REWARD_CLASSMATCH, x, 1, &cl) == DPO_OK, "eval");
         }
         for (q = 0; q < DPO_DATA_CLASSES; q++)
             if (q != c)
@@ -378,7 +379,7 @@ static void test_classmatch_sanity(void)
         random_images(x, 1, 1.0);
         for (q = 0; q < DPO_DATA_CLASSES; q++) {
             cl = q;
-            CHECK(dpo_reward_eval(&r, NULL, DPO_REWARD_CLASSMATCH, x, 1, &cl) == DPO_OK, "eval");
+            CHECK(dpo_reward_builtin_eval(&r, NULL, DPO_REWARD_CLASSMATCH, x, 1, &cl) == DPO_OK, "eval");
             CHECK(r < 0, "log p < 0");
             s += exp(r);
         }
@@ -394,14 +395,14 @@ static void test_compress_sanity(void)
     size_t k;
     for (k = 0; k < D; k++)
         x[k] = 0.375f;
-    CHECK(dpo_reward_eval(&rc, g, DPO_REWARD_COMPRESS, x, 1, NULL) == DPO_OK, "eval");
+    CHECK(dpo_reward_builtin_eval(&rc, g, DPO_REWARD_COMPRESS, x, 1, NULL) == DPO_OK, "eval");
     /* every term is sqrt(0.01) = 0.1: -64 * 0.1 / 8 */
     CHECK(fabs(rc - (-0.8)) < 1e-15, "constant image: %.17g", rc);
     for (k = 0; k < D; k++)
         CHECK(g[k] == 0.0f, "gradient at a constant image is 0 (pixel %zu: %g)", k, (double)g[k]);
     for (trial = 0; trial < 200; trial++) {
         random_images(x, 1, trial < 100 ? 0.01 : 1.0);
-        CHECK(dpo_reward_eval(&r, NULL, DPO_REWARD_COMPRESS, x, 1, NULL) == DPO_OK, "eval");
+        CHECK(dpo_reward_builtin_eval(&r, NULL, DPO_REWARD_COMPRESS, x, 1, NULL) == DPO_OK, "eval");
         CHECK(r < rc, "trial %d: %g not below the constant image's %g", trial, r, rc);
     }
     /* a smooth ramp beats a checkerboard */
@@ -409,10 +410,10 @@ static void test_compress_sanity(void)
         double rr, rk;
         for (k = 0; k < D; k++)
             x[k] = (float)((double)(k % 8) / 7.0 * 2 - 1);
-        dpo_reward_eval(&rr, NULL, DPO_REWARD_COMPRESS, x, 1, NULL);
+        dpo_reward_builtin_eval(&rr, NULL, DPO_REWARD_COMPRESS, x, 1, NULL);
         for (k = 0; k < D; k++)
             x[k] = ((k % 8) + (k / 8)) % 2 ? 1.0f : -1.0f;
-        dpo_reward_eval(&rk, NULL, DPO_REWARD_COMPRESS, x, 1, NULL);
+        dpo_reward_builtin_eval(&rk, NULL, DPO_REWARD_COMPRESS, x, 1, NULL);
         CHECK(rr > rk, "ramp %g vs checkerboard %g", rr, rk);
     }
 }
@@ -429,9 +430,9 @@ static void test_aesthetic_sanity(void)
             dark[i * 8 + j] = centre ? -1.0f : 1.0f;
             flat[i * 8 + j] = 0.0f;
         }
-    dpo_reward_eval(&rb, NULL, DPO_REWARD_AESTHETIC, bright, 1, NULL);
-    dpo_reward_eval(&rd, NULL, DPO_REWARD_AESTHETIC, dark, 1, NULL);
-    dpo_reward_eval(&rf, g, DPO_REWARD_AESTHETIC, flat, 1, NULL);
+    dpo_reward_builtin_eval(&rb, NULL, DPO_REWARD_AESTHETIC, bright, 1, NULL);
+    dpo_reward_builtin_eval(&rd, NULL, DPO_REWARD_AESTHETIC, dark, 1, NULL);
+    dpo_reward_builtin_eval(&rf, g, DPO_REWARD_AESTHETIC, flat, 1, NULL);
     CHECK(rb > rf && rf > rd, "bright centre %g > flat %g > dark centre %g", rb, rf, rd);
     CHECK(rf == 0.0, "zero image scores 0 (%g)", rf);
     /* at x = 0 the gradient is w: positive in the centre, negative on the border */

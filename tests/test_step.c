@@ -3,6 +3,7 @@
  * (DDIM with eta = 1 is the DDPM posterior), and the validation contract. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "check.h"
 #include "diffpo.h"
 
@@ -383,6 +384,40 @@ static void test_step_philox_refuses_bad_arguments(void)
     CHECK(x[1] == 2 && x[7] == 8, "x untouched after the refused call");
 }
 
+/* dpo_step_coef_*_ddim from (alpha_t, alpha_prev, sigma): given the sigma of
+ * an eta = 0.7 step it reproduces the scalars _init forms (_init calls it, so
+ * here the check is on the fields the two set apart: a hand long-double
+ * reference for dir_coef); bad arguments are refused, output untouched. */
+static void test_coef_ddim(void)
+{
+    dpo_step_opts o = dpo_step_opts_default();
+    dpo_step_coef_f64 a, b;
+    dpo_step_coef_f32 a32, b32;
+    long double ref;
+    o.eta = 0.7;
+    o.pred = DPO_PRED_V;
+    CHECK(dpo_step_coef_f64_init(&a, &sched, 500, 20, &o) == DPO_OK, "init f64");
+    CHECK(dpo_step_coef_f64_ddim(&b, a.alpha_t, a.alpha_prev, a.sigma, DPO_PRED_V) == DPO_OK, "ddim f64");
+    CHECK(b.kind == DPO_STEP_DDIM && b.pred == DPO_PRED_V && b.t == 0 && b.clip == 0, "ddim f64: kind/pred/t");
+    CHECK(a.beta_t == b.beta_t && a.beta_prev == b.beta_prev && a.sqrt_alpha_t == b.sqrt_alpha_t &&
+              a.sqrt_beta_t == b.sqrt_beta_t && a.sqrt_alpha_prev == b.sqrt_alpha_prev && a.sigma == b.sigma &&
+              a.dir_coef == b.dir_coef,
+          "ddim f64 differs from init f64");
+    ref = sqrtl(1.0L - (long double)b.alpha_prev - (long double)b.sigma * (long double)b.sigma);
+    CHECK(fabsl((long double)b.dir_coef - ref) <= 1e-15L, "dir_coef %.17g vs %.17Lg", b.dir_coef, ref);
+    CHECK(dpo_step_coef_f32_init(&a32, &sched, 500, 20, &o) == DPO_OK, "init f32");
+    CHECK(dpo_step_coef_f32_ddim(&b32, a32.alpha_t, a32.alpha_prev, a32.sigma, DPO_PRED_V) == DPO_OK, "ddim f32");
+    CHECK(a32.sigma == b32.sigma && a32.dir_coef == b32.dir_coef && a32.sqrt_beta_t == b32.sqrt_beta_t,
+          "ddim f32 differs from init f32");
+    b = a;
+    CHECK(dpo_step_coef_f64_ddim(&b, 1.0, 0.5, 0.1, DPO_PRED_EPSILON) == DPO_ERR_RANGE, "alpha_t = 1 accepted");
+    CHECK(dpo_step_coef_f64_ddim(&b, 0.5, 0.5, 0.8, DPO_PRED_EPSILON) == DPO_ERR_RANGE, "sigma^2 > 1 - alpha_prev");
+    CHECK(dpo_step_coef_f64_ddim(&b, 0.5, 0.5, -0.1, DPO_PRED_EPSILON) == DPO_ERR_RANGE, "negative sigma");
+    CHECK(dpo_step_coef_f64_ddim(&b, 0.5, 0.5, 0.1, (dpo_pred_type)7) == DPO_ERR_RANGE, "bad pred");
+    CHECK(dpo_step_coef_f64_ddim(NULL, 0.5, 0.5, 0.1, DPO_PRED_EPSILON) == DPO_ERR_NULL, "NULL");
+    CHECK(!memcmp(&b, &a, sizeof a), "a refused call wrote its output");
+}
+
 int main(void)
 {
     make_sched();
@@ -398,5 +433,6 @@ int main(void)
     RUN(test_prev_rules);
     RUN(test_step_philox_matches_two_calls);
     RUN(test_step_philox_refuses_bad_arguments);
+    RUN(test_coef_ddim);
     return chk_summary();
 }

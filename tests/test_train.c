@@ -8,6 +8,7 @@
 #include "alloc_count.h"
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 
 static dpo_schedule sched;
 static dpo_mlp_cfg mcfg;
@@ -144,7 +145,8 @@ static void test_no_allocation_in_loop(void)
                 ok &= dpo_trainer_iteration(&r.tr, (uint64_t)it, st) == DPO_OK;
             }
         }
-        ok &= dpo_eval_reward(&rew, 0, 7, 1, &mcfg, base, r.lora, &sched, c.reward, c.num_steps, c.eta, ework, ew) ==
+        ok &= dpo_eval_model_reward(&rew, 0, 7, 1, &mcfg, base, r.lora, &sched, c.reward, c.num_steps, c.eta, ework,
+                                    ew) ==
               DPO_OK;
         CHECK(ok, "%s: iterations ran", dpo_method_name((dpo_method)meth));
         CHECK(n_alloc == before, "%s: %ld allocations inside the training loop", dpo_method_name((dpo_method)meth),
@@ -200,7 +202,7 @@ static int ur_value(void *u, double *r, const float *x0, size_t n, const int32_t
     ureward *w = (ureward *)u;
     size_t i;
     w->calls++;
-    if (w->fail || dpo_reward_eval(r, 0, DPO_REWARD_AESTHETIC, x0, n, cond) != DPO_OK)
+    if (w->fail || dpo_reward_builtin_eval(r, 0, DPO_REWARD_AESTHETIC, x0, n, cond) != DPO_OK)
         return -1;
     for (i = 0; i < n; i++)
         r[i] *= w->scale;
@@ -212,7 +214,7 @@ static int ur_grad(void *u, double *r, float *g, const float *x0, size_t n, cons
     ureward *w = (ureward *)u;
     size_t i;
     w->calls++;
-    if (w->fail || dpo_reward_eval(r, g, DPO_REWARD_AESTHETIC, x0, n, cond) != DPO_OK)
+    if (w->fail || dpo_reward_builtin_eval(r, g, DPO_REWARD_AESTHETIC, x0, n, cond) != DPO_OK)
         return -1;
     for (i = 0; i < n; i++)
         r[i] *= w->scale;
@@ -359,6 +361,24 @@ static void test_validation(void)
     CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, l, m, v, w, 64) == DPO_ERR_RANGE, "beta 0");
     c = small_cfg(DPO_METHOD_TAILORPO);
     CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, l, m, v, w, 64) == DPO_ERR_WORKSPACE, "small work");
+    {
+        /* the one work alignment, DPO_WORK_ALIGN: 16 bytes suffice, 8 do not */
+        size_t ws = dpo_trainer_workspace_size(&c, &mcfg), nl = dpo_mlp_num_lora(&mcfg);
+        float *bl = (float *)calloc(3 * nl + 1, sizeof(float));
+        void *p = NULL;
+        CHECK(posix_memalign(&p, 64, ws + 64) == 0 && bl, "workspace");
+        if (p && bl) {
+            unsigned char *big = (unsigned char *)p;
+            CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, bl, bl + nl, bl + 2 * nl, big + 8, ws) ==
+                      DPO_ERR_WORKSPACE,
+                  "work 8 bytes off DPO_WORK_ALIGN accepted");
+            CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, bl, bl + nl, bl + 2 * nl, big + DPO_WORK_ALIGN, ws) ==
+                      DPO_OK,
+                  "a DPO_WORK_ALIGN-aligned work area refused");
+        }
+        free(p);
+        free(bl);
+    }
     c.k = 9;
     CHECK(dpo_trainer_init(&tr, &c, &mcfg, &sched, base, l, m, v, w, 64) == DPO_ERR_RANGE, "k too large");
     {
@@ -377,7 +397,7 @@ static void test_validation(void)
     }
 }
 
-/* dpo_make_pairs_user / dpo_eval_reward_user: the built-in reward as a
+/* dpo_make_pairs_user / dpo_eval_model_reward_user: the built-in reward as a
  * model gives the kind-based functions' bits; the caller's reward is
  * really used (a negated one swaps every untied pair and negates the mean
  * exactly); bad arguments are refused before any work, a failing or
@@ -411,9 +431,10 @@ static void test_user_reward_offline(void)
     CHECK(dpo_make_pairs(p0, c0, n, 11, &mcfg, base, &sched, DPO_REWARD_AESTHETIC, 8, 1.0, w, ws) == DPO_OK, "pairs");
     CHECK(dpo_make_pairs_user(p1, c1, n, 11, &mcfg, base, &sched, &bm, 8, 1.0, w, ws) == DPO_OK, "pairs (model)");
     CHECK(chk_same_bits(p0, p1, n * 2 * D * 4) && !memcmp(c0, c1, sizeof c0), "pairs: model != kind");
-    CHECK(dpo_eval_reward(&m0, i0, 12, npc, &mcfg, base, 0, &sched, DPO_REWARD_AESTHETIC, 8, 1.0, w, ws) == DPO_OK,
+    CHECK(dpo_eval_model_reward(&m0, i0, 12, npc, &mcfg, base, 0, &sched, DPO_REWARD_AESTHETIC, 8, 1.0, w,
+                                ws) == DPO_OK,
           "eval");
-    CHECK(dpo_eval_reward_user(&m1, i1, 12, npc, &mcfg, base, 0, &sched, &bm, 8, 1.0, w, ws) == DPO_OK,
+    CHECK(dpo_eval_model_reward_user(&m1, i1, 12, npc, &mcfg, base, 0, &sched, &bm, 8, 1.0, w, ws) == DPO_OK,
           "eval (model)");
     CHECK(chk_same_bits(&m0, &m1, sizeof m0) && chk_same_bits(i0, i1, nimg * 4), "eval: model != kind");
     /* the negated user reward: every untied pair swapped, the mean negated */
@@ -428,7 +449,7 @@ static void test_user_reward_offline(void)
     }
     CHECK(swapped == n && ties == 0, "negated reward: %zu of %zu pairs swapped (%zu identical)", swapped, n, ties);
     CHECK(wn.calls == (long)(2 * n), "the user reward was called %ld times, expected %zu", wn.calls, 2 * n);
-    CHECK(dpo_eval_reward_user(&mn, i1, 12, npc, &mcfg, base, 0, &sched, &um, 8, 1.0, w, ws) == DPO_OK,
+    CHECK(dpo_eval_model_reward_user(&mn, i1, 12, npc, &mcfg, base, 0, &sched, &um, 8, 1.0, w, ws) == DPO_OK,
           "eval (negated)");
     CHECK(mn == -m0, "negated mean %.17g, built-in %.17g", mn, m0);
     /* refusals before any work: outputs keep their pattern */
@@ -440,25 +461,26 @@ static void test_user_reward_offline(void)
     bad = um;
     bad.dim = D + 1;
     CHECK(dpo_make_pairs_user(p1, c1, n, 3, &mcfg, base, &sched, &bad, 8, 1.0, w, ws) == DPO_ERR_SIZE, "dim");
-    CHECK(dpo_eval_reward_user(&mn, i1, 3, npc, &mcfg, base, 0, &sched, &bad, 8, 1.0, w, ws) == DPO_ERR_SIZE, "dim");
+    CHECK(dpo_eval_model_reward_user(&mn, i1, 3, npc, &mcfg, base, 0, &sched, &bad, 8, 1.0, w, ws) == DPO_ERR_SIZE,
+                                     "dim");
     bad = um;
     bad.value = 0;
     CHECK(dpo_make_pairs_user(p1, c1, n, 3, &mcfg, base, &sched, &bad, 8, 1.0, w, ws) == DPO_ERR_NULL, "no value");
-    CHECK(dpo_eval_reward_user(&mn, i1, 3, npc, &mcfg, base, 0, &sched, &bad, 8, 1.0, w, ws) == DPO_ERR_NULL,
+    CHECK(dpo_eval_model_reward_user(&mn, i1, 3, npc, &mcfg, base, 0, &sched, &bad, 8, 1.0, w, ws) == DPO_ERR_NULL,
           "no value");
     CHECK(dpo_make_pairs_user(p1, c1, n, 3, &mcfg, base, &sched, 0, 8, 1.0, w, ws) == DPO_ERR_NULL, "NULL model");
-    CHECK(dpo_eval_reward_user(&mn, i1, 3, npc, &mcfg, base, 0, &sched, 0, 8, 1.0, w, ws) == DPO_ERR_NULL,
+    CHECK(dpo_eval_model_reward_user(&mn, i1, 3, npc, &mcfg, base, 0, &sched, 0, 8, 1.0, w, ws) == DPO_ERR_NULL,
           "NULL model");
     CHECK(chk_same_bits(p1, p0, n * 2 * D * 4) && chk_same_bits(i1, ipat, nimg * 4) && mn == keep,
           "a refused call wrote its outputs");
     /* failures during the rollouts */
     um.user = &wf;
-    e = dpo_eval_reward_user(&mn, 0, 3, npc, &mcfg, base, 0, &sched, &um, 8, 1.0, w, ws);
+    e = dpo_eval_model_reward_user(&mn, 0, 3, npc, &mcfg, base, 0, &sched, &um, 8, 1.0, w, ws);
     CHECK(e == DPO_ERR_MODEL && mn == keep, "failing reward: %s, mean %g", dpo_status_str(e), mn);
     e = dpo_make_pairs_user(p1, c1, n, 3, &mcfg, base, &sched, &um, 8, 1.0, w, ws);
     CHECK(e == DPO_ERR_MODEL, "failing reward (pairs): %s", dpo_status_str(e));
     um.value = nan_value;
-    e = dpo_eval_reward_user(&mn, 0, 3, npc, &mcfg, base, 0, &sched, &um, 8, 1.0, w, ws);
+    e = dpo_eval_model_reward_user(&mn, 0, 3, npc, &mcfg, base, 0, &sched, &um, 8, 1.0, w, ws);
     CHECK(e == DPO_ERR_NONFINITE && mn == keep, "NaN reward: %s", dpo_status_str(e));
     free(p0), free(p1), free(pn), free(i0), free(i1), free(ipat), free(w);
 }

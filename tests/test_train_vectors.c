@@ -19,6 +19,7 @@
 #include <string.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "tools/diffpo_tools.h"
 
 #define VEC_PATH "vectors/train/train_iter.vec"

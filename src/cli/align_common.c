@@ -453,7 +453,8 @@ int cli_train_run(cli_train_out *out, const cli_train_spec *sp)
         rc = cli_fail(sp->cmd, "%s: --save-state %s: cannot write it", name, sp->save_state);
         goto done;
     }
-    st = dpo_eval_reward(&out->after, out->images, sp->eval_seed, sp->eval_per_class, mc, sp->base, lora, sp->sched,
+    st = dpo_eval_model_reward(&out->after, out->images, sp->eval_seed, sp->eval_per_class, mc, sp->base, lora,
+                               sp->sched,
                          sp->cfg.reward, sp->cfg.num_steps, sp->cfg.eta, ework, dpo_eval_workspace_size(mc));
     if (st)
         rc = cli_fail(sp->cmd, "%s evaluation: %s", name, dpo_status_str(st));

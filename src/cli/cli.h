@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "../tools/diffpo_tools.h"
 
 /* Every subcommand: argv[0] is the subcommand name.  Returns the exit status.

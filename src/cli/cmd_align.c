@@ -292,7 +292,8 @@ static void grid_row(align_job *J, size_t row)
 /* The base model's reward on held-out seeds (row 0 of the grid). */
 static int align_base_reward(align_job *J)
 {
-    dpo_status st = dpo_eval_reward(&J->base_reward, J->imgs, J->o.seed ^ 0x5eed0f5eedULL, J->epc, &J->mc, J->base,
+    dpo_status st = dpo_eval_model_reward(&J->base_reward, J->imgs, J->o.seed ^ 0x5eed0f5eedULL, J->epc, &J->mc,
+                                          J->base,
                                      0, J->sched, J->o.reward, 20, 1.0, J->ework, dpo_eval_workspace_size(&J->mc));
     if (st)
         return cli_fail("align", "evaluation: %s", dpo_status_str(st));

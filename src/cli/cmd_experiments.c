@@ -133,7 +133,7 @@ static dpo_status xp_step(float *x_prev, float *x0, float *mu, const xp_env *e, 
                           dpo_noise_coord nc, float *eps, void *work, size_t wsz)
 {
     int32_t t = e->ts[j], c = cls;
-    dpo_status st = dpo_mlp_forward(eps, work, wsz, &e->mc, e->base, 0, x, &t, &c, 1);
+    dpo_status st = dpo_mlp_forward(eps, &e->mc, e->base, 0, x, &t, &c, 1, work, wsz);
     if (st)
         return st;
     return dpo_step_philox_f32(x_prev, x0, mu, x, eps, nc, e->mc.dim, &e->co[j]);
@@ -144,7 +144,7 @@ static dpo_status xp_rewards(double r[XK], const float *x0, int32_t cls)
     int k;
     dpo_status st;
     for (k = 0; k < XK; k++)
-        if ((st = dpo_reward_eval(&r[k], 0, (dpo_reward_kind)k, x0, 1, &cls)) != DPO_OK)
+        if ((st = dpo_reward_builtin_eval(&r[k], 0, (dpo_reward_kind)k, x0, 1, &cls)) != DPO_OK)
             return st;
     return DPO_OK;
 }
@@ -212,8 +212,8 @@ static dpo_status d3po_param(double *c9, double *ca, const xp_env *e, const floa
     int32_t t = e->ts[j], c = cls;
     size_t q;
     dpo_status st;
-    if ((st = dpo_mlp_forward(out, w0, wsz, &e->mc, e->base, lora, x0t, &t, &c, 1)) != DPO_OK ||
-        (st = dpo_mlp_forward(out, w1, wsz, &e->mc, e->base, lora, x1t, &t, &c, 1)) != DPO_OK)
+    if ((st = dpo_mlp_forward(out, &e->mc, e->base, lora, x0t, &t, &c, 1, w0, wsz)) != DPO_OK ||
+        (st = dpo_mlp_forward(out, &e->mc, e->base, lora, x1t, &t, &c, 1, w1, wsz)) != DPO_OK)
         return st;
     for (q = 0; q < D; q++)
         dd[q] = d0[q] - d1[q];
@@ -221,10 +221,10 @@ static dpo_status d3po_param(double *c9, double *ca, const xp_env *e, const floa
     memset(g1, 0, nl * sizeof(float));
     memset(g9, 0, nl * sizeof(float));
     memset(ga, 0, nl * sizeof(float));
-    if ((st = dpo_mlp_backward(0, 0, gt, d0, w0, wsz, &e->mc, e->base, lora, 1)) != DPO_OK ||
-        (st = dpo_mlp_backward(0, 0, g1, d1, w1, wsz, &e->mc, e->base, lora, 1)) != DPO_OK ||
-        (st = dpo_mlp_backward(0, 0, g9, dd, w0, wsz, &e->mc, e->base, lora, 1)) != DPO_OK ||
-        (st = dpo_mlp_backward(0, 0, ga, a, w0, wsz, &e->mc, e->base, lora, 1)) != DPO_OK)
+    if ((st = dpo_mlp_backward(0, 0, gt, d0, &e->mc, e->base, lora, 1, w0, wsz)) != DPO_OK ||
+        (st = dpo_mlp_backward(0, 0, g1, d1, &e->mc, e->base, lora, 1, w1, wsz)) != DPO_OK ||
+        (st = dpo_mlp_backward(0, 0, g9, dd, &e->mc, e->base, lora, 1, w0, wsz)) != DPO_OK ||
+        (st = dpo_mlp_backward(0, 0, ga, a, &e->mc, e->base, lora, 1, w0, wsz)) != DPO_OK)
         return st;
     for (q = 0; q < nl; q++)
         gt[q] -= g1[q];
@@ -404,7 +404,7 @@ static dpo_status eval_se(double *se, double *se_diff, double *r_out, const doub
     for (i = 0; i < n; i++) {
         double r;
         int32_t cl = (int32_t)(i / epc);
-        if ((st = dpo_reward_eval(&r, 0, kind, imgs + i * DPO_IMG_DIM, 1, &cl)) != DPO_OK)
+        if ((st = dpo_reward_builtin_eval(&r, 0, kind, imgs + i * DPO_IMG_DIM, 1, &cl)) != DPO_OK)
             return st;
         if (r_out)
             r_out[i] = r;
@@ -776,7 +776,8 @@ static void xp_aggregate_directions(xp_ctx *X)
 static int xp_base_eval_and_pairs(xp_ctx *X)
 {
     dpo_status st;
-    st = dpo_eval_reward(&X->base_reward, X->imgs, X->S.eval_seed, (size_t)X->bu.eval_pc, &X->S.mc, X->base, 0, &xp_sched,
+    st = dpo_eval_model_reward(&X->base_reward, X->imgs, X->S.eval_seed, (size_t)X->bu.eval_pc, &X->S.mc, X->base, 0,
+                               &xp_sched,
                          DPO_REWARD_AESTHETIC, XT, 1.0, X->ework, dpo_eval_workspace_size(&X->S.mc));
     if (st || (st = eval_se(&X->base_se, 0, X->S.base_r, 0, X->imgs, X->S.mc.n_classes, (size_t)X->bu.eval_pc,
                                       DPO_REWARD_AESTHETIC)) != DPO_OK) {

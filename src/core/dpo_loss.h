@@ -144,7 +144,7 @@ DPO_HD void dpo_pair_sigmoid(dpo_pair_result *r, double z)
 /* Step DPO from Sw, Sl = sums of dpo_lr_term over winner and loser;
  * cw, cl: gradient coefficients (g = c (x - mu)). */
 DPO_HD void dpo_stepdpo_scalars(dpo_pair_result *r, double *cw, double *cl, double Sw, double Sl, double n,
-                                dpo_dpo_params p)
+                                dpo_pair_params p)
 {
     int mean = p.mode == DPO_LOGPROB_MEAN;
     double var = p.sigma * p.sigma;

@@ -58,7 +58,7 @@ DPO_HD dpo_status dpo_rule_sigma_status(double s)
  * order the CPU functions apply them: DPO_ERR_RANGE for a bad mode or
  * coefficient, then the sigma status where the loss has a sigma. */
 /* Step DPO, TailorPO: mode, beta > 0, sigma. */
-DPO_HD dpo_status dpo_rule_dpo_params_status(dpo_dpo_params p)
+DPO_HD dpo_status dpo_rule_dpo_params_status(dpo_pair_params p)
 {
     if (!dpo_rule_mode_ok(p.mode) || !dpo_rule_pos_finite(p.beta))
         return DPO_ERR_RANGE;

@@ -2,6 +2,7 @@
  * parameter array; the element update is dpo_adamw_elem in
  * src/core/dpo_mlp.h (shared with the CUDA driver). */
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "../core/dpo_mlp.h"
 #include "../core/dpo_rules.h"
 #include "../internal.h"

@@ -5,6 +5,7 @@
  * (dpo_normal4: four normals per block, pixel k = lane k % 4 of block
  * 1 + k / 4). */
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "../core/dpo_philox.h"
 
 #define S DPO_IMG_SIDE

@@ -5,6 +5,7 @@
  * order.  Layouts: docs/model.md. */
 #include <string.h>
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "../core/dpo_mlp.h"
 #include "../core/dpo_philox.h"
 #include "../core/dpo_rules.h"
@@ -221,8 +222,8 @@ static int overlaps(const void *a, size_t na, const void *b, size_t nb)
     return dpo_overlap(a, na, b, nb);
 }
 
-dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_mlp_cfg *cfg, const float *base,
-                           const float *lora, const float *x, const int32_t *t, const int32_t *cls, size_t n)
+dpo_status dpo_mlp_forward(float *out, const dpo_mlp_cfg *cfg, const float *base, const float *lora, const float *x,
+                           const int32_t *t, const int32_t *cls, size_t n, void *work, size_t work_size)
 {
     net N;
     wsl W;
@@ -237,7 +238,7 @@ dpo_status dpo_mlp_forward(float *out, void *work, size_t work_size, const dpo_m
         return DPO_ERR_SIZE;
     dpo_mlp_layout_make(&N, cfg);
     ws_layout(&W, &N, n);
-    if (!work || work_size < W.total || ((uintptr_t)work % 8u))
+    if (!dpo_work_ok(work, work_size, W.total))
         return DPO_ERR_WORKSPACE;
     for (i = 0; i < n; i++)
         if (t[i] < 0 || t[i] >= cfg->num_train_steps || cls[i] < 0 || (size_t)cls[i] >= N.K)
@@ -334,9 +335,8 @@ static int layer_bwd(float *gX, float *gbase, float *glora, float *gu, const flo
     return 0;
 }
 
-dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const float *g_out, void *work,
-                            size_t work_size, const dpo_mlp_cfg *cfg, const float *base, const float *lora,
-                            size_t n)
+dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const float *g_out, const dpo_mlp_cfg *cfg,
+                            const float *base, const float *lora, size_t n, void *work, size_t work_size)
 {
     net N;
     wsl W;
@@ -354,7 +354,7 @@ dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const floa
         return DPO_ERR_SIZE;
     dpo_mlp_layout_make(&N, cfg);
     ws_layout(&W, &N, n);
-    if (work_size < W.total || ((uintptr_t)work % 8u))
+    if (!dpo_work_ok(work, work_size, W.total))
         return DPO_ERR_WORKSPACE;
     h = (const hdr *)w;
     if (h->magic != MLP_MAGIC || h->n != n || h->D != N.D || h->H != N.H || h->T != N.T || h->E != N.E ||
@@ -452,8 +452,8 @@ static int mlp_model_forward(void *user, float *out, const float *x, size_t n, i
         tt[i] = timestep;
     for (s0 = 0; s0 < n; s0 += cap) {
         size_t m = n - s0 < cap ? n - s0 : cap;
-        dpo_status st = dpo_mlp_forward(out + s0 * dim, c->work, c->work_size, c->cfg, c->base, c->lora,
-                                        x + s0 * dim, tt, cond + s0, m);
+        dpo_status st = dpo_mlp_forward(out + s0 * dim, c->cfg, c->base, c->lora, x + s0 * dim, tt,
+                                        cond + s0, m, c->work, c->work_size);
         if (st)
             return st;
     }

@@ -3,6 +3,7 @@
  * docs/model.md).  Each iteration is a pure function of (seed, it) and
  * the state (base, m, v). */
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "../core/dpo_philox.h"
 #include "../core/dpo_reduce.h"
 #include "../core/dpo_rules.h"
@@ -73,7 +74,7 @@ dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *l
     if (dpo_rule_pretrain_range_status(cfg->num_train_steps, sched->num_train_steps, it_begin, it_end, batch) ||
         dpo_rule_adamw_status(opt))
         return DPO_ERR_RANGE;
-    if (!work || work_size < L.total || ((uintptr_t)work % 8u))
+    if (!dpo_work_ok(work, work_size, L.total))
         return DPO_ERR_WORKSPACE;
     nb = dpo_mlp_num_base(cfg);
     d = batch * cfg->dim;
@@ -110,7 +111,7 @@ dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *l
             if (st)
                 return st;
         }
-        st = dpo_mlp_forward(out, w + L.mlp, L.mlp_size, cfg, base, 0, xt, tt, cc, batch);
+        st = dpo_mlp_forward(out, cfg, base, 0, xt, tt, cc, batch, w + L.mlp, L.mlp_size);
         if (st)
             return st;
         dpo_sum_init(&s);
@@ -124,7 +125,7 @@ dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *l
             return DPO_ERR_NONFINITE;
         for (i = 0; i < nb; i++)
             gbase[i] = 0.0f;
-        st = dpo_mlp_backward(0, gbase, 0, gout, w + L.mlp, L.mlp_size, cfg, base, 0, batch);
+        st = dpo_mlp_backward(0, gbase, 0, gout, cfg, base, 0, batch, w + L.mlp, L.mlp_size);
         if (st)
             return st;
         st = dpo_adamw_step(base, adam_m, adam_v, gbase, nb, opt, it + 1);

@@ -9,6 +9,7 @@
  * from their definitions (a few hundred operations). */
 #include <string.h>
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "../core/dpo_pmath.h"
 #include "../core/dpo_reduce.h"
 #include "../internal.h"
@@ -199,7 +200,7 @@ static double classmatch_one(float *g, const double t[NC][D], const float *x, in
 
 /* ------------------------------------------------------------- driver */
 
-dpo_status dpo_reward_eval(double *r, float *g, dpo_reward_kind kind, const float *x0, size_t n,
+dpo_status dpo_reward_builtin_eval(double *r, float *g, dpo_reward_kind kind, const float *x0, size_t n,
                            const int32_t *cls)
 {
     double w[D];
@@ -257,14 +258,14 @@ static int builtin_value(void *user, double *r, const float *x0, size_t n, const
 {
     if (!user)
         return (int)DPO_ERR_NULL;
-    return (int)dpo_reward_eval(r, NULL, *(const dpo_reward_kind *)user, x0, n, cond);
+    return (int)dpo_reward_builtin_eval(r, NULL, *(const dpo_reward_kind *)user, x0, n, cond);
 }
 
 static int builtin_grad(void *user, double *r, float *g, const float *x0, size_t n, const int32_t *cond)
 {
     if (!user || !g)
         return (int)DPO_ERR_NULL;
-    return (int)dpo_reward_eval(r, g, *(const dpo_reward_kind *)user, x0, n, cond);
+    return (int)dpo_reward_builtin_eval(r, g, *(const dpo_reward_kind *)user, x0, n, cond);
 }
 
 dpo_reward_model dpo_reward_builtin(dpo_reward_kind kind)

@@ -193,14 +193,14 @@ static dpo_status reward_at(double *r, float *g, const ctx *c, const float *x0, 
             return DPO_ERR_MODEL;
         return dpo_pm_isfinite(*r) ? DPO_OK : DPO_ERR_NONFINITE;
     }
-    return dpo_reward_eval(r, g, c->reward, x0, 1, &cls);
+    return dpo_reward_builtin_eval(r, g, c->reward, x0, 1, &cls);
 }
 
 static dpo_status eps_at(float *out, void *work, size_t wsz, const ctx *c, const float *lora, const float *x, int t,
                          int32_t cls)
 {
     int32_t tt = t, cc = cls;
-    return dpo_mlp_forward(out, work, wsz, c->m, c->base, lora, x, &tt, &cc, 1);
+    return dpo_mlp_forward(out, c->m, c->base, lora, x, &tt, &cc, 1, work, wsz);
 }
 
 static dpo_status coef_at(dpo_step_coef_f32 *co, const ctx *c, int j)
@@ -281,7 +281,7 @@ static dpo_status stepwise_reward(double *r, float *x0h, float *g, const ctx *c,
 /* Adds the gradient wrt eps_theta through theta's forward kept in `net`. */
 static dpo_status backprop(float *slot, const ctx *c, const scratch *s, void *net, const float *g_eps)
 {
-    return dpo_mlp_backward(0, 0, slot, g_eps, net, s->net_size, c->m, c->base, c->lora, 1);
+    return dpo_mlp_backward(0, 0, slot, g_eps, c->m, c->base, c->lora, 1, net, s->net_size);
 }
 
 /* ------------------------------------------------------- the iterations */
@@ -450,7 +450,7 @@ static dpo_status guide_winner(const tstep *t, const ctx *c, scratch *s, const d
     if (gp.jac == DPO_GUIDE_VJP) {
         /* J_eps^T g through the network's input VJP (forward kept in net_guide) */
         memset(s->vjp, 0, D * sizeof(float));
-        if ((e = dpo_mlp_backward(s->vjp, 0, 0, s->g_reward, s->net_guide, s->net_size, c->m, c->base, c->lora, 1)) !=
+        if ((e = dpo_mlp_backward(s->vjp, 0, 0, s->g_reward, c->m, c->base, c->lora, 1, s->net_guide, s->net_size)) !=
             DPO_OK)
             return e;
     }
@@ -461,7 +461,7 @@ static dpo_status guide_winner(const tstep *t, const ctx *c, scratch *s, const d
 static dpo_status loss_tailorpo(dpo_pair_result *res, const tstep *t, const ctx *c, scratch *s,
                                 const dpo_train_cfg *cf)
 {
-    dpo_dpo_params p;
+    dpo_pair_params p;
     p.beta = cf->beta;
     p.sigma = (double)t->co.sigma;
     p.mode = cf->lp_mode;
@@ -745,7 +745,7 @@ dpo_status dpo_trainer_init(dpo_trainer *tr, const dpo_train_cfg *cfg, const dpo
         return DPO_ERR_NULL;
     if ((st = cfg_check(cfg, mcfg)) != DPO_OK)
         return st;
-    if (work_size < dpo_trainer_workspace_size(cfg, mcfg) || ((uintptr_t)work & 63))
+    if (!dpo_work_ok(work, work_size, dpo_trainer_workspace_size(cfg, mcfg)))
         return DPO_ERR_WORKSPACE;
     if (mcfg->num_train_steps != sched->num_train_steps)
         return DPO_ERR_SIZE;
@@ -935,7 +935,7 @@ static dpo_status make_pairs(float *pairs, int32_t *cls, size_t n, uint64_t seed
         return e;
     if (n == 0 || n > 0xffffffffu)
         return DPO_ERR_SIZE;
-    if (work_size < dpo_make_pairs_workspace_size(mcfg) || ((uintptr_t)work & 63))
+    if (!dpo_work_ok(work, work_size, dpo_make_pairs_workspace_size(mcfg)))
         return DPO_ERR_WORKSPACE;
     D = mcfg->dim;
     scratch_bind(&s, (unsigned char *)work, mcfg, DPO_TRAIN_MAX_STEPS);
@@ -997,7 +997,7 @@ static dpo_status eval_reward(double *mean_reward, float *images, uint64_t seed,
         return e;
     if (n_per_class == 0 || n_per_class * mcfg->n_classes > 0xffffffffu)
         return DPO_ERR_SIZE;
-    if (work_size < dpo_eval_workspace_size(mcfg) || ((uintptr_t)work & 63))
+    if (!dpo_work_ok(work, work_size, dpo_eval_workspace_size(mcfg)))
         return DPO_ERR_WORKSPACE;
     D = mcfg->dim;
     scratch_bind(&s, (unsigned char *)work, mcfg, DPO_TRAIN_MAX_STEPS);
@@ -1019,7 +1019,7 @@ static dpo_status eval_reward(double *mean_reward, float *images, uint64_t seed,
     return DPO_OK;
 }
 
-dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+dpo_status dpo_eval_model_reward(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
                            const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
                            const dpo_schedule *sched, dpo_reward_kind reward, int num_steps, double eta,
                            void *work, size_t work_size)
@@ -1028,7 +1028,7 @@ dpo_status dpo_eval_reward(double *mean_reward, float *images, uint64_t seed, si
                        work, work_size);
 }
 
-dpo_status dpo_eval_reward_user(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
+dpo_status dpo_eval_model_reward_user(double *mean_reward, float *images, uint64_t seed, size_t n_per_class,
                                 const dpo_mlp_cfg *mcfg, const float *base, const float *lora,
                                 const dpo_schedule *sched, const dpo_reward_model *reward, int num_steps,
                                 double eta, void *work, size_t work_size)

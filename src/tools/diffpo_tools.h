@@ -100,6 +100,34 @@ dpo_status dpo_vec_numbers(double *out, size_t cap, size_t *count, const char *s
  * (returned widened).  Nothing is written when v is NULL. */
 void dpo_vec_splitmix64(double *v, size_t n, uint64_t seed, double lo, double hi, const double *base, int f32);
 
+/* ------------------------------------------------------ vector evaluator
+ * The evaluator of `diffpo loss` and `diffpo verify` (src/tools/vecrun.c):
+ * every case of a vector file through the library, as docs/vectors.md
+ * sections 2-6 specify.  Results go to io->out, messages (FAIL lines,
+ * `file:line: message` for a malformed file) to io->err; io may be NULL and
+ * any stream NULL (stdout, stderr).  Out of memory: DPO_ERR_WORKSPACE. */
+#define DPO_VECRUN_MAX_GEN ((size_t)1 << 24) /* default limit of one gen array */
+
+typedef struct dpo_vecrun_io {
+    FILE *out;
+    FILE *err;
+    size_t max_gen; /* elements of one gen array; 0: DPO_VECRUN_MAX_GEN */
+} dpo_vecrun_io;
+
+/* Checks every DIR/NAME.vec in name order: a line "ok   PATH" or "FAIL PATH"
+ * per file, then "N passed, M failed" (cases; a malformed file counts one
+ * failure and is not read further; no vector file at all counts one
+ * failure).  *passed / *failed (either may be NULL) get N and M.
+ * DPO_ERR_IO (errno set, nothing printed) when DIR cannot be opened. */
+dpo_status dpo_vecrun_verify(const dpo_vecrun_io *io, const char *dir, int *passed, int *failed);
+
+/* `diffpo loss`: the file printed back with a "got <name> <n> <values>"
+ * line (or "error <status>") after every out line, section 6.  A malformed
+ * or unreadable file prints nothing on io->out and gives DPO_ERR_FORMAT. */
+dpo_status dpo_vecrun_loss(const dpo_vecrun_io *io, const char *path);
+/* The same on buf[0..len), named `name` in messages (the fuzzer's entry). */
+dpo_status dpo_vecrun_loss_buf(const dpo_vecrun_io *io, const char *name, const char *buf, size_t len);
+
 /* ------------------------------------------------------------ plots
  * An SVG line chart and image grids as PNG or PGM (the CLI's reward curves
  * and sample grids).  Output bytes are a pure function of the arguments

@@ -1,4 +1,4 @@
-/* Plot writers (include/diffpo_plot.h): an SVG line chart, image grids as
+/* Plot writers (src/tools/diffpo_tools.h): an SVG line chart, image grids as
  * PNG (stored deflate blocks, own CRC-32 and Adler-32) or PGM. */
 #include <string.h>
 #include "diffpo_tools.h"

@@ -1,7 +1,7 @@
 /* Golden-vector text parser (docs/vectors.md sections 1 and 2):
  * allocation-free, callback based.  This layer checks the lexical rules and
  * the case structure (case/end, known record keywords, names); the meaning
- * of the records is checked by the evaluator (src/cli/cmd_vectors.c).
+ * of the records is checked by the evaluator (src/tools/vecrun.c).
  * Fuzzed by fuzz/fuzz_vecfile.c. */
 #include <stdlib.h>
 #include <string.h>

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "diffpo_cuda.h"
 #include "diffpo_cuda_model.h"
 
@@ -379,7 +380,7 @@ static void loss_case(size_t n, uint32_t tag)
     for (mode = 0; mode < 2; mode++)
         for (bi = 0; bi < 3; bi++) {
             double beta = bi == 0 ? 0.1 : (bi == 1 ? 5.0 : 5000.0);
-            dpo_dpo_params p;
+            dpo_pair_params p;
             dpo_clip_params q;
             dpo_eps_params ep;
             p.beta = beta, p.sigma = 0.37, p.mode = (dpo_logprob_mode)mode;
@@ -614,7 +615,7 @@ static void test_bad_args(void)
     size_t ws = dpo_cuda_loss_workspace_size(n), sws = dpo_cuda_step_workspace_size(B, dim);
     void *work = dalloc(ws > sws ? ws : sws);
     dpo_step_coef_f32 c, c0;
-    dpo_dpo_params p;
+    dpo_pair_params p;
     dpo_noise_coord nc;
     size_t i;
     fill(h, n, 4000, 1.0f);
@@ -763,7 +764,7 @@ static void test_pending_error(void)
     size_t rws = dpo_cuda_reduce_workspace_size(B, dim), big = ws > sws ? ws : sws;
     void *work = dalloc(big > rws ? big : rws);
     dpo_step_coef_f32 c;
-    dpo_dpo_params p;
+    dpo_pair_params p;
     dpo_clip_params q;
     dpo_rdpo_params rp;
     dpo_eps_params ep;

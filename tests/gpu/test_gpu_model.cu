@@ -22,6 +22,7 @@
 #include <cuda_runtime.h>
 #include <cublasLt.h>
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "diffpo_cuda_model.h"
 #include "check.h"
 
@@ -456,8 +457,8 @@ static int cpu_run(const minst *M, size_t n, int use_lora, float *out, float *gx
     memcpy(gx, M->gx0, n * M->D * 4);
     memcpy(gb, M->gb0, M->nb * 4);
     memcpy(gl, M->gl0, M->nl * 4);
-    int ok = dpo_mlp_forward(out, w, ws, &M->cfg, M->base, lora, M->x, M->t, M->cls, n) == DPO_OK &&
-             dpo_mlp_backward(gx, gb, use_lora ? gl : NULL, M->gout, w, ws, &M->cfg, M->base, lora, n) == DPO_OK;
+    int ok = dpo_mlp_forward(out, &M->cfg, M->base, lora, M->x, M->t, M->cls, n, w, ws) == DPO_OK &&
+             dpo_mlp_backward(gx, gb, use_lora ? gl : NULL, M->gout, &M->cfg, M->base, lora, n, w, ws) == DPO_OK;
     free(w);
     return ok;
 }

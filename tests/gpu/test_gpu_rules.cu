@@ -114,7 +114,7 @@ static void test_dpo_params(void)
     for (size_t a = 0; a < sizeof(sigmas) / sizeof(sigmas[0]); a++)
         for (size_t b = 0; b < sizeof(betas) / sizeof(betas[0]); b++)
             for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
-                dpo_dpo_params p;
+                dpo_pair_params p;
                 p.beta = betas[b], p.sigma = sigmas[a], p.mode = (dpo_logprob_mode)modes[m];
                 dpo_status e = m >= 2 || b > 0 ? DPO_ERR_RANGE : sigma_expect[a];
                 SAME_AS(e,

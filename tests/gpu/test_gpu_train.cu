@@ -4,7 +4,7 @@
 //     iterations; Diffusion-DPO / DSPO with offline pairs made on the
 //     device too) gives the CPU run's LoRA / AdamW m / v bits; so do the
 //     prompts on three threads (the backend's lock), a short
-//     dpo_pretrain_run (state and losses), and dpo_eval_reward (reward and
+//     dpo_pretrain_run (state and losses), and dpo_eval_model_reward (reward and
 //     final images);
 //   fast (cuBLASLt): the same runs repeat their own bits, the evaluation
 //     reward is within 1e-4 (1 + |r|) of the CPU's and the pretraining
@@ -23,6 +23,7 @@
 #include <string.h>
 #include <cuda_runtime.h>
 #include "diffpo.h"
+#include "diffpo_train.h"
 #include "diffpo_cuda_model.h"
 #include "check.h"
 
@@ -303,7 +304,8 @@ static dpo_status eval_run(double *r, float *img, const dpo_mlp_cfg *mc, const f
 {
     size_t ws = dpo_eval_workspace_size(mc);
     void *w = walloc(ws);
-    dpo_status e = dpo_eval_reward(r, img, 31, 2, mc, base, lora, &sched, DPO_REWARD_AESTHETIC, T_STEPS, 1.0, w, ws);
+    dpo_status e = dpo_eval_model_reward(r, img, 31, 2, mc, base, lora, &sched, DPO_REWARD_AESTHETIC, T_STEPS, 1.0, w,
+                                         ws);
     free(w);
     return e;
 }
@@ -446,7 +448,7 @@ static void test_bad_args(void)
             out[i] = sent[i] = -9.0f;
         }
         c.matmul = &be;
-        dpo_status e = dpo_mlp_forward(out, w, ws, &c, base, NULL, x, &t, &cls, 1);
+        dpo_status e = dpo_mlp_forward(out, &c, base, NULL, x, &t, &cls, 1, w, ws);
         CHECK(e == DPO_ERR_MODEL, "oversized product: %s", dpo_status_str(e));
         CHECK(chk_same_bits(out, sent, sizeof out), "out written by a failed forward");
         // a product that fits is served and exact
