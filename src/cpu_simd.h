@@ -5,7 +5,9 @@
  * the scalar element math in src/core (tests/test_simd.c).  The level used
  * is the best the CPU supports, or the one the environment variable
  * DPO_SIMD names (scalar, sse2, avx2, avx512, auto), lowered to the best
- * supported one when the CPU lacks it.  docs/reproducibility.md. */
+ * supported one when the CPU lacks it.  Unset (or auto, or any other
+ * value) means the best supported level up to AVX2; AVX-512 only when
+ * named.  docs/reproducibility.md. */
 #ifndef DPO_CPU_SIMD_H
 #define DPO_CPU_SIMD_H
 
