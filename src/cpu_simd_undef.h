@@ -1,0 +1,36 @@
+/* Clears the per-ISA macros of src/cpu_simd.c between instantiations of
+ * src/cpu_simd_body.h. */
+#undef V_TGT
+#undef V_NAME
+#undef V_W
+#undef VD
+#undef VI
+#undef VM
+#undef VD_SET1
+#undef VD_ADD
+#undef VD_SUB
+#undef VD_MUL
+#undef VD_DIV
+#undef VD_SQRT
+#undef VD_CMPLT
+#undef VD_CMPGT
+#undef VD_CMPEQ
+#undef VD_BLEND
+#undef VM_AND
+#undef VD_LOADU
+#undef VD_AS_VI
+#undef VI_AS_VD
+#undef VI64_SET1
+#undef VI32_SET1
+#undef VI32_IOTA
+#undef VI32_ADD
+#undef VI64_SRLI
+#undef VI64_SLLI
+#undef VI_AND
+#undef VI_ANDNOT
+#undef VI_OR
+#undef VI_XOR
+#undef VI_MUL_EPU32
+#undef VI32_TO_VD
+#undef VD_STORE4_F64
+#undef VD_STORE4_F32
