@@ -250,6 +250,63 @@ def main():
     gap = max(abs(mpmath.diff(me, mpf("0.1")) - ke), abs(mpmath.diff(mv, mpf("-0.3")) - kv))
     report("S14", gap < mpf(10) ** -40, "DDIM: d mu/d eps = %s, d mu/d v = %s (gap %s)" % (mpmath.nstr(ke, 10), mpmath.nstr(kv, 10), mpmath.nstr(gap, 3)))
 
+    # S15: DSPO appendix C.  (a) the KL of two Gaussians with the same covariance s^2 I is
+    #      |m1 - m2|^2/(2 s^2): eq. 38 prints it without the 1/2, eq. 39 has it.  (b) eq. 40 is
+    #      eq. 12 with B(t) = 1 (eq. 27 would give B of S12).  (c) with Theorem 1's omega = 2 s^2/lambda,
+    #      gamma = 1/(2 lambda) and p_data as the reference (eps_ref -> eps), eq. 40 = eq. 39 / lambda,
+    #      so eq. 34's -lambda KL is -lambda^2 L_DSPO, not eq. 41's -L_DSPO.
+    m1, m2, sd = mpf("0.4"), mpf("-0.25"), mpf("0.6")
+    gpdf = lambda x, m: mpmath.exp(-(x - m) ** 2 / (2 * sd ** 2)) / mpmath.sqrt(2 * mpmath.pi * sd ** 2)
+    kl_num = mpmath.quad(lambda x: gpdf(x, m1) * (mpmath.log(gpdf(x, m1)) - mpmath.log(gpdf(x, m2))), [-mpmath.inf, m1, mpmath.inf])
+    kl_half = (m1 - m2) ** 2 / (2 * sd ** 2)
+    kl_38 = (m1 - m2) ** 2 / sd ** 2
+    K = mpmath.sqrt(ab_t / ab_t1) * beta1 / mpmath.sqrt(1 - ab_t1)
+    grad_r = g_eq26  # eq. 26 as printed: -(lambda/(2 s^2)) K (eps_theta - eps_ref)
+    eq40 = omega / (4 * s2 ** 2) * (K * (eps - eth) - 2 * s2 * gam * sgm * grad_r) ** 2
+    eq12_b1 = A12 * (1 * e_ - lam_ * gam * sgm * p_) ** 2
+    om_t, ga_t = 2 * s2 / lam_, 1 / (2 * lam_)
+    gg = mpf("0.83")  # any reward gradient, the same in both
+    l40 = om_t / (4 * s2 ** 2) * (K * (eps - eth) - 2 * s2 * ga_t * gg) ** 2
+    kl39 = 1 / (2 * s2) * (K * (eps - eth) - s2 / lam_ * gg) ** 2
+    ok = (abs(kl_num - kl_half) < mpf(10) ** -40 and abs(eq40 - eq12_b1) < mpf(10) ** -40
+          and abs(l40 * lam_ - kl39) < mpf(10) ** -40 and abs(lam_ - 1) > mpf(10) ** -3)
+    report("S15", ok, "DSPO app. C: Gaussian KL %s (quadrature) = |dm|^2/(2s^2) %s, eq. 38 form %s; eq. 40 = eq. 12 "
+           "with B = 1 (gap %s); Theorem 1 constants: eq. 39 KL %s = lambda x eq. 40 %s (lambda = %s), "
+           "so -lambda KL = -lambda^2 L_DSPO"
+           % (mpmath.nstr(kl_num, 10), mpmath.nstr(kl_half, 10), mpmath.nstr(kl_38, 10), mpmath.nstr(abs(eq40 - eq12_b1), 3),
+              mpmath.nstr(kl39, 10), mpmath.nstr(l40, 10), mpmath.nstr(lam_, 3)))
+
+    # S16: DSPO eq. 45 (the DSPO-E variant): expanding eq. 44's second line with eq. 26 (as printed)
+    #      gives omega K^2/(4 s^4) ||e - lambda gamma p||^2: the weight of p is lambda gamma (eq. 45
+    #      prints gamma beta) and the factor is eq. 12's A(t), not eq. 45's omega K^2/(2 s^2).
+    eq44 = omega / (4 * s2 ** 2) * (K * (eps - eth) - 2 * s2 * gam * grad_r) ** 2
+    want = A12 * (e_ - lam_ * gam * p_) ** 2
+    A45 = omega / (2 * s2) * K ** 2
+    report("S16", abs(eq44 - want) < mpf(10) ** -40 and abs(A45 - A12) > mpf(10) ** -3,
+           "DSPO eq. 44 -> 45: = A(t) ||e - lambda gamma p||^2 with eq. 12's A(t) = %s (gap %s); eq. 45's A(t) = %s"
+           % (mpmath.nstr(A12, 8), mpmath.nstr(abs(eq44 - want), 3), mpmath.nstr(A45, 8)))
+
+    # S17: RDPO eq. 9 as printed stops raising the loser by itself: for lr_l > 0,
+    #      z = beta lr_w + (lambda - beta) lr_l, and a descent step on the log-ratios (unit step,
+    #      d lr = -dL/d lr) moves lr_l by s (lambda - beta) with s = sigma(-z) ~ e^{-z}: the rise slows
+    #      like log(steps)/(lambda - beta) and the loss goes to 0 while lr_l keeps growing.
+    bq, lq = mpf("0.1"), mpf(1)
+    lw_, ll_ = mpf(0), mpf("0.292184")
+    snap = {}
+    for k in range(1, 10001):
+        z = bq * (lw_ - ll_) + lq * max(ll_, mpf(0))
+        s_ = sig(-z)
+        lw_ += s_ * bq
+        ll_ += s_ * ((lq - bq) if ll_ > 0 else -bq)
+        if k in (10, 100, 1000, 10000):
+            snap[k] = (ll_, s_, -mpmath.log(sig(bq * (lw_ - ll_) + lq * max(ll_, mpf(0)))))
+    rise = snap[10000][0] - snap[1000][0]
+    ok = all(snap[a][0] < snap[b][0] and snap[a][2] > snap[b][2] for a, b in ((10, 100), (100, 1000), (1000, 10000)))
+    ok = ok and snap[10000][1] < mpf("2e-4") and rise < 3
+    report("S17", ok, "RDPO eq. 9 printed (beta 0.1, lambda 1, lr_l from 0.292, unit descent steps on the log-ratios): "
+           + ", ".join("after %d steps lr_l %s, s %s, loss %s" % (k, mpmath.nstr(v[0], 4), mpmath.nstr(v[1], 3), mpmath.nstr(v[2], 3))
+                       for k, v in sorted(snap.items())))
+
     print("%d checks failed" % len(FAIL))
     return 1 if FAIL else 0
 
