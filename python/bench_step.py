@@ -4,7 +4,7 @@ per-call overhead on 1-element calls, and diffpo's step with log-probability
 against DDPO's eager PyTorch step at d = 16384, batch 32, on the same CPU in
 the same run.  Not a test: prints a table.
 
-    DIFFPO_LIB=build/libdiffpo.so PYTHONPATH=python python3 python/bench_step.py [--quick]
+    DIFFPO_LIB=build/libdiffpo.so PYTHONPATH=python python3 python/bench_step.py [--quick] [--cpu]
 """
 import math
 import os
@@ -18,21 +18,30 @@ import diffpo
 from diffpo import _capi
 
 QUICK = "--quick" in sys.argv
+CPU = "--cpu" in sys.argv
+
+
+CLOCK = time.perf_counter
 
 
 def best_of(fn, reps, rounds=5):
-    """Median over `rounds` of the mean time of `reps` calls (seconds)."""
+    """Median over `rounds` of the mean time of `reps` calls (seconds), on
+    CLOCK: wall time, or with --cpu this thread's CPU time (less sensitive
+    to other work on the machine; 1-thread figures only)."""
     times = []
     for _ in range(rounds):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         for _ in range(reps):
             fn()
-        times.append((time.perf_counter() - t0) / reps)
+        times.append((CLOCK() - t0) / reps)
     return sorted(times)[len(times) // 2]
 
 
 def main():
     import ctypes as C
+    global CLOCK
+    if CPU:
+        CLOCK = time.thread_time
     sched = diffpo.DDIMSchedule(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
                                 set_alpha_to_one=False, steps_offset=1, clip_sample=False, prev_rule="clamped")
     sched.set_timesteps(20)
@@ -55,8 +64,9 @@ def main():
     a = np.ones(1, np.float32)
     rows.append(("tailorpo(...) with gradient, 1 element",
                  best_of(lambda: diffpo.tailorpo(a, a, a, a, beta=0.1, sigma=0.5), reps)))
-    print("# diffpo Python binding benchmark: %s, Python %s, NumPy %s" % (platform.processor() or platform.machine(),
-                                                                           platform.python_version(), np.__version__))
+    print("# diffpo Python binding benchmark: %s, Python %s, NumPy %s; %s" % (
+        platform.processor() or platform.machine(), platform.python_version(), np.__version__,
+        "thread CPU time" if CPU else "wall time"))
     print("%-55s %12s" % ("per-call overhead", "us/call"))
     for name, s in rows:
         print("%-55s %12.2f" % (name, s * 1e6))
@@ -91,7 +101,7 @@ def main():
 
     reps = 3 if QUICK else 20
     res = []
-    for threads in (1, 2):
+    for threads in ((1,) if CPU else (1, 2)):
         torch.set_num_threads(threads)
         te = best_of(lambda: ddpo_eager(et, t, xt, noise=zt), reps)
         tr = best_of(lambda: ddpo_eager(et, t, xt), reps)

@@ -157,10 +157,12 @@ def empty_like(a, shape=None, prec=None):
     """A new output of a's kind (NumPy or torch), shape and precision."""
     shape = a.shape if shape is None else tuple(shape)
     prec = prec or a.prec
-    if a.kind == "torch":
-        t = _torch.empty(shape, dtype=_torch.float32 if prec == "f32" else _torch.float64)
-        return t, t.data_ptr()
     n = np.empty(shape, dtype=np.float32 if prec == "f32" else np.float64)
+    if a.kind == "torch":
+        # NumPy's allocation (which asks Linux for huge pages on large
+        # arrays: far fewer page faults on first write than torch.empty),
+        # shared zero-copy by the returned tensor
+        return _torch.from_numpy(n), addr(n)
     return n, addr(n)
 
 
