@@ -37,7 +37,7 @@ def main():
 
     class Tally:
         def __init__(self):
-            self.passed, self.failed, self.skipped = 0, 0, []
+            self.passed, self.failed, self.skipped, self.lines = 0, 0, [], []
 
         def pytest_runtest_logreport(self, report):
             if report.when == "call" or report.outcome != "passed":
@@ -46,12 +46,12 @@ def main():
                         self.passed += 1
                     else:  # strict xfail that passed: pytest marks it failed
                         self.failed += 1
-                        print("FAIL %s: expected to fail, passed" % report.nodeid)
+                        self.lines.append("FAIL %s: expected to fail, passed" % report.nodeid)
                 elif report.passed and report.when == "call":
                     self.passed += 1
                 elif report.failed:
                     self.failed += 1
-                    print("FAIL %s (%s)" % (report.nodeid, report.when))
+                    self.lines.append("FAIL %s (%s)" % (report.nodeid, report.when))
                 elif report.skipped and report.when in ("setup", "call"):
                     self.skipped.append((report.nodeid, report.longrepr[2] if isinstance(report.longrepr, tuple)
                                          else str(report.longrepr)))
@@ -59,12 +59,14 @@ def main():
         def pytest_collectreport(self, report):
             if report.failed:
                 self.failed += 1
-                print("FAIL collecting %s" % report.nodeid)
+                self.lines.append("FAIL collecting %s" % report.nodeid)
 
     t = Tally()
     args = ["-q", "-p", "no:cacheprovider", "-rs", os.path.join(ROOT, "python", "tests"),
             os.path.join(ROOT, "examples", "python")] + sys.argv[2:]
     st = pytest.main(args, plugins=[t])
+    for ln in t.lines:  # after pytest's own report (output inside hooks may be captured)
+        print(ln)
     if st == 5:  # pytest.ExitCode.NO_TESTS_COLLECTED
         print("FAIL py_package: pytest collected no test")
         t.failed += 1

@@ -51,8 +51,12 @@ lib, LIB_PATH = _load()
 # ------------------------------------------------------------------ types
 c_int, c_double, c_float, c_size, c_u32, c_u64, c_i32 = (
     C.c_int, C.c_double, C.c_float, C.c_size_t, C.c_uint32, C.c_uint64, C.c_int32)
-P_f32 = C.POINTER(C.c_float)
-P_f64 = C.POINTER(C.c_double)
+# float arrays pass as their data address (c_void_p): the binding checks
+# dtype, shape, device and layout in Python before every call, and an
+# integer address converts to a pointer far faster than a typed ctypes
+# pointer object (docs/performance.md, per-call overhead)
+P_f32 = C.c_void_p
+P_f64 = C.c_void_p
 P_int = C.POINTER(C.c_int)
 P_i32 = C.POINTER(C.c_int32)
 P_u32 = C.POINTER(C.c_uint32)

@@ -18,6 +18,20 @@ except Exception:  # pragma: no cover - torch missing or broken
     _torch = None
 
 
+_from_buffer = C.c_char.from_buffer
+_addressof = C.addressof
+
+
+def addr(x):
+    """The data address of a C-contiguous NumPy array (from_buffer is the
+    fastest route for writable arrays; read-only ones use the array
+    interface)."""
+    try:
+        return _addressof(_from_buffer(x))
+    except (TypeError, ValueError, BufferError):
+        return x.__array_interface__["data"][0]
+
+
 class DiffpoError(RuntimeError):
     """A non-OK dpo_status from the library.  .status is the name
     (e.g. "DPO_ERR_SIGMA_ZERO"), .code the integer, .function the C
@@ -46,12 +60,8 @@ _DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 class Arr:
     """A checked view of one argument: .kind 'numpy' or 'torch', .prec
-    'f32' or 'f64', .shape, .size, .ptr (typed ctypes pointer), .obj."""
+    'f32' or 'f64', .shape, .size, .ptr (the data address), .obj."""
     __slots__ = ("name", "obj", "kind", "prec", "shape", "size", "ptr")
-
-
-def _ptr_type(prec):
-    return _capi.P_f32 if prec == "f32" else _capi.P_f64
 
 
 def arr(x, name, prec=None, shape=None, allow_list=True):
@@ -59,6 +69,17 @@ def arr(x, name, prec=None, shape=None, allow_list=True):
     every argument of the call must share; shape, when given, must match."""
     a = Arr()
     a.name = name
+    if type(x) is np.ndarray:  # the common case first
+        p = _DTYPES.get(x.dtype)
+        if p is not None and x.flags.c_contiguous:
+            a.kind, a.shape, a.size, a.ptr, a.prec, a.obj = "numpy", x.shape, x.size, \
+                addr(x), p, x
+            if prec is not None and p != prec:
+                raise TypeError("%s: dtype %s, but the other arguments are %s; diffpo does not mix precisions"
+                                % (name, x.dtype, "float32" if prec == "f32" else "float64"))
+            if shape is not None and a.shape != tuple(shape):
+                raise ValueError("%s: shape %s, expected %s" % (name, a.shape, tuple(shape)))
+            return a
     if is_torch(x):
         if x.layout != _torch.strided:
             raise TypeError("%s: a torch tensor with layout %s; diffpo needs a dense (strided) tensor"
@@ -84,7 +105,7 @@ def arr(x, name, prec=None, shape=None, allow_list=True):
         a.kind = "torch"
         a.shape = tuple(x.shape)
         a.size = x.numel()
-        a.ptr = C.cast(C.c_void_p(x.data_ptr()), _ptr_type(p))
+        a.ptr = x.data_ptr()
     else:
         if not isinstance(x, np.ndarray):
             if not allow_list:
@@ -103,7 +124,7 @@ def arr(x, name, prec=None, shape=None, allow_list=True):
         a.kind = "numpy"
         a.shape = tuple(x.shape)
         a.size = x.size
-        a.ptr = x.ctypes.data_as(_ptr_type(p))
+        a.ptr = addr(x)
     a.prec = p
     a.obj = x
     if prec is not None and p != prec:
@@ -136,16 +157,18 @@ def empty_like(a, shape=None, prec=None):
     """A new output of a's kind (NumPy or torch), shape and precision."""
     shape = a.shape if shape is None else tuple(shape)
     prec = prec or a.prec
-    if a.kind == "torch":
-        t = _torch.empty(shape, dtype=_torch.float32 if prec == "f32" else _torch.float64)
-        return t, C.cast(C.c_void_p(t.data_ptr()), _ptr_type(prec))
     n = np.empty(shape, dtype=np.float32 if prec == "f32" else np.float64)
-    return n, n.ctypes.data_as(_ptr_type(prec))
+    if a.kind == "torch":
+        # NumPy's allocation (which asks Linux for huge pages on large
+        # arrays: far fewer page faults on first write than torch.empty),
+        # shared zero-copy by the returned tensor
+        return _torch.from_numpy(n), addr(n)
+    return n, addr(n)
 
 
 def f64_out(n, like=None):
     v = np.empty(n, dtype=np.float64)
-    return v, v.ctypes.data_as(_capi.P_f64)
+    return v, addr(v)
 
 
 def to_kind(v, like):

@@ -82,7 +82,7 @@ def gauss_logprob(x, mean, sigma, logprob="sum"):
         fn = _capi.step_logprob_f64
     c.sigma = real(sigma, "sigma")
     out = np.empty(batch, dtype=np.float64)
-    check(fn(out.ctypes.data_as(_capi.P_f64), a[0].ptr, a[1].ptr, batch, a[0].size // batch, C.byref(c),
+    check(fn(out.ctypes.data, a[0].ptr, a[1].ptr, batch, a[0].size // batch, C.byref(c),
              mode(logprob)), "dpo_step_logprob_" + a[0].prec)
     return to_kind(out, a[0])
 
@@ -231,7 +231,7 @@ def rdpo_delta_q(r_after, r_before, variant="printed"):
     r_before - r_after, 'gain' r_after - r_before.  float64 (k,)."""
     a = _rewards(r_after, "r_after")
     out = np.empty(a.size, dtype=np.float64)
-    check(_capi.rdpo_delta_q(out.ctypes.data_as(_capi.P_f64), a.ptr, real(r_before, "r_before"), a.size,
+    check(_capi.rdpo_delta_q(out.ctypes.data, a.ptr, real(r_before, "r_before"), a.size,
                              choice(_capi.DQ_VARIANT, variant, "variant")), "dpo_rdpo_delta_q")
     return out
 

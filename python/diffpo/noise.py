@@ -47,7 +47,6 @@ def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np
                              integer(step, "step", 0, 2 ** 32 - 1), integer(candidate, "candidate", 0, 65535))
     e0 = integer(e0, "e0", 0)
     fn = _capi.normal_f32 if dt == np.float32 else _capi.normal_f64
-    P = _capi.P_f32 if dt == np.float32 else _capi.P_f64
     if isinstance(sample, (list, tuple, np.ndarray)):
         samples = [integer(s, "sample", 0, 2 ** 32 - 1) for s in sample]
         if len(shape) == 0 or len(samples) != shape[0]:
@@ -55,10 +54,10 @@ def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np
         rows = out.reshape(len(samples), -1)
         for b, s in enumerate(samples):
             coord.sample = s
-            check(fn(rows[b].ctypes.data_as(P), coord, e0, rows.shape[1]), fn.__name__)
+            check(fn(rows[b].ctypes.data, coord, e0, rows.shape[1]), fn.__name__)
     else:
         coord.sample = integer(sample, "sample", 0, 2 ** 32 - 1)
-        check(fn(out.ctypes.data_as(P), coord, e0, out.size), fn.__name__)
+        check(fn(out.ctypes.data, coord, e0, out.size), fn.__name__)
     if as_torch:
         import torch
         return torch.from_numpy(out)

@@ -52,6 +52,7 @@ class DDIMSchedule:
         self.prev_rule = prev_rule
         self._prev = choice(_capi.PREV_RULE, prev_rule, "prev_rule")
         self.num_inference_steps = None
+        self._cache = {}
         self._s = _capi.Schedule()
         if alphas_cumprod is not None:
             a = arr(alphas_cumprod, "alphas_cumprod", shape=(self.num_train_timesteps,))
@@ -126,6 +127,23 @@ class DDIMSchedule:
         return {f: getattr(c, f) for f, _ in c._fields_}
 
     def _coef(self, timestep, S, eta, use_clipped_model_output, prev_rule, prec):
+        # the coefficient struct is a pure function of these arguments and the
+        # (immutable) table: cached, so a training loop pays for it once per step
+        key = (timestep, self.num_inference_steps if S is None else S, eta, use_clipped_model_output, prev_rule,
+               prec)
+        try:
+            return self._cache[key]
+        except (KeyError, TypeError):
+            pass
+        c = self._coef_new(timestep, S, eta, use_clipped_model_output, prev_rule, prec)
+        if len(self._cache) < 65536:
+            try:
+                self._cache[key] = c
+            except TypeError:  # an unhashable timestep (a tensor): not cached
+                pass
+        return c
+
+    def _coef_new(self, timestep, S, eta, use_clipped_model_output, prev_rule, prec):
         S = self.num_inference_steps if S is None else S
         if S is None:
             raise ValueError("num_inference_steps: call set_timesteps(S) first or pass num_inference_steps=")
