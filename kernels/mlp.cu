@@ -6,7 +6,7 @@
 // same operands, shape and flags, sent to dpo_cuda_matmul_strict (the CPU's
 // bits) or to a pinned cuBLASLt plan (fast mode).  Layouts of the base and
 // LoRA arrays: docs/model.md; the offsets are dpo_mlp_layout_make's
-// (src/core/dpo_rules.h), the function src/model/mlp.c uses.
+// (src/core/dpo_rules_model.h), the function src/model/mlp.c uses.
 #include <stdlib.h>
 #include <string.h>
 #include "dpo_cuda_internal.cuh"
@@ -15,7 +15,7 @@
 #include "../src/core/dpo_mlp.h"
 #include "../src/core/dpo_philox.h"
 #include "../src/core/dpo_reduce.h"
-#include "../src/core/dpo_rules.h"
+#include "../src/core/dpo_rules_model.h"
 
 #define CM_MAX_N ((size_t)1 << 24)
 #define CM_MAX_PLANS 32
@@ -33,7 +33,7 @@ struct dpo_cuda_mlp {
     size_t n;
     dpo_cuda_mm_mode mode;
     unsigned flags;
-    dpo_mlp_layout N; // the parameter layout, src/core/dpo_rules.h (src/model/mlp.c's)
+    dpo_mlp_layout N; // the parameter layout, src/core/dpo_rules_model.h (src/model/mlp.c's)
     size_t wide;
     // device work layout (byte offsets)
     size_t o_flag, o_cls, o_ones, o_x0, o_z0, o_a0, o_z1, o_a1, o_u[3], o_gp, o_gq, o_gu, o_blas, blas_size, total;
@@ -584,7 +584,7 @@ extern "C" dpo_status dpo_cuda_pretrain_run(dpo_cuda_mlp *ctx, float *d_base, fl
     if (!cm_pl_make(&L, ctx))
         return DPO_ERR_SIZE;
     const size_t B = ctx->n, D = ctx->N.D, d = B * D, nb = ctx->N.n_base;
-    // the rules of src/core/dpo_rules.h, as dpo_pretrain_run
+    // the rules of src/core/dpo_rules_model.h, as dpo_pretrain_run
     if (dpo_rule_pretrain_range_status(ctx->cfg.num_train_steps, sched->num_train_steps, it_begin, it_end, B) ||
         dpo_rule_adamw_status(opt))
         return DPO_ERR_RANGE;
@@ -618,7 +618,7 @@ extern "C" dpo_status dpo_cuda_pretrain_run(dpo_cuda_mlp *ctx, float *d_base, fl
     int32_t *ht = (int32_t *)(h + L.h_t), *hc = (int32_t *)(h + L.h_cls);
     for (uint64_t it = it_begin; it < it_end; it++) {
         const double gscale = 2.0 / (double)d;
-        // the batch, on the host, by src/model/pretrain.c's own function (src/core/dpo_rules.h)
+        // the batch, on the host, by src/model/pretrain.c's own function (src/core/dpo_rules_model.h)
         for (size_t b = 0; b < B; b++)
             CM_TRY(dpo_pretrain_sample(hx + b * D, he + b * D, &ht[b], &hc[b], sched, ctx->cfg.num_train_steps, seed,
                                        it, B, b, D));

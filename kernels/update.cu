@@ -6,7 +6,7 @@
 #include "diffpo_cuda.h"
 #include "../src/core/dpo_loss.h"
 #include "../src/core/dpo_mlp.h"
-#include "../src/core/dpo_rules.h"
+#include "../src/core/dpo_rules_model.h"
 
 static __global__ void dpo_k_guide(float *xp, const float *x, const float *g, const float *vjp, size_t n,
                                    dpo_guide_params p)

@@ -4,7 +4,7 @@
 #include "diffpo.h"
 #include "diffpo_train.h"
 #include "../core/dpo_mlp.h"
-#include "../core/dpo_rules.h"
+#include "../core/dpo_rules_model.h"
 #include "../internal.h"
 
 dpo_adamw dpo_adamw_default(double lr)
@@ -27,7 +27,7 @@ dpo_status dpo_adamw_step(float *param, float *m, float *v, const float *grad, s
         return DPO_ERR_NULL;
     if (n > DPO_MAX_ELEMS)
         return DPO_ERR_SIZE;
-    /* the AdamW rule shared with the CUDA drivers (src/core/dpo_rules.h),
+    /* the AdamW rule shared with the CUDA drivers (src/core/dpo_rules_model.h),
      * eps's float32 rounding included */
     if (step < 1 || dpo_rule_adamw_status(h) != DPO_OK)
         return DPO_ERR_RANGE;

@@ -8,7 +8,7 @@
 #include "diffpo_train.h"
 #include "../core/dpo_mlp.h"
 #include "../core/dpo_philox.h"
-#include "../core/dpo_rules.h"
+#include "../core/dpo_rules_model.h"
 #include "../internal.h"
 
 #define MLP_MAX_WIDTH ((size_t)1 << 16)
@@ -47,7 +47,7 @@ static int cfg_ok(const dpo_mlp_cfg *c)
 
 /* ------------------------------------------------------------ layouts */
 /* The parameter layout is the rule shared with the CUDA driver
- * (dpo_mlp_layout_make, src/core/dpo_rules.h). */
+ * (dpo_mlp_layout_make, src/core/dpo_rules_model.h). */
 typedef dpo_mlp_layer_layout layer;
 typedef dpo_mlp_layout net;
 

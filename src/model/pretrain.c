@@ -6,7 +6,7 @@
 #include "diffpo_train.h"
 #include "../core/dpo_philox.h"
 #include "../core/dpo_reduce.h"
-#include "../core/dpo_rules.h"
+#include "../core/dpo_rules_model.h"
 #include "../internal.h"
 
 #define A64(x) (((x) + 63u) & ~(size_t)63u)
@@ -69,7 +69,7 @@ dpo_status dpo_pretrain_run(float *base, float *adam_m, float *adam_v, double *l
     if (batch == 0 || batch > 0xffffffffu || cfg->dim != DPO_IMG_DIM || cfg->n_classes < DPO_DATA_CLASSES ||
         !layout(&L, cfg, batch))
         return DPO_ERR_SIZE;
-    /* the rules shared with dpo_cuda_pretrain_run (src/core/dpo_rules.h): the
+    /* the rules shared with dpo_cuda_pretrain_run (src/core/dpo_rules_model.h): the
      * AdamW rule is applied here, before any work, also to an empty range */
     if (dpo_rule_pretrain_range_status(cfg->num_train_steps, sched->num_train_steps, it_begin, it_end, batch) ||
         dpo_rule_adamw_status(opt))

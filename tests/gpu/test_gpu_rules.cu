@@ -1,5 +1,5 @@
 // The host-side rules shared by the CPU and the CUDA drivers
-// (src/core/dpo_rules.h), each run through both paths: for every rule a
+// (src/core/dpo_rules.h and dpo_rules_model.h), each run through both paths: for every rule a
 // table of arguments (bad ones and a good one) goes to the CPU function and
 // to its CUDA counterpart on the same valid tensors, and the two statuses
 // must be equal -- and, where the rule documents it, equal to the
