@@ -229,6 +229,19 @@ dpo_status dpo_step_logprob_f32(double *out, const float *x_prev, const float *m
 dpo_status dpo_step_logprob_f64(double *out, const double *x_prev, const double *mu, size_t batch, size_t dim,
                                 const dpo_step_coef_f64 *c, dpo_logprob_mode mode);
 
+/* The step and its log-probability in one pass over batch rows of dim
+ * elements: the same bits as dpo_step_f32(x_prev, NULL, mu, x, model_out, z,
+ * batch*dim, c) followed by dpo_step_logprob_f32(logprob, x_prev, mu, batch,
+ * dim, c, mode).  z is `noise` when given, or generated from `nc` (row b
+ * from coordinates *nc with sample nc->sample + b, elements 0 .. dim-1, as
+ * dpo_normal_f32); give one of them, or neither when sigma = 0.  mu and
+ * logprob may be NULL (not computed).  If an x_prev or mu overflows,
+ * logprob is all NaN and the result DPO_ERR_NONFINITE. */
+dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const float *x,
+                              const float *model_out, const float *noise,
+                              const dpo_noise_coord *nc, size_t batch, size_t dim,
+                              const dpo_step_coef_f32 *c, dpo_logprob_mode mode);
+
 /* The canonical sum (docs/reproducibility.md) of n doubles. */
 double dpo_sum_canonical(const double *x, size_t n);
 

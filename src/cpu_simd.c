@@ -7,6 +7,7 @@
 #include <string.h>
 #include "cpu_simd.h"
 #include "core/dpo_philox.h"
+#include "core/dpo_ddim.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DPO_SIMD_X86 1
@@ -81,6 +82,27 @@ static V_TGT void store4_f32_sse2(float *p, const __m128d z[4])
 }
 
 #include "cpu_simd_body.h"
+
+#define S_TGT V_TGT
+#define S_NAME(x) x##_sse2
+#define S_W 4
+#define FV __m128
+#define FV_SET1(x) _mm_set1_ps(x)
+#define FV_LOADU(p) _mm_loadu_ps(p)
+#define FV_STOREU(p, v) _mm_storeu_ps(p, v)
+#define FV_ADD(a, b) _mm_add_ps(a, b)
+#define FV_SUB(a, b) _mm_sub_ps(a, b)
+#define FV_MUL(a, b) _mm_mul_ps(a, b)
+#define FV_DIV(a, b) _mm_div_ps(a, b)
+#define S_TERMS(t, p, m) terms_sse2(t, p, m)
+static V_TGT void terms_sse2(double *t, __m128 p, __m128 m)
+{
+    __m128d d0 = _mm_sub_pd(_mm_cvtps_pd(p), _mm_cvtps_pd(m));
+    __m128d d1 = _mm_sub_pd(_mm_cvtps_pd(_mm_movehl_ps(p, p)), _mm_cvtps_pd(_mm_movehl_ps(m, m)));
+    _mm_storeu_pd(t, _mm_mul_pd(d0, d0));
+    _mm_storeu_pd(t + 2, _mm_mul_pd(d1, d1));
+}
+#include "cpu_simd_step.h"
 #include "cpu_simd_undef.h"
 
 /* ---- AVX2 ---- */
@@ -156,6 +178,29 @@ static V_TGT void store4_f32_avx2(float *p, const __m256d z[4])
 }
 
 #include "cpu_simd_body.h"
+
+#define S_TGT V_TGT
+#define S_NAME(x) x##_avx2
+#define S_W 8
+#define FV __m256
+#define FV_SET1(x) _mm256_set1_ps(x)
+#define FV_LOADU(p) _mm256_loadu_ps(p)
+#define FV_STOREU(p, v) _mm256_storeu_ps(p, v)
+#define FV_ADD(a, b) _mm256_add_ps(a, b)
+#define FV_SUB(a, b) _mm256_sub_ps(a, b)
+#define FV_MUL(a, b) _mm256_mul_ps(a, b)
+#define FV_DIV(a, b) _mm256_div_ps(a, b)
+#define S_TERMS(t, p, m) terms_avx2(t, p, m)
+static V_TGT void terms_avx2(double *t, __m256 p, __m256 m)
+{
+    __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(p)),
+                               _mm256_cvtps_pd(_mm256_castps256_ps128(m)));
+    __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)),
+                               _mm256_cvtps_pd(_mm256_extractf128_ps(m, 1)));
+    _mm256_storeu_pd(t, _mm256_mul_pd(d0, d0));
+    _mm256_storeu_pd(t + 4, _mm256_mul_pd(d1, d1));
+}
+#include "cpu_simd_step.h"
 #include "cpu_simd_undef.h"
 
 /* ---- AVX-512F ---- */
@@ -356,4 +401,29 @@ size_t dpo__simd_words_f64(double *out, const uint32_t *w, size_t nblocks, int l
     (void)out, (void)w;
 #endif
     return done;
+}
+
+void dpo__simd_step_f32(float *xp, float *mu, double *term, const float *x, const float *o,
+                        const float *z, size_t n, const dpo_step_coef_f32 *c, int level)
+{
+    size_t i;
+#if DPO_SIMD_X86
+    if (level == DPO_SIMD_SSE2) {
+        step_f32_sse2(xp, mu, term, x, o, z, n, c);
+        return;
+    }
+    if (level >= DPO_SIMD_AVX2) { /* the AVX-512 level uses the AVX2 form here */
+        step_f32_avx2(xp, mu, term, x, o, z, n, c);
+        return;
+    }
+#else
+    (void)level;
+#endif
+    for (i = 0; i < n; i++) {
+        float a, m, p;
+        p = dpo_step_elem_f32(&a, &m, x[i], o[i], z ? z[i] : 0.0f, c);
+        xp[i] = p;
+        mu[i] = m;
+        term[i] = dpo_lp_term((double)p, (double)m);
+    }
 }

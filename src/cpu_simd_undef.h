@@ -34,3 +34,15 @@
 #undef VI32_TO_VD
 #undef VD_STORE4_F64
 #undef VD_STORE4_F32
+#undef S_TGT
+#undef S_NAME
+#undef S_W
+#undef FV
+#undef FV_SET1
+#undef FV_LOADU
+#undef FV_STOREU
+#undef FV_ADD
+#undef FV_SUB
+#undef FV_MUL
+#undef FV_DIV
+#undef S_TERMS

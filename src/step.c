@@ -5,6 +5,7 @@
 #include "core/dpo_philox.h"
 #include "core/dpo_reduce.h"
 #include "internal.h"
+#include "cpu_simd.h"
 
 dpo_step_opts dpo_step_opts_default(void)
 {
@@ -399,4 +400,129 @@ dpo_status dpo_step_logprob_f64(double *out, const double *x_prev, const double 
                                 const dpo_step_coef_f64 *c, dpo_logprob_mode mode)
 {
     DPO_LOGPROB_BODY(double, dpo_pm_isfinite)
+}
+
+/* ---- fused step with log-probability (float32) ---- */
+
+#define DPO_FUSED_CHUNK 1024 /* elements per pass through the buffers below */
+
+/* Leaf sums of the canonical tree (dpo_reduce.h) over n terms starting at a
+ * block boundary, pushed in order; four blocks at a time as four
+ * independent left-to-right chains. */
+static void fused_leaves(dpo_tree *tree, int *nonfinite, const double *t, size_t n)
+{
+    size_t k = 0, i;
+    const size_t B = DPO_REDUCE_BLOCK;
+    for (; k + 4 * B <= n; k += 4 * B) {
+        double s0 = t[k], s1 = t[k + B], s2 = t[k + 2 * B], s3 = t[k + 3 * B];
+        for (i = 1; i < B; i++) {
+            s0 = s0 + t[k + i];
+            s1 = s1 + t[k + B + i];
+            s2 = s2 + t[k + 2 * B + i];
+            s3 = s3 + t[k + 3 * B + i];
+        }
+        *nonfinite |= !dpo_pm_isfinite(s0) | !dpo_pm_isfinite(s1) | !dpo_pm_isfinite(s2) |
+                      !dpo_pm_isfinite(s3);
+        dpo_tree_push(tree, s0);
+        dpo_tree_push(tree, s1);
+        dpo_tree_push(tree, s2);
+        dpo_tree_push(tree, s3);
+    }
+    for (; k < n; k += B) {
+        size_t len = n - k < B ? n - k : B;
+        double s = t[k];
+        for (i = 1; i < len; i++)
+            s = s + t[k + i];
+        *nonfinite |= !dpo_pm_isfinite(s);
+        dpo_tree_push(tree, s);
+    }
+}
+
+dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const float *x,
+                              const float *model_out, const float *noise,
+                              const dpo_noise_coord *nc, size_t batch, size_t dim,
+                              const dpo_step_coef_f32 *c, dpo_logprob_mode mode)
+{
+    const void *outs[2];
+    const void *ins[3];
+    size_t n, i, b, j;
+    double sigma = 0, log_sigma = 0;
+    int level, nonfinite = 0;
+    dpo_status st;
+    if (!x_prev || !x || !model_out || !c)
+        return DPO_ERR_NULL;
+    if (batch == 0 || dim == 0 || dim > DPO_MAX_ELEMS || batch > DPO_MAX_ELEMS / dim)
+        return DPO_ERR_SIZE;
+    n = batch * dim;
+    if (noise && nc)
+        return DPO_ERR_RANGE;
+    if (!noise && !nc && c->sigma != 0)
+        return DPO_ERR_NULL;
+    if (nc && (nc->stream > 0xffffu || nc->candidate > 0xffffu ||
+               (uint64_t)nc->sample + (uint64_t)(batch - 1) > 0xffffffffULL))
+        return DPO_ERR_RANGE;
+    if (logprob) {
+        if ((int)mode != DPO_LOGPROB_SUM && (int)mode != DPO_LOGPROB_MEAN)
+            return DPO_ERR_RANGE;
+        sigma = (double)c->sigma;
+        if (!(sigma > 0))
+            return DPO_ERR_SIGMA_ZERO;
+    }
+    outs[0] = x_prev;
+    outs[1] = mu;
+    ins[0] = x;
+    ins[1] = model_out;
+    ins[2] = noise;
+    st = check_step_alias(outs, 2, ins, 3, n * sizeof(float));
+    if (st)
+        return st;
+    if (logprob && (dpo_overlap(logprob, batch * sizeof(double), x_prev, n * sizeof(float)) ||
+                    dpo_overlap(logprob, batch * sizeof(double), mu, n * sizeof(float)) ||
+                    dpo_overlap(logprob, batch * sizeof(double), x, n * sizeof(float)) ||
+                    dpo_overlap(logprob, batch * sizeof(double), model_out, n * sizeof(float)) ||
+                    dpo_overlap(logprob, batch * sizeof(double), noise, n * sizeof(float))))
+        return DPO_ERR_ALIAS;
+    for (i = 0; i < n; i++)
+        if (!dpo_pm_isfinitef(x[i]) || !dpo_pm_isfinitef(model_out[i]) ||
+            (noise && !dpo_pm_isfinitef(noise[i])))
+            return DPO_ERR_NONFINITE;
+    if (logprob)
+        log_sigma = dpo_log(sigma);
+    level = dpo_simd_level();
+    for (b = 0; b < batch; b++) {
+        double term[DPO_FUSED_CHUNK];
+        float zbuf[DPO_FUSED_CHUNK], mbuf[DPO_FUSED_CHUNK];
+        dpo_noise_coord rc;
+        dpo_tree tree;
+        dpo_tree_init(&tree);
+        if (nc) {
+            rc = *nc;
+            rc.sample = nc->sample + (uint32_t)b;
+        }
+        for (j = 0; j < dim; j += DPO_FUSED_CHUNK) {
+            size_t len = dim - j < DPO_FUSED_CHUNK ? dim - j : DPO_FUSED_CHUNK;
+            size_t at = b * dim + j;
+            const float *z = noise ? noise + at : NULL;
+            if (nc) {
+                st = dpo_normal_f32(zbuf, rc, (uint64_t)j, len);
+                if (st)
+                    return st;
+                z = zbuf;
+            }
+            dpo__simd_step_f32(x_prev + at, mu ? mu + at : mbuf, term, x + at, model_out + at, z,
+                               len, c, level);
+            if (logprob)
+                fused_leaves(&tree, &nonfinite, term, len);
+        }
+        if (logprob)
+            logprob[b] = dpo_lp_finish(dpo_tree_result(&tree), (double)dim, sigma, log_sigma,
+                                       (int)mode);
+    }
+    if (nonfinite) {
+        /* an x_prev or mu overflowed: no log-probability is valid */
+        for (b = 0; b < batch; b++)
+            logprob[b] = dpo_pm_from_bits(0x7ff8000000000000ULL);
+        return DPO_ERR_NONFINITE;
+    }
+    return DPO_OK;
 }

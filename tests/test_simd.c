@@ -221,6 +221,152 @@ static void test_level_choice(void)
     unsetenv("DPO_SIMD");
 }
 
+
+/* ---- fused step with log-probability against the two passes ---- */
+
+#define FB 5
+#define FD 2100
+static float fx[FB * FD + PAD], fo[FB * FD + PAD], fz[FB * FD + PAD];
+static float rxp[FB * FD], rmu[FB * FD], gxp[FB * FD + PAD], gmu[FB * FD + PAD];
+
+static void fill(float *v, size_t n, double scale)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        v[i] = (float)(scale * ((double)(next() >> 11) / 9007199254740992.0 - 0.5));
+}
+
+/* The reference: dpo_step_f32 then dpo_step_logprob_f32 at the scalar
+ * level, with the noise given or generated row by row. */
+static dpo_status two_pass(double *lp, const float *x, const float *o, const float *z,
+                           const dpo_noise_coord *nc, size_t batch, size_t dim,
+                           const dpo_step_coef_f32 *c, dpo_logprob_mode mode)
+{
+    static float zz[FB * FD];
+    dpo_status st;
+    size_t b;
+    int keep = level_now;
+    force(DPO_SIMD_SCALAR);
+    if (nc) {
+        for (b = 0; b < batch; b++) {
+            dpo_noise_coord r = *nc;
+            r.sample = nc->sample + (uint32_t)b;
+            dpo_normal_f32(zz + b * dim, r, 0, dim);
+        }
+        z = zz;
+    }
+    st = dpo_step_f32(rxp, NULL, rmu, x, o, z, batch * dim, c);
+    if (!st && lp)
+        st = dpo_step_logprob_f32(lp, rxp, rmu, batch, dim, c, mode);
+    force(keep);
+    return st;
+}
+
+static void test_fused(void)
+{
+    static dpo_schedule sch;
+    const size_t dims[] = {1, 3, 7, 8, 9, 31, 33, 64, 65, 255, 256, 257, 1023, 1024, 1025, 2049, FD};
+    int level, r;
+    dpo_schedule_init(&sch, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0);
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        force(level);
+        for (r = 0; r < 80; r++) {
+            dpo_step_opts o = dpo_step_opts_default();
+            dpo_step_coef_f32 c;
+            dpo_noise_coord nc;
+            double lp_ref[FB], lp[FB];
+            size_t dim = dims[(size_t)r % (sizeof dims / sizeof dims[0])];
+            size_t batch = 1 + (size_t)(next() % FB), n = batch * dim, i, bad = 0;
+            size_t off = (size_t)(next() % 8), offz = (size_t)(next() % 8);
+            int gen = (int)(next() % 3) == 0, withmu = (int)(next() % 4) != 0;
+            dpo_logprob_mode mode = (next() & 1) ? DPO_LOGPROB_MEAN : DPO_LOGPROB_SUM;
+            dpo_status s1, s2;
+            o.kind = (next() % 3) == 0 ? DPO_STEP_DDPM : DPO_STEP_DDIM;
+            o.pred = (dpo_pred_type)(next() % 3 == 0 ? DPO_PRED_V
+                                                     : (next() % 4 == 0 ? DPO_PRED_SAMPLE
+                                                                        : DPO_PRED_EPSILON));
+            o.eta = (next() & 1) ? 1.0 : 0.5;
+            o.clip = (int)(next() % 5) == 0;
+            o.use_clipped_output = o.clip && (next() & 1);
+            dpo_step_coef_f32_init(&c, &sch, 21 + (int)(next() % 900), 20, &o);
+            fill(fx + off, n, 4.0);
+            fill(fo + off, n, 3.0);
+            fill(fz + offz, n, 5.0);
+            nc.seed = next();
+            nc.stream = DPO_STREAM_STEP;
+            nc.sample = (uint32_t)(next() % 100000);
+            nc.step = (uint32_t)(next() % 50);
+            nc.candidate = (uint32_t)(next() % 3);
+            s1 = two_pass(lp_ref, fx + off, fo + off, gen ? NULL : fz + offz, gen ? &nc : NULL,
+                          batch, dim, &c, mode);
+            s2 = dpo_step_fused_f32(gxp + off, withmu ? gmu + offz : NULL, lp, fx + off, fo + off,
+                                    gen ? NULL : fz + offz, gen ? &nc : NULL, batch, dim, &c, mode);
+            CHECK(s1 == DPO_OK && s2 == DPO_OK, "status %d %d", (int)s1, (int)s2);
+            for (i = 0; i < n; i++)
+                if (memcmp(&gxp[off + i], &rxp[i], 4) || (withmu && memcmp(&gmu[offz + i], &rmu[i], 4)))
+                    bad++;
+            for (i = 0; i < batch; i++)
+                if (memcmp(&lp[i], &lp_ref[i], sizeof lp[i]))
+                    bad++;
+            CHECK(bad == 0,
+                  "level %s kind %d pred %d clip %d/%d batch %zu dim %zu gen %d mu %d: %zu differ",
+                  dpo_simd_level_name(level), (int)o.kind, (int)o.pred, o.clip,
+                  o.use_clipped_output, batch, dim, gen, withmu, bad);
+        }
+    }
+    unsetenv("DPO_SIMD");
+}
+
+static void test_fused_errors(void)
+{
+    static dpo_schedule sch;
+    dpo_step_opts o = dpo_step_opts_default();
+    dpo_step_coef_f32 c, c0;
+    dpo_noise_coord nc = {7, DPO_STREAM_STEP, 0, 3, 0};
+    double lp[2] = {-5.0, -5.0};
+    size_t i;
+    int untouched = 1;
+    dpo_schedule_init(&sch, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0);
+    dpo_step_coef_f32_init(&c, &sch, 501, 20, &o);
+    o.eta = 0.0;
+    dpo_step_coef_f32_init(&c0, &sch, 501, 20, &o);
+    fill(fx, 200, 2.0);
+    fill(fo, 200, 2.0);
+    fill(fz, 200, 2.0);
+    for (i = 0; i < 200; i++)
+        gxp[i] = gmu[i] = 9.0f;
+    CHECK(dpo_step_fused_f32(gxp, gmu, lp, fx, fo, fz, &nc, 2, 100, &c, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_RANGE, "noise and coordinates both given");
+    CHECK(dpo_step_fused_f32(gxp, gmu, lp, fx, fo, NULL, NULL, 2, 100, &c, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_NULL, "no noise with sigma > 0");
+    CHECK(dpo_step_fused_f32(gxp, gmu, lp, fx, fo, NULL, NULL, 2, 100, &c0, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_SIGMA_ZERO, "log-probability with sigma = 0");
+    CHECK(dpo_step_fused_f32(gxp, gmu, lp, fx, fo, fz, NULL, 2, 100, &c, (dpo_logprob_mode)7) ==
+              DPO_ERR_RANGE, "bad mode");
+    CHECK(dpo_step_fused_f32(gxp, gmu, lp, fx, fo, fz, NULL, 0, 100, &c, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_SIZE, "empty batch");
+    CHECK(dpo_step_fused_f32(fx + 1, gmu, lp, fx, fo, fz, NULL, 2, 100, &c, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_ALIAS, "x_prev overlapping x");
+    nc.sample = 0xffffffffu;
+    CHECK(dpo_step_fused_f32(gxp, gmu, lp, fx, fo, NULL, &nc, 2, 100, &c, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_RANGE, "sample index past 2^32");
+    fo[150] = 1.0f / 0.0f;
+    CHECK(dpo_step_fused_f32(gxp, gmu, lp, fx, fo, fz, NULL, 2, 100, &c, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_NONFINITE, "non-finite input");
+    for (i = 0; i < 200; i++)
+        if (gxp[i] != 9.0f || gmu[i] != 9.0f)
+            untouched = 0;
+    CHECK(untouched && lp[0] == -5.0 && lp[1] == -5.0, "outputs untouched on bad input");
+    /* overflow of mu: every log-probability NaN */
+    fo[150] = 3e38f;
+    fx[150] = -3e38f;
+    CHECK(dpo_step_fused_f32(gxp, gmu, lp, fx, fo, fz, NULL, 2, 100, &c, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_NONFINITE, "overflowing step");
+    CHECK(lp[0] != lp[0] && lp[1] != lp[1], "NaN log-probabilities after an overflow");
+}
+
 int main(void)
 {
     int l;
@@ -233,6 +379,8 @@ int main(void)
     RUN(test_edge_words);
     RUN(test_shapes);
     RUN(test_random_and_extremes);
+    RUN(test_fused);
+    RUN(test_fused_errors);
     unsetenv("DPO_SIMD");
     return chk_summary();
 }
