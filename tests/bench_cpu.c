@@ -1,13 +1,25 @@
-/* CPU benchmark: Philox normals per second and DDIM step + log-prob
- * elements per second at d = 16384, batch 8 (one thread).  Prints
- * "key value" lines read by tests/run_bench.sh. */
+/* CPU benchmark (one thread), printed as "key value" lines read by
+ * tests/run_bench.sh:
+ *   normals_per_s             float32 Philox normals, d = 16384, batch 8
+ *   step_logprob_elems_per_s  dpo_step_f32 + dpo_step_logprob_f32 (two passes), batch 8
+ *   fused_elems_per_s         dpo_step_fused_f32 with given noise, d = 16384, batch 64
+ *                             (20 bytes per element: x, eps, z read; x_prev, mu written)
+ *   fused_gen_elems_per_s     the same with the noise generated in the pass
+ *   copy_bytes_per_s          memcpy of a 64 MiB buffer, bytes read + written
+ *   matmul_<pass>_<m>x<k>x<n>_flops  dpo_matmul_f32 at the built-in network's shapes
+ * The dispatch level is the one DPO_SIMD selects (printed as simd_level). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include "diffpo.h"
+#include "diffpo_align.h"
+#include "cpu_simd.h"
 
 #define D 16384
 #define B 8
+#define BF 64
+#define REPS 5
 
 static double now(void)
 {
@@ -16,31 +28,77 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static float *falloc(size_t n)
+{
+    float *p = (float *)malloc(n * sizeof(float));
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static double bench_matmul(size_t m, size_t k, size_t n, int ta, int tb)
+{
+    float *A = falloc(m * k), *Bm = falloc(k * n), *C = falloc(m * n);
+    double best = 1e30, t0;
+    size_t i;
+    int rep, it, iters = (int)(2e7 / (double)(m * k * n)) + 1;
+    for (i = 0; i < m * k; i++)
+        A[i] = (float)((double)(i % 17) * 0.1 - 0.8);
+    for (i = 0; i < k * n; i++)
+        Bm[i] = (float)((double)(i % 13) * 0.1 - 0.6);
+    for (rep = 0; rep < REPS; rep++) {
+        t0 = now();
+        for (it = 0; it < iters; it++)
+            dpo_matmul_f32(C, A, Bm, m, k, n, ta, tb, 0);
+        t0 = (now() - t0) / iters;
+        if (t0 < best)
+            best = t0;
+    }
+    free(A);
+    free(Bm);
+    free(C);
+    return 2.0 * (double)m * (double)k * (double)n / best;
+}
+
 int main(void)
 {
-    static float x[B * D], e[B * D], z[B * D], xp[B * D], mu[B * D];
+    float *x = falloc((size_t)BF * D), *e = falloc((size_t)BF * D), *z = falloc((size_t)BF * D);
+    float *xp = falloc((size_t)BF * D), *mu = falloc((size_t)BF * D);
+    char *cs = (char *)malloc((size_t)64 << 20), *cd = (char *)malloc((size_t)64 << 20);
     static dpo_schedule s;
     dpo_step_coef_f32 c;
     dpo_step_opts o = dpo_step_opts_default();
     dpo_noise_coord nc = {1234, DPO_STREAM_STEP, 0, 0, 0};
-    double t0, t1, lp[B], best_n = 1e30, best_s = 1e30;
+    double t0, t1, lp[BF], best_n = 1e30, best_s = 1e30, best_f = 1e30, best_g = 1e30,
+                          best_c = 1e30;
     int rep, b;
     volatile double sink = 0;
+    if (!cs || !cd)
+        return 1;
+    memset(cs, 1, (size_t)64 << 20);
+    memset(cd, 2, (size_t)64 << 20);
     dpo_schedule_init(&s, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0);
     dpo_step_coef_f32_init(&c, &s, 501, 20, &o);
-    for (b = 0; b < B; b++) {
+    for (b = 0; b < BF; b++) {
         nc.sample = (uint32_t)b;
         nc.stream = DPO_STREAM_INIT;
-        dpo_normal_f32(x + b * D, nc, 0, D);
+        dpo_normal_f32(x + (size_t)b * D, nc, 0, D);
         nc.stream = DPO_STREAM_TRAIN;
-        dpo_normal_f32(e + b * D, nc, 0, D);
+        dpo_normal_f32(e + (size_t)b * D, nc, 0, D);
+        nc.stream = DPO_STREAM_STEP;
+        dpo_normal_f32(z + (size_t)b * D, nc, 0, D);
     }
+    memset(xp, 0, (size_t)BF * D * sizeof(float));
+    memset(mu, 0, (size_t)BF * D * sizeof(float));
     nc.stream = DPO_STREAM_STEP;
-    for (rep = 0; rep < 7; rep++) {
+    nc.sample = 0;
+    for (rep = 0; rep < REPS; rep++) {
         t0 = now();
         for (b = 0; b < B; b++) {
             nc.sample = (uint32_t)b;
-            dpo_normal_f32(z + b * D, nc, 0, D);
+            dpo_normal_f32(z + (size_t)b * D, nc, 0, D);
         }
         t1 = now();
         if (t1 - t0 < best_n)
@@ -52,9 +110,45 @@ int main(void)
         if (t1 - t0 < best_s)
             best_s = t1 - t0;
         sink += lp[0];
+        t0 = now();
+        dpo_step_fused_f32(xp, mu, lp, x, e, z, NULL, BF, D, &c, DPO_LOGPROB_MEAN);
+        t1 = now();
+        if (t1 - t0 < best_f)
+            best_f = t1 - t0;
+        sink += lp[1];
+        nc.sample = 0;
+        t0 = now();
+        dpo_step_fused_f32(xp, mu, lp, x, e, NULL, &nc, BF, D, &c, DPO_LOGPROB_MEAN);
+        t1 = now();
+        if (t1 - t0 < best_g)
+            best_g = t1 - t0;
+        sink += lp[2];
+        t0 = now();
+        memcpy(cd, cs, (size_t)64 << 20);
+        t1 = now();
+        if (t1 - t0 < best_c)
+            best_c = t1 - t0;
+        sink += cd[rep];
     }
-    printf("batch %d\ndim %d\n", B, D);
+    printf("simd_level %s\n", dpo_simd_level_name(dpo_simd_level()));
+    printf("batch %d\ndim %d\nfused_batch %d\n", B, D, BF);
     printf("normals_per_s %.4g\n", (double)B * D / best_n);
     printf("step_logprob_elems_per_s %.4g\n", (double)B * D / best_s);
+    printf("fused_elems_per_s %.4g\n", (double)BF * D / best_f);
+    printf("fused_gen_elems_per_s %.4g\n", (double)BF * D / best_g);
+    printf("copy_bytes_per_s %.4g\n", 2.0 * (double)((size_t)64 << 20) / best_c);
+    /* the built-in network (src/model/mlp.c, batch 8, input 64 + 16 + 8,
+     * hidden 128): forward Y = X W^T, backward dX = dY W, dW += dY^T X */
+    printf("matmul_fwd_8x88x128_flops %.4g\n", bench_matmul(8, 88, 128, 0, 1));
+    printf("matmul_fwd_8x128x128_flops %.4g\n", bench_matmul(8, 128, 128, 0, 1));
+    printf("matmul_dx_8x128x128_flops %.4g\n", bench_matmul(8, 128, 128, 0, 0));
+    printf("matmul_dw_128x8x128_flops %.4g\n", bench_matmul(128, 8, 128, 1, 0));
+    free(x);
+    free(e);
+    free(z);
+    free(xp);
+    free(mu);
+    free(cs);
+    free(cd);
     return sink != sink;
 }

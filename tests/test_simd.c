@@ -11,6 +11,7 @@
 #include <string.h>
 #include "check.h"
 #include "diffpo.h"
+#include "diffpo_align.h"
 #include "core/dpo_philox.h"
 #include "cpu_simd.h"
 
@@ -367,6 +368,61 @@ static void test_fused_errors(void)
     CHECK(lp[0] != lp[0] && lp[1] != lp[1], "NaN log-probabilities after an overflow");
 }
 
+/* ---- the fixed-order matrix product at every level ---- */
+
+/* The contract typed out: one ascending double chain per output. */
+static void mm_ref(float *C, const float *A, const float *Bm, size_t m, size_t k, size_t n, int ta,
+                   int tb, int acc)
+{
+    size_t i, j, p;
+    for (i = 0; i < m; i++)
+        for (j = 0; j < n; j++) {
+            double sum = acc ? (double)C[i * n + j] : 0.0;
+            for (p = 0; p < k; p++)
+                sum += (double)(ta ? A[p * m + i] : A[i * k + p]) *
+                       (double)(tb ? Bm[j * k + p] : Bm[p * n + j]);
+            C[i * n + j] = (float)sum;
+        }
+}
+
+static void test_matmul(void)
+{
+    static float A[300 * 300], Bm[300 * 300], C0[300 * 300], C1[300 * 300], C2[300 * 300];
+    const size_t sz[] = {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 88, 128, 130, 257, 300};
+    const size_t nsz = sizeof sz / sizeof sz[0];
+    int level, r;
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        force(level);
+        for (r = 0; r < 120; r++) {
+            size_t m = sz[next() % nsz], k = sz[next() % nsz], n = sz[next() % nsz], i, bad = 0;
+            int ta = (int)(next() & 1), tb = (int)(next() & 1), acc = (int)(next() & 1);
+            if (r < 8) { /* the built-in network's shapes */
+                m = r & 1 ? 128 : 8;
+                k = r & 1 ? 8 : (r & 2 ? 88 : 128);
+                n = r & 4 ? 88 : 128;
+            }
+            /* wide-range values so that rounding differences show */
+            fill(A, m * k, 8.0);
+            fill(Bm, k * n, 8.0);
+            for (i = 0; i < m * k; i++)
+                A[i] = A[i] * (float)(1u << (next() % 20));
+            fill(C0, m * n, 100.0);
+            memcpy(C1, C0, m * n * sizeof(float));
+            memcpy(C2, C0, m * n * sizeof(float));
+            mm_ref(C0, A, Bm, m, k, n, ta, tb, acc);
+            dpo_matmul_f32(C1, A, Bm, m, k, n, ta, tb, acc);
+            for (i = 0; i < m * n; i++)
+                if (memcmp(&C0[i], &C1[i], sizeof C0[i]))
+                    bad++;
+            CHECK(bad == 0, "level %s m %zu k %zu n %zu ta %d tb %d acc %d: %zu of %zu differ",
+                  dpo_simd_level_name(level), m, k, n, ta, tb, acc, bad, m * n);
+        }
+    }
+    unsetenv("DPO_SIMD");
+}
+
 int main(void)
 {
     int l;
@@ -381,6 +437,7 @@ int main(void)
     RUN(test_random_and_extremes);
     RUN(test_fused);
     RUN(test_fused_errors);
+    RUN(test_matmul);
     unsetenv("DPO_SIMD");
     return chk_summary();
 }
