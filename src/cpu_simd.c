@@ -427,3 +427,55 @@ void dpo__simd_step_f32(float *xp, float *mu, double *term, const float *x, cons
         term[i] = dpo_lp_term((double)p, (double)m);
     }
 }
+
+#if DPO_SIMD_X86
+/* x - x is 0 exactly for finite x and NaN for infinities and NaNs. */
+__attribute__((target("avx2"))) static int allfinite_f32_avx2(const float *p, size_t n)
+{
+    size_t i = 0;
+    __m256 bad = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(p + i);
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_sub_ps(v, v), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+    }
+    if (_mm256_movemask_ps(bad))
+        return 0;
+    for (; i < n; i++)
+        if (!dpo_pm_isfinitef(p[i]))
+            return 0;
+    return 1;
+}
+
+__attribute__((target("sse2"))) static int allfinite_f32_sse2(const float *p, size_t n)
+{
+    size_t i = 0;
+    __m128 bad = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4) {
+        __m128 v = _mm_loadu_ps(p + i);
+        bad = _mm_or_ps(bad, _mm_cmpneq_ps(_mm_sub_ps(v, v), _mm_setzero_ps()));
+    }
+    if (_mm_movemask_ps(bad))
+        return 0;
+    for (; i < n; i++)
+        if (!dpo_pm_isfinitef(p[i]))
+            return 0;
+    return 1;
+}
+#endif
+
+int dpo__simd_allfinite_f32(const float *p, size_t n, int level)
+{
+    size_t i;
+#if DPO_SIMD_X86
+    if (level >= DPO_SIMD_AVX2)
+        return allfinite_f32_avx2(p, n);
+    if (level == DPO_SIMD_SSE2)
+        return allfinite_f32_sse2(p, n);
+#else
+    (void)level;
+#endif
+    for (i = 0; i < n; i++)
+        if (!dpo_pm_isfinitef(p[i]))
+            return 0;
+    return 1;
+}

@@ -46,4 +46,7 @@ struct dpo_step_coef_f32;
 void dpo__simd_step_f32(float *xp, float *mu, double *term, const float *x, const float *o,
                         const float *z, size_t n, const struct dpo_step_coef_f32 *c, int level);
 
+/* 1 if every one of n floats is finite (dpo_pm_isfinitef), else 0. */
+int dpo__simd_allfinite_f32(const float *p, size_t n, int level);
+
 #endif

@@ -445,7 +445,7 @@ dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const f
 {
     const void *outs[2];
     const void *ins[3];
-    size_t n, i, b, j;
+    size_t n, b, j;
     double sigma = 0, log_sigma = 0;
     int level, nonfinite = 0;
     dpo_status st;
@@ -482,13 +482,12 @@ dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const f
                     dpo_overlap(logprob, batch * sizeof(double), model_out, n * sizeof(float)) ||
                     dpo_overlap(logprob, batch * sizeof(double), noise, n * sizeof(float))))
         return DPO_ERR_ALIAS;
-    for (i = 0; i < n; i++)
-        if (!dpo_pm_isfinitef(x[i]) || !dpo_pm_isfinitef(model_out[i]) ||
-            (noise && !dpo_pm_isfinitef(noise[i])))
-            return DPO_ERR_NONFINITE;
+    level = dpo_simd_level();
+    if (!dpo__simd_allfinite_f32(x, n, level) || !dpo__simd_allfinite_f32(model_out, n, level) ||
+        (noise && !dpo__simd_allfinite_f32(noise, n, level)))
+        return DPO_ERR_NONFINITE;
     if (logprob)
         log_sigma = dpo_log(sigma);
-    level = dpo_simd_level();
     for (b = 0; b < batch; b++) {
         double term[DPO_FUSED_CHUNK];
         float zbuf[DPO_FUSED_CHUNK], mbuf[DPO_FUSED_CHUNK];

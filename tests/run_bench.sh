@@ -1,20 +1,86 @@
 #!/bin/sh
-# make bench: the CPU benchmark, and the same work in NumPy when available,
-# reported as ratios from one run.
+# make bench: the CPU benchmark (tests/bench_cpu.c) at the default dispatch
+# level and at the scalar level, NumPy (tests/bench_numpy.py) and PyTorch
+# (tests/bench_torch.py) in one run, one thread each, reported as ratios
+# and written into docs/performance.md (the "CPU performance" section).
+#
+# Python: a virtual environment in $BUILD/bench-venv that sees the system's
+# packages; numpy and torch are installed into it from PyPI only when
+# missing.  torch comes without its CUDA dependencies (pip --no-deps and the
+# few small pure-Python packages it imports), so no multi-GB download.
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-python3}
+DOC=${BENCH_DOC:-docs/performance.md}
+VENV=$BUILD/bench-venv
+
 out=$("$BUILD/tests/bench_cpu") || { echo "bench_cpu failed"; exit 1; }
+sc=$(DPO_SIMD=scalar "$BUILD/tests/bench_cpu") || { echo "bench_cpu (scalar) failed"; exit 1; }
 echo "diffpo (one thread, $(uname -m)):"
 echo "$out" | sed 's/^/  /'
-if "$PYTHON" -c 'import numpy' 2>/dev/null; then
-    np=$("$PYTHON" tests/bench_numpy.py) || exit 1
+
+PY=""
+if [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv --system-site-packages "$VENV" >/dev/null 2>&1; then
+    PY=$VENV/bin/python
+    "$PY" -c 'import numpy' 2>/dev/null || "$PY" -m pip install -q numpy >/dev/null 2>&1
+    if ! "$PY" -c 'import torch' 2>/dev/null; then
+        "$PY" -m pip install -q --no-deps torch >/dev/null 2>&1 &&
+            "$PY" -m pip install -q filelock typing-extensions sympy networkx jinja2 fsspec >/dev/null 2>&1
+    fi
+else
+    echo "no virtual environment (python3 -m venv failed): using $PYTHON as it is"
+    PY=$PYTHON
+fi
+np=""
+if "$PY" -c 'import numpy' 2>/dev/null; then
+    np=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$PY" tests/bench_numpy.py) || exit 1
     echo "NumPy:"
     echo "$np" | sed 's/^/  /'
-    for k in normals_per_s step_logprob_elems_per_s; do
-        a=$(echo "$out" | awk -v k=$k '$1 == k {print $2}')
-        b=$(echo "$np" | awk -v k=$k '$1 == k {print $2}')
-        awk -v k=$k -v a="$a" -v b="$b" 'BEGIN {printf "ratio %s diffpo/numpy = %.2f\n", k, a / b}'
-    done
 else
-    echo "NumPy not available: no ratio"
+    echo "NumPy not available: no NumPy ratio"
+fi
+th=""
+if "$PY" -c 'import torch' 2>/dev/null; then
+    th=$(OMP_NUM_THREADS=1 "$PY" tests/bench_torch.py) || exit 1
+    echo "PyTorch:"
+    echo "$th" | sed 's/^/  /'
+else
+    echo "PyTorch not available: no PyTorch ratio"
+fi
+
+get() { echo "$1" | awk -v k="$2" '$1 == k {print $2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+cpu=$(awk -F: '/^model name/ {sub(/^ +/, "", $2); print $2; exit}' /proc/cpuinfo 2>/dev/null)
+lvl=$(get "$out" simd_level)
+npv=$(echo "$np" | awk '$1 == "numpy" {print $2}')
+thv=$(echo "$th" | awk '$1 == "torch" {print $2}')
+copy=$(get "$out" copy_bytes_per_s)
+fused=$(get "$out" fused_elems_per_s)
+fused_bw=$(awk -v f="$fused" 'BEGIN {printf "%.4g", 20 * f}')
+
+table=$(
+    echo "CPU: ${cpu:-unknown} ($(uname -m)), one thread, dispatch level $lvl;"
+    echo "NumPy ${npv:-absent}, PyTorch ${thv:-absent}.  Rates in elements (or FLOP, bytes) per second."
+    echo
+    echo "| measure | diffpo ($lvl) | diffpo (scalar) | reference | ratio ($lvl / reference) |"
+    echo "| --- | --- | --- | --- | --- |"
+    for k in normals_per_s; do
+        echo "| float32 normals, d = 16384, batch 8 | $(get "$out" $k) | $(get "$sc" $k) | torch.randn $(get "$th" $k) | $(ratio "$(get "$out" $k)" "$(get "$th" $k)") |"
+        echo "| (same) | | | NumPy standard_normal $(get "$np" $k) | $(ratio "$(get "$out" $k)" "$(get "$np" $k)") |"
+    done
+    echo "| step + log-prob, two passes, d = 16384, batch 8 | $(get "$out" step_logprob_elems_per_s) | $(get "$sc" step_logprob_elems_per_s) | NumPy $(get "$np" step_logprob_elems_per_s) | $(ratio "$(get "$out" step_logprob_elems_per_s)" "$(get "$np" step_logprob_elems_per_s)") |"
+    echo "| fused step + log-prob, given noise, d = 16384, batch 64 | $fused | $(get "$sc" fused_elems_per_s) | eager PyTorch step $(get "$th" fused_elems_per_s) | $(ratio "$fused" "$(get "$th" fused_elems_per_s)") |"
+    echo "| (same, as bytes: 20 per element) | $fused_bw | | memcpy $copy | $(ratio "$fused_bw" "$copy") |"
+    echo "| fused step, noise generated in the pass, batch 64 | $(get "$out" fused_gen_elems_per_s) | $(get "$sc" fused_gen_elems_per_s) | | |"
+    for k in matmul_fwd_8x88x128_flops matmul_fwd_8x128x128_flops matmul_dx_8x128x128_flops matmul_dw_128x8x128_flops; do
+        echo "| $k | $(get "$out" $k) | $(get "$sc" $k) | torch.mm $(get "$th" $k) | $(ratio "$(get "$out" $k)" "$(get "$th" $k)") |"
+    done
+)
+echo
+echo "$table"
+if [ -f "$DOC" ] && grep -q '^<!-- cpu-bench:begin -->$' "$DOC"; then
+    tmp=$DOC.tmp.$$
+    awk -v t="$table" '
+        /^<!-- cpu-bench:begin -->$/ {print; print t; skip = 1; next}
+        /^<!-- cpu-bench:end -->$/ {skip = 0}
+        !skip {print}' "$DOC" >"$tmp" && mv "$tmp" "$DOC" && echo "wrote the table into $DOC"
 fi

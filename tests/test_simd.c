@@ -360,6 +360,34 @@ static void test_fused_errors(void)
         if (gxp[i] != 9.0f || gmu[i] != 9.0f)
             untouched = 0;
     CHECK(untouched && lp[0] == -5.0 && lp[1] == -5.0, "outputs untouched on bad input");
+    fo[150] = 0.5f;
+    {
+        /* a non-finite value anywhere in any input, at every level */
+        const size_t pos[] = {0, 7, 8, 150, 199};
+        const float bad[] = {1.0f / 0.0f, -1.0f / 0.0f, 0.0f / 0.0f};
+        float *in[3];
+        int level, a, v, q, missed = 0;
+        in[0] = fx;
+        in[1] = fo;
+        in[2] = fz;
+        for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
+            if (!dpo_simd_supported(level))
+                continue;
+            force(level);
+            for (a = 0; a < 3; a++)
+                for (q = 0; q < 5; q++)
+                    for (v = 0; v < 3; v++) {
+                        float keep = in[a][pos[q]];
+                        in[a][pos[q]] = bad[v];
+                        if (dpo_step_fused_f32(gxp, gmu, lp, fx, fo, fz, NULL, 2, 100, &c,
+                                               DPO_LOGPROB_MEAN) != DPO_ERR_NONFINITE)
+                            missed++;
+                        in[a][pos[q]] = keep;
+                    }
+        }
+        unsetenv("DPO_SIMD");
+        CHECK(missed == 0, "%d non-finite inputs not reported", missed);
+    }
     /* overflow of mu: every log-probability NaN */
     fo[150] = 3e38f;
     fx[150] = -3e38f;
