@@ -317,12 +317,13 @@ dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x,
  * Philox block i / 4 of tensor nc (dpo_normal_*), rounded to T exactly as
  * dpo_normal_* rounds it, so the bits equal dpo_normal_* into a buffer
  * followed by dpo_step_*.  Everything is checked before any output is
- * written; no buffer beyond one Philox block on the stack. */
+ * written.  The noise comes DPO_PHILOX_CHUNK elements at a time from
+ * dpo_normal_* (its vector forms, src/cpu_simd.h) through a stack buffer. */
+#define DPO_PHILOX_CHUNK 512
 #define DPO_STEP_PHILOX_BODY(T, SUFFIX, FIN)                                                    \
     const void *outs[3];                                                                        \
     const void *ins[2];                                                                         \
     size_t i;                                                                                   \
-    uint32_t blk;                                                                               \
     dpo_status st;                                                                              \
     if (!x || !model_out || !c)                                                                 \
         return DPO_ERR_NULL;                                                                    \
@@ -338,16 +339,16 @@ dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x,
     for (i = 0; i < n; i++)                                                                     \
         if (!FIN(x[i]) || !FIN(model_out[i]))                                                   \
             return DPO_ERR_NONFINITE;                                                           \
-    for (i = 0, blk = 0; i < n; blk++) {                                                        \
-        double z[4];                                                                            \
-        int l;                                                                                  \
-        dpo_normal4(z, nc.seed, nc.stream, nc.sample, nc.step, nc.candidate, blk);              \
-        for (l = 0; l < 4 && i < n; l++, i++) {                                                 \
+    for (i = 0; i < n; i += DPO_PHILOX_CHUNK) {                                                 \
+        T z[DPO_PHILOX_CHUNK];                                                                  \
+        size_t l, len = n - i < DPO_PHILOX_CHUNK ? n - i : DPO_PHILOX_CHUNK;                    \
+        dpo_normal_##SUFFIX(z, nc, (uint64_t)i, len); /* cannot fail: checked above */          \
+        for (l = 0; l < len; l++) {                                                             \
             T a, m, p;                                                                          \
-            p = dpo_step_elem_##SUFFIX(&a, &m, x[i], model_out[i], (T)z[l], c);                 \
-            if (x0) x0[i] = a;                                                                  \
-            if (mu) mu[i] = m;                                                                  \
-            if (x_prev) x_prev[i] = p;                                                          \
+            p = dpo_step_elem_##SUFFIX(&a, &m, x[i + l], model_out[i + l], z[l], c);            \
+            if (x0) x0[i + l] = a;                                                              \
+            if (mu) mu[i + l] = m;                                                              \
+            if (x_prev) x_prev[i + l] = p;                                                      \
         }                                                                                       \
     }                                                                                           \
     return DPO_OK;

@@ -13,6 +13,7 @@
 #include "diffpo.h"
 #include "diffpo_align.h"
 #include "core/dpo_philox.h"
+#include "core/dpo_ddim.h"
 #include "cpu_simd.h"
 
 #define MAXN 5000
@@ -451,6 +452,58 @@ static void test_matmul(void)
     unsetenv("DPO_SIMD");
 }
 
+/* dpo_step_philox_f32/_f64 (noise drawn inside, through the vector normals)
+ * against dpo_normal4 + dpo_step_elem_* typed out here. */
+static void test_step_philox(void)
+{
+    static dpo_schedule sch;
+    static double dx[4200], dof[4200], dxp[4200], dmu[4200];
+    const size_t ns[] = {1, 3, 7, 8, 9, 31, 33, 511, 512, 513, 1025, 4099};
+    int level, r;
+    dpo_schedule_init(&sch, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0);
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        force(level);
+        for (r = 0; r < 24; r++) {
+            dpo_step_opts o = dpo_step_opts_default();
+            dpo_step_coef_f32 c;
+            dpo_step_coef_f64 c64;
+            dpo_noise_coord nc;
+            size_t n = ns[(size_t)r % (sizeof ns / sizeof ns[0])], i, bad = 0;
+            nc.seed = next();
+            nc.stream = DPO_STREAM_STEP;
+            nc.sample = (uint32_t)next();
+            nc.step = (uint32_t)(next() % 50);
+            nc.candidate = (uint32_t)(next() % 3);
+            o.eta = 1.0;
+            dpo_step_coef_f32_init(&c, &sch, 301 + (int)(next() % 500), 20, &o);
+            dpo_step_coef_f64_init(&c64, &sch, 301 + (int)(next() % 500), 20, &o);
+            fill(fx, n, 4.0);
+            fill(fo, n, 3.0);
+            for (i = 0; i < n; i++) {
+                dx[i] = (double)fx[i];
+                dof[i] = (double)fo[i] * 0.75;
+            }
+            CHECK(dpo_step_philox_f32(gxp, NULL, gmu, fx, fo, nc, n, &c) == DPO_OK, "f32 status");
+            CHECK(dpo_step_philox_f64(dxp, NULL, dmu, dx, dof, nc, n, &c64) == DPO_OK, "f64 status");
+            for (i = 0; i < n; i++) {
+                double z[4];
+                float a, m, pp;
+                double a64, m64, p64;
+                dpo_normal4(z, nc.seed, nc.stream, nc.sample, nc.step, nc.candidate, (uint32_t)(i / 4));
+                pp = dpo_step_elem_f32(&a, &m, fx[i], fo[i], (float)z[i % 4], &c);
+                p64 = dpo_step_elem_f64(&a64, &m64, dx[i], dof[i], z[i % 4], &c64);
+                if (memcmp(&pp, &gxp[i], 4) || memcmp(&m, &gmu[i], 4) || memcmp(&p64, &dxp[i], 8) ||
+                    memcmp(&m64, &dmu[i], 8))
+                    bad++;
+            }
+            CHECK(bad == 0, "level %s n %zu: %zu elements differ", dpo_simd_level_name(level), n, bad);
+        }
+    }
+    unsetenv("DPO_SIMD");
+}
+
 int main(void)
 {
     int l;
@@ -466,6 +519,7 @@ int main(void)
     RUN(test_fused);
     RUN(test_fused_errors);
     RUN(test_matmul);
+    RUN(test_step_philox);
     unsetenv("DPO_SIMD");
     return chk_summary();
 }
