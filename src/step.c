@@ -422,8 +422,9 @@ static void fused_leaves(dpo_tree *tree, int *nonfinite, const double *t, size_t
             s2 = s2 + t[k + 2 * B + i];
             s3 = s3 + t[k + 3 * B + i];
         }
-        *nonfinite |= !dpo_pm_isfinite(s0) | !dpo_pm_isfinite(s1) | !dpo_pm_isfinite(s2) |
-                      !dpo_pm_isfinite(s3);
+        if (!dpo_pm_isfinite(s0) || !dpo_pm_isfinite(s1) || !dpo_pm_isfinite(s2) ||
+            !dpo_pm_isfinite(s3))
+            *nonfinite = 1;
         dpo_tree_push(tree, s0);
         dpo_tree_push(tree, s1);
         dpo_tree_push(tree, s2);
