@@ -84,8 +84,8 @@ static void mm_dots(float *C, const float *A, const float *B, size_t m, size_t k
  * product (mul) and one rounded addition per chain, p ascending.  op(B)'s
  * 16 columns of a block are contiguous (tb = 0) or packed from B's rows
  * (tb = 1) KC values of p at a time; chains carry across chunks in a
- * double tile.  Columns past the last whole 16 and rows past the last
- * whole 4 go through the scalar chains of mm_chain. */
+ * double tile; rows past the last whole 4 go one at a time.  Columns past
+ * the last whole 16 go through the scalar chains of mm_chain. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define MM_AVX2 1
@@ -120,7 +120,7 @@ __attribute__((target("avx2"))) static void mm_avx2(float *C, const float *A, co
         for (ig = 0; ig < m; ig += MM_MC) {
             size_t mg = m - ig < MM_MC ? m - ig : MM_MC;
             mi = mg / 4 * 4;
-            for (i = 0; i < mi; i++)
+            for (i = 0; i < mg; i++)
                 for (j = 0; j < 16; j++)
                     tile[i * 16 + j] = acc ? (double)C[(ig + i) * n + j0 + j] : 0.0;
             for (p0 = 0; p0 < k; p0 += MM_KC) {
@@ -180,13 +180,29 @@ __attribute__((target("avx2"))) static void mm_avx2(float *C, const float *A, co
                     _mm256_storeu_pd(t + 56, s32);
                     _mm256_storeu_pd(t + 60, s33);
                 }
+                for (i = mi; i < mg; i++) { /* rows past the last whole 4, one at a time */
+                    size_t sa = ta ? m : 1;
+                    const float *a0 = ta ? A + p0 * m + ig + i : A + (ig + i) * k + p0;
+                    double *t = tile + i * 16;
+                    __m256d s00 = _mm256_loadu_pd(t), s01 = _mm256_loadu_pd(t + 4);
+                    __m256d s02 = _mm256_loadu_pd(t + 8), s03 = _mm256_loadu_pd(t + 12);
+                    for (p = 0; p < kc; p++) {
+                        const float *bp = tb ? pk + p * 16 : B + (p0 + p) * n + j0;
+                        __m256d a = _mm256_set1_pd((double)a0[p * sa]);
+                        s00 = _mm256_add_pd(s00, _mm256_mul_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(bp))));
+                        s01 = _mm256_add_pd(s01, _mm256_mul_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(bp + 4))));
+                        s02 = _mm256_add_pd(s02, _mm256_mul_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(bp + 8))));
+                        s03 = _mm256_add_pd(s03, _mm256_mul_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(bp + 12))));
+                    }
+                    _mm256_storeu_pd(t, s00);
+                    _mm256_storeu_pd(t + 4, s01);
+                    _mm256_storeu_pd(t + 8, s02);
+                    _mm256_storeu_pd(t + 12, s03);
+                }
             }
-            for (i = 0; i < mi; i++)
+            for (i = 0; i < mg; i++)
                 for (j = 0; j < 16; j++)
                     C[(ig + i) * n + j0 + j] = (float)tile[i * 16 + j];
-            for (i = mi; i < mg; i++)
-                for (j = 0; j < 16; j++)
-                    mm_chain(C, A, B, m, k, n, ta, tb, acc, ig + i, j0 + j);
         }
     }
     for (i = 0; i < m; i++)
