@@ -85,7 +85,8 @@ static void mm_dots(float *C, const float *A, const float *B, size_t m, size_t k
  * 16 columns of a block are contiguous (tb = 0) or packed from B's rows
  * (tb = 1) KC values of p at a time; chains carry across chunks in a
  * double tile; rows past the last whole 4 go one at a time.  Columns past
- * the last whole 16 go through the scalar chains of mm_chain. */
+ * the last whole 16 go 4 at a time in one register per row, and the last
+ * n % 4 through the scalar chains of mm_chain. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define MM_AVX2 1
@@ -205,8 +206,27 @@ __attribute__((target("avx2"))) static void mm_avx2(float *C, const float *A, co
                     C[(ig + i) * n + j0 + j] = (float)tile[i * 16 + j];
         }
     }
+    /* whole groups of 4 columns past the last 16: one register per row */
+    for (j0 = nj; j0 + 4 <= n; j0 += 4) {
+        for (i = 0; i < m; i++) {
+            size_t sa = ta ? m : 1;
+            const float *a0 = ta ? A + i : A + i * k;
+            __m256d s0 = acc ? _mm256_cvtps_pd(_mm_loadu_ps(C + i * n + j0)) : _mm256_setzero_pd();
+            for (p = 0; p < k; p++) {
+                __m128 b;
+                if (tb)
+                    b = _mm_setr_ps(B[j0 * k + p], B[(j0 + 1) * k + p], B[(j0 + 2) * k + p],
+                                    B[(j0 + 3) * k + p]);
+                else
+                    b = _mm_loadu_ps(B + p * n + j0);
+                s0 = _mm256_add_pd(s0, _mm256_mul_pd(_mm256_set1_pd((double)a0[p * sa]),
+                                                     _mm256_cvtps_pd(b)));
+            }
+            _mm_storeu_ps(C + i * n + j0, _mm256_cvtpd_ps(s0));
+        }
+    }
     for (i = 0; i < m; i++)
-        for (j = nj; j < n; j++)
+        for (j = j0; j < n; j++)
             mm_chain(C, A, B, m, k, n, ta, tb, acc, i, j);
 }
 #else
