@@ -5,6 +5,7 @@
  *   fused_elems_per_s         dpo_step_fused_f32 with given noise, d = 16384, batch 64
  *                             (20 bytes per element: x, eps, z read; x_prev, mu written)
  *   fused_gen_elems_per_s     the same with the noise generated in the pass
+ *   fused_large_elems_per_s   given noise, batch 256 (80 MiB in all: out of cache)
  *   copy_bytes_per_s          memcpy of a 64 MiB buffer, bytes read + written
  *   matmul_<pass>_<m>x<k>x<n>_flops  dpo_matmul_f32 at the built-in network's shapes
  * The dispatch level is the one DPO_SIMD selects (printed as simd_level). */
@@ -19,6 +20,7 @@
 #define D 16384
 #define B 8
 #define BF 64
+#define BL 256 /* 5 tensors of 16 MiB: past any L3 */
 #define REPS 5
 
 static double now(void)
@@ -43,7 +45,7 @@ static double bench_matmul(size_t m, size_t k, size_t n, int ta, int tb)
     float *A = falloc(m * k), *Bm = falloc(k * n), *C = falloc(m * n);
     double best = 1e30, t0;
     size_t i;
-    int rep, it, iters = (int)(2e7 / (double)(m * k * n)) + 1;
+    int rep, it, iters = (int)(1e8 / (double)(m * k * n)) + 1;
     for (i = 0; i < m * k; i++)
         A[i] = (float)((double)(i % 17) * 0.1 - 0.8);
     for (i = 0; i < k * n; i++)
@@ -64,15 +66,15 @@ static double bench_matmul(size_t m, size_t k, size_t n, int ta, int tb)
 
 int main(void)
 {
-    float *x = falloc((size_t)BF * D), *e = falloc((size_t)BF * D), *z = falloc((size_t)BF * D);
-    float *xp = falloc((size_t)BF * D), *mu = falloc((size_t)BF * D);
+    float *x = falloc((size_t)BL * D), *e = falloc((size_t)BL * D), *z = falloc((size_t)BL * D);
+    float *xp = falloc((size_t)BL * D), *mu = falloc((size_t)BL * D);
     char *cs = (char *)malloc((size_t)64 << 20), *cd = (char *)malloc((size_t)64 << 20);
     static dpo_schedule s;
     dpo_step_coef_f32 c;
     dpo_step_opts o = dpo_step_opts_default();
     dpo_noise_coord nc = {1234, DPO_STREAM_STEP, 0, 0, 0};
-    double t0, t1, lp[BF], best_n = 1e30, best_s = 1e30, best_f = 1e30, best_g = 1e30,
-                          best_c = 1e30;
+    double t0, t1, lp[BL], best_n = 1e30, best_s = 1e30, best_f = 1e30, best_g = 1e30,
+                          best_c = 1e30, best_l = 1e30;
     int rep, b;
     volatile double sink = 0;
     if (!cs || !cd)
@@ -81,7 +83,7 @@ int main(void)
     memset(cd, 2, (size_t)64 << 20);
     dpo_schedule_init(&s, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0);
     dpo_step_coef_f32_init(&c, &s, 501, 20, &o);
-    for (b = 0; b < BF; b++) {
+    for (b = 0; b < BL; b++) {
         nc.sample = (uint32_t)b;
         nc.stream = DPO_STREAM_INIT;
         dpo_normal_f32(x + (size_t)b * D, nc, 0, D);
@@ -90,8 +92,8 @@ int main(void)
         nc.stream = DPO_STREAM_STEP;
         dpo_normal_f32(z + (size_t)b * D, nc, 0, D);
     }
-    memset(xp, 0, (size_t)BF * D * sizeof(float));
-    memset(mu, 0, (size_t)BF * D * sizeof(float));
+    memset(xp, 0, (size_t)BL * D * sizeof(float));
+    memset(mu, 0, (size_t)BL * D * sizeof(float));
     nc.stream = DPO_STREAM_STEP;
     nc.sample = 0;
     for (rep = 0; rep < REPS; rep++) {
@@ -124,6 +126,12 @@ int main(void)
             best_g = t1 - t0;
         sink += lp[2];
         t0 = now();
+        dpo_step_fused_f32(xp, mu, lp, x, e, z, NULL, BL, D, &c, DPO_LOGPROB_MEAN);
+        t1 = now();
+        if (t1 - t0 < best_l)
+            best_l = t1 - t0;
+        sink += lp[3];
+        t0 = now();
         memcpy(cd, cs, (size_t)64 << 20);
         t1 = now();
         if (t1 - t0 < best_c)
@@ -136,6 +144,7 @@ int main(void)
     printf("step_logprob_elems_per_s %.4g\n", (double)B * D / best_s);
     printf("fused_elems_per_s %.4g\n", (double)BF * D / best_f);
     printf("fused_gen_elems_per_s %.4g\n", (double)BF * D / best_g);
+    printf("fused_large_elems_per_s %.4g\n", (double)BL * D / best_l);
     printf("copy_bytes_per_s %.4g\n", 2.0 * (double)((size_t)64 << 20) / best_c);
     /* the built-in network (src/model/mlp.c, batch 8, input 64 + 16 + 8,
      * hidden 128): forward Y = X W^T, backward dX = dY W, dW += dY^T X */

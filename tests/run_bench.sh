@@ -56,6 +56,8 @@ thv=$(echo "$th" | awk '$1 == "torch" {print $2}')
 copy=$(get "$out" copy_bytes_per_s)
 fused=$(get "$out" fused_elems_per_s)
 fused_bw=$(awk -v f="$fused" 'BEGIN {printf "%.4g", 20 * f}')
+large=$(get "$out" fused_large_elems_per_s)
+large_bw=$(awk -v f="$large" 'BEGIN {printf "%.4g", 20 * f}')
 
 table=$(
     echo "CPU: ${cpu:-unknown} ($(uname -m)), one thread, dispatch level $lvl;"
@@ -69,7 +71,8 @@ table=$(
     done
     echo "| step + log-prob, two passes, d = 16384, batch 8 | $(get "$out" step_logprob_elems_per_s) | $(get "$sc" step_logprob_elems_per_s) | NumPy $(get "$np" step_logprob_elems_per_s) | $(ratio "$(get "$out" step_logprob_elems_per_s)" "$(get "$np" step_logprob_elems_per_s)") |"
     echo "| fused step + log-prob, given noise, d = 16384, batch 64 | $fused | $(get "$sc" fused_elems_per_s) | eager PyTorch step $(get "$th" fused_elems_per_s) | $(ratio "$fused" "$(get "$th" fused_elems_per_s)") |"
-    echo "| (same, as bytes: 20 per element) | $fused_bw | | memcpy $copy | $(ratio "$fused_bw" "$copy") |"
+    echo "| (same, as bytes: 20 per element; 20 MiB, may sit in L3) | $fused_bw | | memcpy 64 MiB $copy | $(ratio "$fused_bw" "$copy") |"
+    echo "| fused step + log-prob, given noise, batch 256 (80 MiB, out of cache), as bytes | $large_bw | | memcpy 64 MiB $copy | $(ratio "$large_bw" "$copy") |"
     echo "| fused step, noise generated in the pass, batch 64 | $(get "$out" fused_gen_elems_per_s) | $(get "$sc" fused_gen_elems_per_s) | | |"
     for k in matmul_fwd_8x88x128_flops matmul_fwd_8x128x128_flops matmul_dx_8x128x128_flops matmul_dw_128x8x128_flops; do
         echo "| $k | $(get "$out" $k) | $(get "$sc" $k) | torch.mm $(get "$th" $k) | $(ratio "$(get "$out" $k)" "$(get "$th" $k)") |"
