@@ -413,7 +413,7 @@ EPS_OUTS = ["d_w", "d_l", "u", "loss", "grad_eth_w", "grad_eth_l"]
 EPS_IN = ["eps", "eth_w", "eref_w", "eth_l", "eref_l"]
 REF_DDPO = "DSPO eq. 7 (Diffusion-DPO, Wallace et al.); public code: u = -0.5 beta ((L_th,w - L_th,l) - (L_ref,w - L_ref,l))"
 REF_DSPO = {"paper": "DSPO eq. 11, 13, 14, appendix B (A(t) dropped, gamma = 1)",
-            "code": "DSPO public code (REFERENCES.md): mean((e_w - beta (1 - sigma(u)) p)^2), sigma(u) not detached"}
+            "code": "DSPO public code (docs/references.md): mean((e_w - beta (1 - sigma(u)) p)^2), sigma(u) not detached"}
 
 
 def eps_arrays(rng, d, a, b, prec, la=None, lb=None):

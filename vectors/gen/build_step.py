@@ -15,7 +15,7 @@ SQ3 = 1.7320508075688772
 REF_STEP = "TailorPO eq. 5, 8, 19 (D3PO step loss, gradient wrt mu, appendix A); SPO eq. 2"
 REF_TAILOR = "TailorPO eq. 10, 11, 21 (shared parent x_t)"
 REF_CHAIN = "DDIM mean, TailorPO eq. 2 / Song et al. 2021: d mu/d eps_hat and d mu/d v"
-REF_D3PO = "D3PO public code (REFERENCES.md: clamp(exp(lp_theta - lp_ref), 1-eps, 1+eps), beta 0.1, eps 0.1)"
+REF_D3PO = "D3PO public code (docs/references.md: clamp(exp(lp_theta - lp_ref), 1-eps, 1+eps), beta 0.1, eps 0.1)"
 REF_RDPO = "RDPO eq. 9, 10 (penalty Psi = min(0, log pi_ref(x_l)/pi_theta(x_l)))"
 REF_SPO = "SPO eq. 4, 5; public code (D3PO-code loss with h = (+1, -1), beta 10, eps 0.1)"
 REF_GAUSS = "TailorPO eq. 17 (Gaussian step density); DDPO/D3PO code (mean over elements)"
