@@ -66,25 +66,18 @@ static int cache_load(const char *path, float *base, size_t nb, uint64_t key)
 
 static int cache_save(const char *path, const float *base, size_t nb, uint64_t key)
 {
-    char tmp[4096];
+    cli_out o;
     FILE *f;
     uint64_t n = nb, h = dpo_hash64(base, nb * sizeof(float), key);
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    if (cli_out_open(&o, path, 0, 0))
         return -1;
-    f = fopen(tmp, "wb");
-    if (!f)
-        return -1;
+    f = o.f;
     if (fwrite(CACHE_MAGIC, 1, 8, f) != 8 || fwrite(&key, 8, 1, f) != 1 || fwrite(&n, 8, 1, f) != 1 ||
         fwrite(base, sizeof(float), nb, f) != nb || fwrite(&h, 8, 1, f) != 1) {
-        fclose(f);
-        remove(tmp);
+        cli_out_abort(&o, 1);
         return -1;
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return cli_out_commit(&o, 1, 0, 0);
 }
 
 int cli_base_model(float *base, const dpo_mlp_cfg *mc, const dpo_schedule *sched, int pretrain_iters,
@@ -294,28 +287,26 @@ static uint64_t state_hash(const float *lora, const float *m, const float *v, si
     return dpo_hash64(v, nl * sizeof(float), h);
 }
 
-/* Writes the state to path (through path.tmp, renamed at the end). */
+/* Writes the state to path (src/cli/outfile.c: a temporary beside it,
+ * renamed at the end). */
 static int state_save(const char *path, const float *lora, const float *m, const float *v, size_t nl, uint64_t key,
                       uint64_t it)
 {
-    char tmp[4096];
+    cli_out o;
     FILE *f;
     uint64_t n = nl, h = state_hash(lora, m, v, nl, key, it);
     int ok;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    if (cli_out_open(&o, path, 0, 0))
         return -1;
-    if (!(f = fopen(tmp, "wb")))
-        return -1;
+    f = o.f;
     ok = fwrite(STATE_MAGIC, 1, 8, f) == 8 && fwrite(&key, 8, 1, f) == 1 && fwrite(&it, 8, 1, f) == 1 &&
          fwrite(&n, 8, 1, f) == 1 && fwrite(lora, sizeof(float), nl, f) == nl &&
          fwrite(m, sizeof(float), nl, f) == nl && fwrite(v, sizeof(float), nl, f) == nl && fwrite(&h, 8, 1, f) == 1;
-    if (fclose(f) != 0)
-        ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
+    if (!ok) {
+        cli_out_abort(&o, 1);
         return -1;
     }
-    return 0;
+    return cli_out_commit(&o, 1, 0, 0);
 }
 
 /* Reads a state into (lora, m, v) and *it; on any error the buffers are

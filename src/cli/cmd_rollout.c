@@ -148,6 +148,8 @@ static int rollout_exec(const rollout_args *a, const char *cmd)
     dpo_status st;
     char err[256];
 
+    if (a->out_path && cli_out_check(a->out_path, err, sizeof err))
+        return cli_fail(cmd, "--out %s", err);
     st = dpo_schedule_init(&sched, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0);
     if (st)
         return cli_fail(cmd, "schedule: %s", dpo_status_str(st));
