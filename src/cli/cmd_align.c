@@ -60,7 +60,7 @@ static int align_usage(void)
 
 static int align_parse(align_opts *o, int argc, char **argv)
 {
-    int i, m;
+    int i, m, have_method = 0;
     memset(o, 0, sizeof *o);
     o->seed = 1;
     o->iters = 120;
@@ -88,6 +88,8 @@ static int align_parse(align_opts *o, int argc, char **argv)
         i++;
         if (!strcmp(a, "--method")) {
             dpo_method mm;
+            if (have_method++)
+                return cli_fail("align", "--method given twice (at '%s'): give one method, or all", v);
             if (!strcmp(v, "all"))
                 continue;
             if (dpo_method_parse(&mm, v))

@@ -457,6 +457,28 @@ static int step_coefs(step_run *r, const dpo_schedule *sched, const step_args *a
 }
 
 /* 4. Every output, in memory. */
+/* 4b. Finite inputs near the dtype's limit can overflow: refuse rather
+ * than write infinities (docs/cli.md). */
+static int step_overflow(const step_run *r)
+{
+    const void *outs[3];
+    const char *what[3] = {"the sample", "the mean", "x0"};
+    int j;
+    size_t i;
+    outs[0] = r->prev, outs[1] = r->mu, outs[2] = r->x0;
+    for (j = 0; j < 3; j++)
+        for (i = 0; outs[j] && i < r->n; i++) {
+            double v = r->dtype == DPO_F32 ? (double)((const float *)outs[j])[i] : ((const double *)outs[j])[i];
+            if (!dpo_pm_isfinite(v))
+                return cli_fail(CMD, "step: %s overflows at element %zu (finite inputs too large for %s)", what[j], i,
+                                r->dtype == DPO_F32 ? "float32" : "float64");
+        }
+    for (i = 0; r->lp && i < r->B; i++)
+        if (!dpo_pm_isfinite(r->lp[i]))
+            return cli_fail(CMD, "step: the log-probability of sample %zu overflows (finite inputs too large)", i);
+    return 0;
+}
+
 static int step_compute(step_run *r, const step_args *a)
 {
     const size_t n = r->n;
@@ -490,7 +512,7 @@ static int step_compute(step_run *r, const step_args *a)
     }
     if (st)
         return cli_fail(CMD, "step: %s", dpo_status_str(st));
-    return 0;
+    return step_overflow(r);
 }
 
 /* 5. Write the outputs: all or nothing (src/cli/outfile.c). */

@@ -224,7 +224,14 @@ static int rollout_exec(const rollout_args *a, const char *cmd)
     }
     for (r = 0; r < a->splits; r++)
         if (jobs[r].st) {
-            rc = cli_fail(cmd, "samples [%zu, %zu): %s", jobs[r].s0, jobs[r].s1, dpo_status_str(jobs[r].st));
+            if (jobs[r].st == DPO_ERR_SIGMA_ZERO && a->eta > 0)
+                rc = cli_fail(cmd,
+                              "samples [%zu, %zu): sigma_t = 0 at a step although eta = %g (the step's alphas_cumprod "
+                              "equals the previous one's, as at the last of --steps %d): the log-density is "
+                              "undefined there; lower --steps or choose another --spacing",
+                              jobs[r].s0, jobs[r].s1, a->eta, a->steps);
+            else
+                rc = cli_fail(cmd, "samples [%zu, %zu): %s", jobs[r].s0, jobs[r].s1, dpo_status_str(jobs[r].st));
             goto done;
         }
     dpo_rollout_fingerprint(hashes, traj, logp, a->steps, B, D);
