@@ -21,7 +21,9 @@ static dpo_status check_coord(dpo_noise_coord c, uint64_t e0, size_t n)
     uint64_t e = e0, end = e0 + (uint64_t)n;                                            \
     size_t i = 0;                                                                       \
     dpo_status st;                                                                      \
-    if (!out && n)                                                                      \
+    if (n == 0)                                                                         \
+        return DPO_ERR_SIZE; /* one rule for empty inputs (docs/errors.md) */           \
+    if (!out)                                                                           \
         return DPO_ERR_NULL;                                                            \
     st = check_coord(c, e0, n);                                                         \
     if (st)                                                                             \

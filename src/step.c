@@ -201,6 +201,17 @@ static dpo_status check_step_alias(const void *const *outs, int nout, const void
     return DPO_OK;
 }
 
+/* A coefficient struct as dpo_step_coef_*_init makes it: a known kind and
+ * prediction type, finite scalars, sigma >= 0 (a struct filled by hand with
+ * an unknown kind or a NaN sigma is DPO_ERR_RANGE, not a silent step). */
+#define DPO_COEF_OK(c, FIN)                                                                     \
+    (((c)->kind == DPO_STEP_DDIM || (c)->kind == DPO_STEP_DDPM) &&                              \
+     ((c)->pred == DPO_PRED_EPSILON || (c)->pred == DPO_PRED_V || (c)->pred == DPO_PRED_SAMPLE) && \
+     FIN((c)->sigma) && (c)->sigma >= 0 && FIN((c)->alpha_t) && FIN((c)->alpha_prev) &&         \
+     FIN((c)->beta_t) && FIN((c)->beta_prev) && FIN((c)->sqrt_alpha_t) && FIN((c)->sqrt_beta_t) && \
+     FIN((c)->sqrt_alpha_prev) && FIN((c)->dir_coef) && FIN((c)->mean_x0) && FIN((c)->mean_xt) && \
+     (!(c)->clip || (FIN((c)->clip_range) && (c)->clip_range > 0)))
+
 #define DPO_STEP_BODY(T, SUFFIX, FIN)                                                           \
     const void *outs[3];                                                                        \
     const void *ins[3];                                                                         \
@@ -210,6 +221,8 @@ static dpo_status check_step_alias(const void *const *outs, int nout, const void
         return DPO_ERR_NULL;                                                                    \
     if (n == 0 || n > DPO_MAX_ELEMS)                                                            \
         return DPO_ERR_SIZE;                                                                    \
+    if (!DPO_COEF_OK(c, FIN))                                                                   \
+        return DPO_ERR_RANGE;                                                                   \
     if (!noise && c->sigma != 0)                                                                \
         return DPO_ERR_NULL;                                                                    \
     outs[0] = x_prev; outs[1] = x0; outs[2] = mu;                                               \
@@ -301,6 +314,11 @@ dpo_status dpo_step_philox_f64(double *x_prev, double *x0, double *mu, const dou
         return DPO_ERR_SIZE;                                                                    \
     if ((int)mode != DPO_LOGPROB_SUM && (int)mode != DPO_LOGPROB_MEAN)                          \
         return DPO_ERR_RANGE;                                                                   \
+    if (!FIN(c->sigma) || c->sigma < 0) /* the only coefficient read here */                    \
+        return DPO_ERR_RANGE;                                                                   \
+    if (dpo_overlap(out, batch * sizeof(double), x_prev, batch * dim * sizeof(T)) ||            \
+        dpo_overlap(out, batch * sizeof(double), mu, batch * dim * sizeof(T)))                  \
+        return DPO_ERR_ALIAS;                                                                   \
     sigma = (double)c->sigma;                                                                   \
     if (!(sigma > 0))                                                                           \
         return DPO_ERR_SIGMA_ZERO;                                                              \

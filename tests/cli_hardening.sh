@@ -158,4 +158,20 @@ refused "ddim-step: finite 3.4e38 inputs that overflow are refused" 2 "overflows
     "$BIN" ddim-step --sample "$T/big.npy" --model-output "$T/zero.npy" --timestep 500 --steps 50 --out "$T/ov.npy"
 [ -e "$T/ov.npy" ] && bad "an overflowing output was written" || ok "no output written"
 
+# ---- 10. the linked xxHash is checked against XXH3-64's published vectors
+"$BIN" --version >"$T/v.txt" 2>&1 && grep -q "XXH3-64 sanity vectors ok" "$T/v.txt" &&
+    ok "--version checks the linked xxHash" || bad "--version: '$(cat "$T/v.txt")'"
+# a different XXH3 (a stand-in library preloaded) is caught: exit 1, FAIL
+CCX=${CC:-cc}
+if ldd "$BIN" 2>/dev/null | grep -q xxhash &&
+    printf '#include <stddef.h>\nunsigned long long XXH3_64bits_withSeed(const void *p, size_t n, unsigned long long s)\n{ (void)p; return n ^ s; }\n' >"$T/fake.c" &&
+    "$CCX" -shared -fPIC -o "$T/libfake.so" "$T/fake.c" 2>/dev/null; then
+    ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD="$T/libfake.so" "$BIN" --version >"$T/v.txt" 2>"$T/e.txt"
+    st=$?
+    [ $st -eq 1 ] && grep -q FAIL "$T/v.txt" && grep -q "not XXH3-64" "$T/e.txt" && ok "a different xxHash is refused" ||
+        bad "preloaded stand-in xxHash: exit $st, '$(cat "$T/v.txt" "$T/e.txt")'"
+else
+    ok "xxHash linked statically or no compiler: stand-in check skipped"
+fi
+
 finish

@@ -1,6 +1,7 @@
 /* diffpo command-line tool: dispatch. */
 #include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 #include "cli.h"
 
 typedef struct cli_cmd {
@@ -52,8 +53,15 @@ int main(int argc, char **argv)
         return finish(0, 0);
     }
     if (!strcmp(argv[1], "--version")) {
+        /* the fingerprints are XXH3-64: check the linked xxHash first */
+        int ok = dpo_hash64_selftest() == DPO_OK;
         printf("diffpo %s\n", dpo_version());
-        return finish(0, 0);
+        printf("xxHash %u.%u.%u: XXH3-64 sanity vectors %s\n", XXH_versionNumber() / 10000,
+               XXH_versionNumber() / 100 % 100, XXH_versionNumber() % 100, ok ? "ok" : "FAIL");
+        if (!ok)
+            fprintf(stderr, "diffpo: the linked xxHash is not XXH3-64 as published: every fingerprint would "
+                            "differ (docs/errors.md)\n");
+        return finish(0, ok ? 0 : 1);
     }
     for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name))
