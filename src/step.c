@@ -271,6 +271,8 @@ dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x,
         return DPO_ERR_SIZE;                                                                    \
     if (nc.stream > 0xffffu || nc.candidate > 0xffffu)                                          \
         return DPO_ERR_RANGE;                                                                   \
+    if (!DPO_COEF_OK(c, FIN))                                                                   \
+        return DPO_ERR_RANGE;                                                                   \
     outs[0] = x_prev; outs[1] = x0; outs[2] = mu;                                               \
     ins[0] = x; ins[1] = model_out;                                                             \
     st = check_step_alias(outs, 3, ins, 2, n * sizeof(T));                                      \

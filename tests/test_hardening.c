@@ -116,6 +116,16 @@ static void test_bad_coefficients(void)
     b32 = c32;
     b32.dir_coef = (float)NAN;
     CHECK(dpo_step_f32(out, 0, 0, x, e, z, 8, &b32) == DPO_ERR_RANGE, "NaN coefficient");
+    {
+        dpo_noise_coord nc;
+        memset(&nc, 0, sizeof nc);
+        b32 = c32;
+        b32.kind = 7;
+        CHECK(dpo_step_philox_f32(out, 0, 0, x, e, nc, 8, &b32) == DPO_ERR_RANGE, "philox step: unknown kind");
+        b32 = c32;
+        b32.sigma = (float)NAN;
+        CHECK(dpo_step_philox_f32(out, 0, 0, x, e, nc, 8, &b32) == DPO_ERR_RANGE, "philox step: NaN sigma");
+    }
     CHECK(!memcmp(keep, out, sizeof out), "a refused step wrote");
 
     b64 = c64;
