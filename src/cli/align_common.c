@@ -48,20 +48,27 @@ static uint64_t base_key(const dpo_mlp_cfg *m, int iters, size_t batch)
 }
 
 /* Loads base weights from path when its key and XXH3 hash check; 0 on success. */
-static int cache_load(const char *path, float *base, size_t nb, uint64_t key)
+static int cache_load_stream(FILE *f, float *base, size_t nb, uint64_t key)
 {
-    FILE *f = fopen(path, "rb");
     char magic[8];
     uint64_t k, h, n;
     int ok = 0;
-    if (!f)
-        return -1;
     if (fread(magic, 1, 8, f) == 8 && !memcmp(magic, CACHE_MAGIC, 8) && fread(&k, 8, 1, f) == 1 && k == key &&
         fread(&n, 8, 1, f) == 1 && n == nb && fread(base, sizeof(float), nb, f) == nb && fread(&h, 8, 1, f) == 1 &&
         h == dpo_hash64(base, nb * sizeof(float), key))
         ok = 1;
-    fclose(f);
     return ok ? 0 : -1;
+}
+
+static int cache_load(const char *path, float *base, size_t nb, uint64_t key)
+{
+    FILE *f = fopen(path, "rb");
+    int rc;
+    if (!f)
+        return -1;
+    rc = cache_load_stream(f, base, nb, key);
+    fclose(f);
+    return rc;
 }
 
 static int cache_save(const char *path, const float *base, size_t nb, uint64_t key)
@@ -311,22 +318,17 @@ static int state_save(const char *path, const float *lora, const float *m, const
 
 /* Reads a state into (lora, m, v) and *it; on any error the buffers are
  * unchanged and a message is returned. */
-static const char *state_load(const char *path, float *lora, float *m, float *v, size_t nl, uint64_t key,
-                              uint64_t *it)
+static const char *state_load_stream(FILE *f, float *lora, float *m, float *v, size_t nl, uint64_t key,
+                                     uint64_t *it)
 {
-    FILE *f = fopen(path, "rb");
     char magic[8];
     uint64_t k, i, n, h;
     float *buf;
     const char *msg = 0;
     int c;
-    if (!f)
-        return "cannot open it";
     buf = (float *)malloc(3 * nl * sizeof(float) + 1);
-    if (!buf) {
-        fclose(f);
+    if (!buf)
         return "out of memory";
-    }
     if (fread(magic, 1, 8, f) != 8 || memcmp(magic, STATE_MAGIC, 8) != 0)
         msg = "not a diffpo trainer state";
     else if (fread(&k, 8, 1, f) != 1 || fread(&i, 8, 1, f) != 1 || fread(&n, 8, 1, f) != 1)
@@ -342,7 +344,6 @@ static const char *state_load(const char *path, float *lora, float *m, float *v,
         msg = "trailing bytes";
     else if (h != state_hash(buf, buf + nl, buf + 2 * nl, nl, key, i))
         msg = "XXH3 check failed (corrupted)";
-    fclose(f);
     if (!msg) {
         memcpy(lora, buf, nl * sizeof(float));
         memcpy(m, buf + nl, nl * sizeof(float));
@@ -350,6 +351,18 @@ static const char *state_load(const char *path, float *lora, float *m, float *v,
         *it = i;
     }
     free(buf);
+    return msg;
+}
+
+static const char *state_load(const char *path, float *lora, float *m, float *v, size_t nl, uint64_t key,
+                              uint64_t *it)
+{
+    FILE *f = fopen(path, "rb");
+    const char *msg;
+    if (!f)
+        return "cannot open it";
+    msg = state_load_stream(f, lora, m, v, nl, key, it);
+    fclose(f);
     return msg;
 }
 

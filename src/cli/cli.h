@@ -34,6 +34,9 @@ int cli_parse_double(const char *s, double *out);     /* finite only */
  * temporary file in the same folder and renames it into place, so a failed
  * save leaves no partial file.  Both return 0, or fill err and return -1. */
 int cli_npy_load(const char *path, dpo_npy_info *info, void **data, char *err, size_t errlen);
+/* The same from an open stream (path only names it in messages): the
+ * fuzzer feeds it memory through fmemopen. */
+int cli_npy_load_stream(FILE *f, const char *path, dpo_npy_info *info, void **data, char *err, size_t errlen);
 int cli_npy_save(const char *path, dpo_dtype dtype, const uint64_t *shape, int ndim, const void *data, char *err,
                  size_t errlen);
 

@@ -154,20 +154,10 @@ static int read_npy(FILE *f, const char *path, unsigned char **out, size_t *outl
 int cli_npy_load(const char *path, dpo_npy_info *info, void **data, char *err, size_t errlen)
 {
     FILE *f;
-    unsigned char *buf = 0;
-    size_t len = 0, i, n;
-    dpo_npy_info r;
-    dpo_dtype want;
-    const char *why = "malformed .npy file";
-    void *out;
     struct stat stt;
+    int rc;
     if (!path || !info || !data) {
         npyio_err(err, errlen, "internal error: NULL argument");
-        return -1;
-    }
-    want = info->dtype;
-    if ((int)want != DPO_F32 && (int)want != DPO_F64) {
-        npyio_err(err, errlen, "%s: internal error: bad requested dtype", path);
         return -1;
     }
     if (stat(path, &stt) == 0 && S_ISDIR(stt.st_mode)) {
@@ -179,11 +169,30 @@ int cli_npy_load(const char *path, dpo_npy_info *info, void **data, char *err, s
         npyio_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    if (read_npy(f, path, &buf, &len, err, errlen)) {
-        fclose(f);
+    rc = cli_npy_load_stream(f, path, info, data, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int cli_npy_load_stream(FILE *f, const char *path, dpo_npy_info *info, void **data, char *err, size_t errlen)
+{
+    unsigned char *buf = 0;
+    size_t len = 0, i, n;
+    dpo_npy_info r;
+    dpo_dtype want;
+    const char *why = "malformed .npy file";
+    void *out;
+    if (!f || !path || !info || !data) {
+        npyio_err(err, errlen, "internal error: NULL argument");
         return -1;
     }
-    fclose(f);
+    want = info->dtype;
+    if ((int)want != DPO_F32 && (int)want != DPO_F64) {
+        npyio_err(err, errlen, "%s: internal error: bad requested dtype", path);
+        return -1;
+    }
+    if (read_npy(f, path, &buf, &len, err, errlen))
+        return -1;
     if (dpo_npy_parse_diag(&r, buf, len, &why) != DPO_OK) {
         npyio_err(err, errlen, "%s: %s", path, why);
         free(buf);
