@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             ok &= finite(t32[i]) && t32[i] > 0 && t32[i] <= 1;
         } else {
             memcpy(&t64[i], data + 8 * i, 8);
-            ok &= finite(t64[i]) && t64[i] > 0 && t64[i] <= 1;
+            /* and its float32 rounding stays positive (the header says so) */
+            ok &= finite(t64[i]) && t64[i] > 0 && t64[i] <= 1 && (float)t64[i] > 0;
         }
     }
     st = dpo_schedule_from_table(&s, use32 ? t32 : 0, use32 ? 0 : t64, n, 0);

@@ -65,10 +65,12 @@ for h in fuzz/fuzz_*.c; do
     work="$OUT/corpus_$name"
     rm -rf "$work"
     mkdir -p "$work" "$OUT/crashes_$name"
-    if [ -d "fuzz/corpus/$name" ]; then
-        cp fuzz/corpus/"$name"/* "$work"/ 2>/dev/null
+    seeds=$name
+    [ "$name" = npyio ] && seeds=npy # the CLI loader reads the same files
+    if [ -d "fuzz/corpus/$seeds" ]; then
+        cp fuzz/corpus/"$seeds"/* "$work"/ 2>/dev/null
     else
-        echo "   (no seed corpus fuzz/corpus/$name/)"
+        echo "   (no seed corpus fuzz/corpus/$seeds/)"
     fi
     if [ -n "${FUZZ_RUNS:-}" ]; then
         limit="-runs=$FUZZ_RUNS"

@@ -115,7 +115,8 @@ typedef struct dpo_schedule {
  * SCALED_LINEAR; 0 < beta_start <= beta_end < 1; 2 <= n <= DPO_MAX_TRAIN_STEPS. */
 dpo_status dpo_schedule_init(dpo_schedule *s, dpo_beta_schedule kind, double beta_start, double beta_end,
                              int n, int set_alpha_to_one);
-/* Caller-given alphas_cumprod: each in (0, 1], finite.  The float32 table is
+/* Caller-given alphas_cumprod: each in (0, 1], finite, and a table64 value's
+ * float32 rounding > 0 (else DPO_ERR_RANGE).  The float32 table is
  * table64 rounded to float32 (or table32 when given: either may be NULL but
  * not both). */
 dpo_status dpo_schedule_from_table(dpo_schedule *s, const float *table32, const double *table64, int n,

@@ -105,6 +105,15 @@ st=$?
     --model-output "$T/x.npy" --timestep 500 --steps 50 --out "$T/z.npy") >/dev/null 2>"$T/err.txt" &&
     ok "a pipe is read up to the header's size" || bad "pipe input: '$(cat "$T/err.txt")'"
 
+# a forged header on a short pipe: refused without allocating what it claims
+d="{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }"
+{ printf '\223NUMPY\001\000\166\000%s' "$d"; printf '%*s\n' $((117 - ${#d})) ''; printf 'abcd'; } >"$T/forged.npy"
+[ "$(wc -c <"$T/forged.npy")" -eq 132 ] || bad "forged header: wrong length $(wc -c <"$T/forged.npy")"
+cat "$T/forged.npy" | (ulimit -v 400000 2>/dev/null; exec "$BIN" ddim-step --sample /dev/stdin \
+    --model-output "$T/x.npy" --timestep 500 --steps 50 --out "$T/z.npy") >/dev/null 2>"$T/err.txt"
+grep -q "shorter than the shape says" "$T/err.txt" && ok "forged header on a pipe: truncated, no huge allocation" ||
+    bad "forged header on a pipe: '$(cat "$T/err.txt")'"
+
 # ---- 5. unwritable outputs refused before any work
 rm -rf "$T/o5"
 refused "align: --save-state in a missing folder refused first" 2 "save-state" \

@@ -131,20 +131,36 @@ static int read_npy(FILE *f, const char *path, unsigned char **out, size_t *outl
         free(b);
         return -1;
     }
+    /* a regular file's size is known: one allocation.  A stream (pipe,
+     * device) grows the buffer as its bytes arrive, so a forged header on a
+     * short stream cannot make it allocate what the header claims. */
     {
-        unsigned char *nb = (unsigned char *)realloc(b, total ? total : 1);
-        if (!nb) {
-            npyio_err(err, errlen, "%s: out of memory for %llu elements", path, (unsigned long long)r.count);
-            free(b);
-            return -1;
+        size_t have = prefix + hlen, cap = have; /* b holds at least cap bytes */
+        while (have < total) {
+            size_t chunk;
+            if (cap == have) {
+                size_t nc = regular ? total : (cap < ((size_t)1 << 20) ? ((size_t)1 << 20) : cap * 2);
+                unsigned char *nb;
+                if (nc > total || nc < cap)
+                    nc = total;
+                nb = (unsigned char *)realloc(b, nc);
+                if (!nb) {
+                    npyio_err(err, errlen, "%s: out of memory for %llu elements", path, (unsigned long long)r.count);
+                    free(b);
+                    return -1;
+                }
+                b = nb;
+                cap = nc;
+            }
+            chunk = cap - have;
+            if (read_exact(f, b + have, chunk)) {
+                npyio_err(err, errlen, "%s: %s", path,
+                          ferror(f) ? "read failed" : "data shorter than the shape says (truncated file)");
+                free(b);
+                return -1;
+            }
+            have += chunk;
         }
-        b = nb;
-    }
-    if (read_exact(f, b + prefix + hlen, data)) {
-        npyio_err(err, errlen, "%s: %s", path,
-                  ferror(f) ? "read failed" : "data shorter than the shape says (truncated file)");
-        free(b);
-        return -1;
     }
     *out = b;
     *outlen = total;
@@ -265,8 +281,11 @@ int cli_npy_write(FILE *f, dpo_dtype dtype, const uint64_t *shape, int ndim, con
         npyio_err(err, errlen, "cannot describe the array: %s", dpo_status_str(st));
         return -1;
     }
-    for (k = 0; k < ndim; k++) {
-        if (shape[k] && n > SIZE_MAX / 8 / shape[k]) {
+    for (k = 0; k < ndim; k++)
+        if (shape[k] == 0)
+            n = 0; /* an empty array, whatever its other dimensions */
+    for (k = 0; k < ndim && n; k++) {
+        if (n > SIZE_MAX / 8 / shape[k]) {
             npyio_err(err, errlen, "cannot describe the array: too many elements");
             return -1;
         }
