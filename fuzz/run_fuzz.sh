@@ -7,7 +7,7 @@
 # finds no crash, leak, timeout or sanitizer report.  Ends with
 # "N passed, M failed".
 # FUZZ_RUNS=N runs each harness for N executions instead (`make fuzz`: 10^7
-# each, docs/performance.md "Fuzzing"; `make test`: a smoke run of 2000).
+# each, docs/errors.md "Fuzzing"; `make test`: a smoke run of 2000).
 #   FUZZ_SECONDS=60 sh fuzz/run_fuzz.sh          all harnesses, 60 s each
 #   sh fuzz/run_fuzz.sh npy                       only fuzz/fuzz_npy.c
 #   FUZZ_CC=clang-15 FUZZ_JOBS=1 FUZZ_OUT=dir     compiler, workers, build/log folder
