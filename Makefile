@@ -259,3 +259,6 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(wildcard include/*.h)))
 	rm -f $(DESTDIR)$(LIBDIR)/libdiffpo.a $(DESTDIR)$(LIBDIR)/libdiffpo.so \
 	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdiffpo.so.$(VERSION) $(DESTDIR)$(PCDIR)/diffpo.pc
+
+# tests that include a CLI source directly
+$(BUILD)/tests/test_outfile: src/cli/outfile.c

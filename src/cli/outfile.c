@@ -246,7 +246,7 @@ static int out_close(cli_out *o, char *err, size_t errlen)
 int cli_out_commit(cli_out *o, size_t n, char *err, size_t errlen)
 {
     size_t i, k;
-    char **backup;
+    char **backup, *existed;
     for (i = 0; i < n; i++)
         if (out_close(&o[i], err, errlen)) {
             cli_out_abort(o, n);
@@ -255,8 +255,11 @@ int cli_out_commit(cli_out *o, size_t n, char *err, size_t errlen)
     /* with several targets, keep a second name (hard link) of every
      * existing one so that a failed later rename can put it back */
     backup = n > 1 ? (char **)calloc(n, sizeof *backup) : 0;
-    if (n > 1 && !backup) {
+    existed = n > 1 ? (char *)calloc(n, 1) : 0;
+    if (n > 1 && (!backup || !existed)) {
         out_err(err, errlen, "%s: out of memory", o[0].path);
+        free(backup);
+        free(existed);
         cli_out_abort(o, n);
         return -1;
     }
@@ -265,19 +268,22 @@ int cli_out_commit(cli_out *o, size_t n, char *err, size_t errlen)
         int fd;
         if (!o[i].tmp || lstat(o[i].path, &st) != 0)
             continue;
+        existed[i] = 1;
         if (!(backup[i] = tmp_template(o[i].path)) || (fd = mkstemp(backup[i])) < 0) {
             out_err(err, errlen, "%s: cannot keep a copy of the old file: %s", o[i].path, strerror(errno));
             goto undo_links;
         }
         close(fd);
-        /* rename() of a hard link onto itself would do nothing: link the
-         * old file under the fresh (exclusive) name by replacing it */
+        /* link the old file under the fresh name just reserved (link()
+         * never replaces: the name is freed first, and a name planted in
+         * between makes link fail) */
         unlink(backup[i]);
         if (link(o[i].path, backup[i]) != 0) {
-            out_err(err, errlen, "%s: cannot keep a copy of the old file: %s", o[i].path, strerror(errno));
+            /* no hard links here (some file systems): go on without the
+             * copy; only a rename failing after this one could not put
+             * this file back (docs/cli.md) */
             free(backup[i]);
             backup[i] = 0;
-            goto undo_links;
         }
     }
     for (i = 0; i < n; i++) {
@@ -292,7 +298,7 @@ int cli_out_commit(cli_out *o, size_t n, char *err, size_t errlen)
                     rename(backup[k], o[k].path);
                     free(backup[k]);
                     backup[k] = 0;
-                } else {
+                } else if (!existed || !existed[k]) {
                     unlink(o[k].path); /* it did not exist before */
                 }
                 free(o[k].tmp);
@@ -310,6 +316,7 @@ int cli_out_commit(cli_out *o, size_t n, char *err, size_t errlen)
         o[i].tmp = 0;
     }
     free(backup);
+    free(existed);
     return 0;
 undo_links:
     for (i = 0; backup && i < n; i++)
@@ -318,6 +325,7 @@ undo_links:
             free(backup[i]);
         }
     free(backup);
+    free(existed);
     cli_out_abort(o, n);
     return -1;
 }
