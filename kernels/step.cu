@@ -183,6 +183,11 @@ static dpo_status dpo_cu_step(float *xp, float *x0, float *mu, double *logp, con
         return DPO_ERR_SIZE;
     if (!philox && !noise && c->sigma != 0)
         return DPO_ERR_NULL;
+    /* a coefficient struct as the CPU step accepts it (docs/errors.md) */
+    if ((c->kind != DPO_STEP_DDIM && c->kind != DPO_STEP_DDPM) ||
+        (c->pred != DPO_PRED_EPSILON && c->pred != DPO_PRED_V && c->pred != DPO_PRED_SAMPLE) ||
+        !(c->sigma - c->sigma == 0) || c->sigma < 0)
+        return DPO_ERR_RANGE;
     if (philox) {
         if (nc.stream > 0xffffu || nc.candidate > 0xffffu || dim > ((size_t)1 << 34) ||
             (uint64_t)nc.sample + (uint64_t)(batch - 1) > 0xffffffffu)
@@ -261,6 +266,8 @@ extern "C" dpo_status dpo_cuda_step_logprob_f32(double *d_out, const float *d_x_
     if (!dpo_cu_shape_ok(batch, dim))
         return DPO_ERR_SIZE;
     if ((int)mode != DPO_LOGPROB_SUM && (int)mode != DPO_LOGPROB_MEAN)
+        return DPO_ERR_RANGE;
+    if (!(c->sigma - c->sigma == 0) || c->sigma < 0) /* NaN, infinite, negative: as on the CPU */
         return DPO_ERR_RANGE;
     if (!((double)c->sigma > 0))
         return DPO_ERR_SIGMA_ZERO;
