@@ -97,8 +97,8 @@ help:
 	@echo "make bench-gpu    CUDA build and GPU benchmarks (writes docs/performance.md numbers)"
 	@echo "make test-emu     the GPU tests with kernels/ on a CPU emulation of the CUDA runtime (no GPU)"
 	@echo "make asan         the unit tests under ASan+UBSan (clang or gcc)"
-	@echo "make valgrind     the unit tests under valgrind memcheck"
-	@echo "make fuzz         build and briefly run the libFuzzer harnesses (clang)"
+	@echo "make valgrind     the unit tests and CLI scripts under valgrind memcheck"
+	@echo "make fuzz         build and run every libFuzzer harness to 10^7 executions (clang; hours)"
 	@echo "make repro        fingerprints across gcc/clang, -O0/-O3, threads, splits"
 	@echo "make bench        CPU benchmarks (with NumPy ratios when available)"
 	@echo "make vectors      regenerate vectors/ with the independent generator"
@@ -218,7 +218,7 @@ valgrind:
 	@BUILD=build/vg VALGRIND=1 SKIP_SLOW=1 SKIP_PY=1 SKIP_REPRO=1 SKIP_CUDA=1 sh tests/run_tests.sh
 
 fuzz:
-	@sh fuzz/run_fuzz.sh
+	@FUZZ_RUNS=$${FUZZ_RUNS:-10000000} nice sh fuzz/run_fuzz.sh
 
 bench: all $(BENCH_BIN)
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run_bench.sh
@@ -267,3 +267,6 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(wildcard include/*.h)))
 	rm -f $(DESTDIR)$(LIBDIR)/libdiffpo.a $(DESTDIR)$(LIBDIR)/libdiffpo.so \
 	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libdiffpo.so.$(VERSION) $(DESTDIR)$(PCDIR)/diffpo.pc
+
+# tests that include a CLI source directly
+$(BUILD)/tests/test_outfile: src/cli/outfile.c

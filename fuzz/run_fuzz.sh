@@ -6,6 +6,8 @@
 # checkout is not modified).  A harness passes when it builds and the run
 # finds no crash, leak, timeout or sanitizer report.  Ends with
 # "N passed, M failed".
+# FUZZ_RUNS=N runs each harness for N executions instead (`make fuzz`: 10^7
+# each, docs/errors.md "Fuzzing"; `make test`: a smoke run of 2000).
 #   FUZZ_SECONDS=60 sh fuzz/run_fuzz.sh          all harnesses, 60 s each
 #   sh fuzz/run_fuzz.sh npy                       only fuzz/fuzz_npy.c
 #   FUZZ_CC=clang-15 FUZZ_JOBS=1 FUZZ_OUT=dir     compiler, workers, build/log folder
@@ -30,8 +32,9 @@ fi
 libok=1
 rm -rf "$OUT/obj" "$OUT/libdiffpo_fuzz.a"
 mkdir -p "$OUT/obj"
-echo "== library: compile src/*.c src/model/*.c src/tools/*.c"
-for src in src/*.c src/model/*.c src/tools/*.c; do
+echo "== library: compile src/*.c src/model/*.c src/tools/*.c src/cli/*.c"
+for src in src/*.c src/model/*.c src/tools/*.c src/cli/*.c; do
+    [ "$src" = src/cli/main.c ] && continue # the harnesses are the mains
     # shellcheck disable=SC2086
     if ! $CC $FLAGS -c "$src" -o "$OUT/obj/$(basename "$src" .c).o" >"$OUT/lib.log" 2>&1; then
         tail -n 20 "$OUT/lib.log"
@@ -62,13 +65,21 @@ for h in fuzz/fuzz_*.c; do
     work="$OUT/corpus_$name"
     rm -rf "$work"
     mkdir -p "$work" "$OUT/crashes_$name"
-    if [ -d "fuzz/corpus/$name" ]; then
-        cp fuzz/corpus/"$name"/* "$work"/ 2>/dev/null
+    seeds=$name
+    [ "$name" = npyio ] && seeds=npy # the CLI loader reads the same files
+    if [ -d "fuzz/corpus/$seeds" ]; then
+        cp fuzz/corpus/"$seeds"/* "$work"/ 2>/dev/null
     else
-        echo "   (no seed corpus fuzz/corpus/$name/)"
+        echo "   (no seed corpus fuzz/corpus/$seeds/)"
     fi
-    echo "== fuzz_$name: run ${SECS}s"
-    "$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        limit="-runs=$FUZZ_RUNS"
+        echo "== fuzz_$name: run $FUZZ_RUNS executions"
+    else
+        limit="-max_total_time=$SECS"
+        echo "== fuzz_$name: run ${SECS}s"
+    fi
+    "$bin" $limit -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
         -artifact_prefix="$OUT/crashes_$name/" "$work" >"$log" 2>&1
     rc=$?
     grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs|stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added|stat::peak_rss_mb)' "$log"

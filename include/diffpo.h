@@ -76,7 +76,8 @@ typedef struct dpo_noise_coord {
 
 /* Standard normals for elements [e0, e0 + n) of one (seed, stream, sample,
  * step, candidate) tensor.  Generating in pieces gives the same values as in
- * one call.  e0 + n <= 2^34. */
+ * one call.  1 <= n, e0 + n <= 2^34: n = 0 is DPO_ERR_SIZE, as for every
+ * computation of the library (docs/errors.md). */
 dpo_status dpo_normal_f32(float *out, dpo_noise_coord c, uint64_t e0, size_t n);
 dpo_status dpo_normal_f64(double *out, dpo_noise_coord c, uint64_t e0, size_t n);
 
@@ -123,7 +124,8 @@ typedef struct dpo_schedule {
  * SCALED_LINEAR; 0 < beta_start <= beta_end < 1; 2 <= n <= DPO_MAX_TRAIN_STEPS. */
 dpo_status dpo_schedule_init(dpo_schedule *s, dpo_beta_schedule kind, double beta_start, double beta_end,
                              int n, int set_alpha_to_one);
-/* Caller-given alphas_cumprod: each in (0, 1], finite.  The float32 table is
+/* Caller-given alphas_cumprod: each in (0, 1], finite, and a table64 value's
+ * float32 rounding > 0 (else DPO_ERR_RANGE).  The float32 table is
  * table64 rounded to float32 (or table32 when given: either may be NULL but
  * not both). */
 dpo_status dpo_schedule_from_table(dpo_schedule *s, const float *table32, const double *table64, int n,
@@ -202,9 +204,14 @@ dpo_status dpo_step_coef_f32_ddim(dpo_step_coef_f32 *c, float alpha_t, float alp
 dpo_status dpo_step_coef_f64_ddim(dpo_step_coef_f64 *c, double alpha_t, double alpha_prev, double sigma,
                                   dpo_pred_type pred);
 
-/* One step on n elements: x_prev = mu + sigma z.  Any output may be NULL
- * (not computed).  x_prev, x0, mu must not overlap the inputs.  noise may be
- * NULL only when sigma = 0 (then x_prev = mu). */
+/* One step on n elements (n >= 1): x_prev = mu + sigma z.  Any output may
+ * be NULL (not computed).  Each of x_prev, x0, mu is either exactly one of
+ * the inputs (the same pointer: in place, element by element, the same bits
+ * as out of place) or overlaps none of them, and the outputs do not overlap
+ * each other; DPO_ERR_ALIAS otherwise.  noise may be NULL only when
+ * sigma = 0 (then x_prev = mu).  A coefficient struct not made by
+ * dpo_step_coef_*_init (unknown kind or prediction, a NaN, infinite or
+ * negative sigma) is DPO_ERR_RANGE. */
 dpo_status dpo_step_f32(float *x_prev, float *x0, float *mu, const float *x, const float *model_out,
                         const float *noise, size_t n, const dpo_step_coef_f32 *c);
 dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x, const double *model_out,
@@ -222,8 +229,9 @@ dpo_status dpo_step_philox_f64(double *x_prev, double *x0, double *mu, const dou
 
 /* Gaussian log-density log N(x_prev; mu, sigma^2 I) of a given x_prev,
  * for `batch` rows of `dim` elements: out[b].  Squared deviations are
- * summed in double in the canonical tree.  sigma = c->sigma (the only field
- * read); sigma = 0 -> DPO_ERR_SIGMA_ZERO. */
+ * summed in double in the canonical tree.  Only c->sigma is read:
+ * sigma = 0 -> DPO_ERR_SIGMA_ZERO, NaN, infinite or negative ->
+ * DPO_ERR_RANGE; out overlapping x_prev or mu -> DPO_ERR_ALIAS. */
 dpo_status dpo_step_logprob_f32(double *out, const float *x_prev, const float *mu, size_t batch, size_t dim,
                                 const dpo_step_coef_f32 *c, dpo_logprob_mode mode);
 dpo_status dpo_step_logprob_f64(double *out, const double *x_prev, const double *mu, size_t batch, size_t dim,
@@ -331,6 +339,10 @@ uint64_t dpo_rollout_fingerprint(uint64_t *step_hash, const float *traj, const d
 
 /* XXH3-64 of raw bytes, for users' own fingerprints. */
 uint64_t dpo_hash64(const void *data, size_t len, uint64_t seed);
+/* Checks the linked xxHash against XXH3-64's published sanity vectors
+ * (docs/errors.md): DPO_OK, or DPO_ERR_UNSUPPORTED when it differs (every
+ * fingerprint would differ with it). */
+dpo_status dpo_hash64_selftest(void);
 
 #ifdef __cplusplus
 }

@@ -68,7 +68,7 @@ static dpo_status dpo_cu_normal(T *out, dpo_noise_coord c, uint64_t e0, size_t n
     if ((st = dpo_rule_coord_status(c, e0, n)) != DPO_OK)
         return st;
     if (n == 0)
-        return DPO_OK;
+        return DPO_ERR_SIZE; /* one rule for empty inputs, as dpo_normal_* (docs/errors.md) */
     DPO_CU_ENTRY();
     nb = ((e0 + n - 1) >> 2) - (e0 >> 2) + 1;
     DPO_CU_LAUNCH(dpo_k_normal<T>, (dpo_cu_blocks((size_t)nb, DPO_CU_THREADS), DPO_CU_THREADS, 0, (cudaStream_t)stream),

@@ -184,6 +184,9 @@ static dpo_status dpo_cu_step(float *xp, float *x0, float *mu, double *logp, con
         return DPO_ERR_SIZE;
     if (!philox && !noise && c->sigma != 0)
         return DPO_ERR_NULL;
+    /* a coefficient struct as the CPU step accepts it (docs/errors.md) */
+    if (!DPO_RULE_STEP_COEF_OK(c, dpo_pm_isfinite))
+        return DPO_ERR_RANGE;
     if (philox && (s = dpo_rule_coord_rows_status(nc, batch, dim)) != DPO_OK)
         return s;
     if (logp) {
@@ -260,8 +263,8 @@ extern "C" dpo_status dpo_cuda_step_logprob_f32(double *d_out, const float *d_x_
         return DPO_ERR_SIZE;
     if (!dpo_rule_mode_ok(mode))
         return DPO_ERR_RANGE;
-    if (!((double)c->sigma > 0))
-        return DPO_ERR_SIGMA_ZERO;
+    if ((s = dpo_rule_logprob_sigma_status((double)c->sigma)) != DPO_OK)
+        return s;
     need = dpo_cuda_reduce_workspace_size(batch, dim);
     if (!d_work || work_size < need || ((uintptr_t)d_work % sizeof(double)))
         return DPO_ERR_WORKSPACE;

@@ -18,7 +18,9 @@ void dpo_philox4x32_10_block(uint32_t out[4], const uint32_t ctr[4], const uint3
     uint64_t e = e0, end = e0 + (uint64_t)n;                                            \
     size_t i = 0;                                                                       \
     dpo_status st;                                                                      \
-    if (!out && n)                                                                      \
+    if (n == 0)                                                                         \
+        return DPO_ERR_SIZE; /* one rule for empty inputs (docs/errors.md) */           \
+    if (!out)                                                                           \
         return DPO_ERR_NULL;                                                            \
     st = dpo_rule_coord_status(c, e0, n);                                                         \
     if (st)                                                                             \

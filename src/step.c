@@ -4,6 +4,7 @@
 #include "core/dpo_ddim.h"
 #include "core/dpo_philox.h"
 #include "core/dpo_reduce.h"
+#include "core/dpo_rules.h"
 #include "internal.h"
 #include "cpu_simd.h"
 
@@ -282,6 +283,8 @@ static dpo_status check_step_alias(const void *const *outs, int nout, const void
         return DPO_ERR_NULL;                                                                    \
     if (n == 0 || n > DPO_MAX_ELEMS)                                                            \
         return DPO_ERR_SIZE;                                                                    \
+    if (!DPO_RULE_STEP_COEF_OK(c, FIN))                                                                   \
+        return DPO_ERR_RANGE;                                                                   \
     if (!noise && c->sigma != 0)                                                                \
         return DPO_ERR_NULL;                                                                    \
     outs[0] = x_prev; outs[1] = x0; outs[2] = mu;                                               \
@@ -331,6 +334,8 @@ dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x,
         return DPO_ERR_SIZE;                                                                    \
     if (nc.stream > 0xffffu || nc.candidate > 0xffffu)                                          \
         return DPO_ERR_RANGE;                                                                   \
+    if (!DPO_RULE_STEP_COEF_OK(c, FIN))                                                                   \
+        return DPO_ERR_RANGE;                                                                   \
     outs[0] = x_prev; outs[1] = x0; outs[2] = mu;                                               \
     ins[0] = x; ins[1] = model_out;                                                             \
     st = check_step_alias(outs, 3, ins, 2, n * sizeof(T));                                      \
@@ -374,6 +379,11 @@ dpo_status dpo_step_philox_f64(double *x_prev, double *x0, double *mu, const dou
         return DPO_ERR_SIZE;                                                                    \
     if ((int)mode != DPO_LOGPROB_SUM && (int)mode != DPO_LOGPROB_MEAN)                          \
         return DPO_ERR_RANGE;                                                                   \
+    if (!FIN(c->sigma) || c->sigma < 0) /* the only coefficient read here */                    \
+        return DPO_ERR_RANGE;                                                                   \
+    if (dpo_overlap(out, batch * sizeof(double), x_prev, batch * dim * sizeof(T)) ||            \
+        dpo_overlap(out, batch * sizeof(double), mu, batch * dim * sizeof(T)))                  \
+        return DPO_ERR_ALIAS;                                                                   \
     sigma = (double)c->sigma;                                                                   \
     if (!(sigma > 0))                                                                           \
         return DPO_ERR_SIGMA_ZERO;                                                              \

@@ -8,9 +8,13 @@
 #   CUDA emulation  make test-emu           (kernels/ as host C++ with g++; SKIP_EMU=1 skips)
 #   aarch64         tests/cross_aarch64.sh  (cross build run under qemu-aarch64, bits equal to
 #                                            this build's; SKIP_AARCH64=1 skips)
-# VALGRIND=1 runs the unit tests under valgrind memcheck.  make check runs
-# the unit tests and unit scripts only (SKIP_CLI, SKIP_PY, SKIP_EMU,
-# SKIP_AARCH64, SKIP_REPRO, SKIP_CUDA); make test runs everything.
+# VALGRIND=1 runs the unit tests and the CLI scripts under valgrind memcheck
+# (the scripts drive a wrapper that runs $BUILD/diffpo under valgrind; the
+# slow ones in VALGRIND_CLI_SKIP are skipped).  make check runs the unit
+# tests and unit scripts only (SKIP_CLI, SKIP_PY, SKIP_EMU, SKIP_AARCH64,
+# SKIP_REPRO, SKIP_CUDA, SKIP_FUZZ); make test runs everything.
+#   fuzz smoke      fuzz/run_fuzz.sh, 2000 executions per harness (clang;
+#                   SKIP_FUZZ=1 or SKIP_SLOW=1 skips; make fuzz runs 10^7)
 BUILD=${BUILD:-build}
 PYTHON=${PYTHON:-python3}
 export BUILD PYTHON
@@ -63,16 +67,52 @@ else
     echo "== cuda emulation: skipped ($EMU_CXX cannot compile C++20 with <ucontext.h>)"
 fi
 
+CLI_BIN="$BUILD/diffpo"
+VALGRIND_CLI_SKIP=${VALGRIND_CLI_SKIP:-"cli_experiments.sh cli_align_state.sh cli_device.sh cli_examples.sh cli_readme.sh"}
+if [ "${VALGRIND:-0}" = 1 ]; then
+    vgdir=$(mktemp -d)
+    trap 'rm -f "$log"; rm -rf "$vgdir"' EXIT
+    CLI_BIN="$vgdir/diffpo"
+    printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --log-file=%s/vg.%%p.log %s "$@"\n' \
+        "$vgdir" "$(cd "$BUILD" && pwd)/diffpo" >"$CLI_BIN"
+    chmod +x "$CLI_BIN"
+fi
 for t in tests/cli_*.sh; do
     [ -f "$t" ] || continue
     [ "${SKIP_CLI:-0}" = 1 ] && { echo "== CLI tests: skipped (SKIP_CLI)"; break; }
     name=$(basename "$t")
+    if [ "${VALGRIND:-0}" = 1 ] && case " $VALGRIND_CLI_SKIP " in *" $name "*) true ;; *) false ;; esac; then
+        echo "== $name: skipped under valgrind (VALGRIND_CLI_SKIP)"
+        continue
+    fi
     echo "== $name"
-    sh "$t" "$BUILD/diffpo" >"$log" 2>&1
+    sh "$t" "$CLI_BIN" >"$log" 2>&1
     st=$?
     grep -E '^FAIL' "$log"
     tally "$name" $st
+    if [ "${VALGRIND:-0}" = 1 ]; then
+        # any memcheck report counts as one more failure
+        for v in "$vgdir"/vg.*.log; do
+            [ -s "$v" ] || continue
+            echo "FAIL $name: valgrind report ($v)"
+            head -n 20 "$v"
+            total_f=$((total_f + 1))
+        done
+        rm -f "$vgdir"/vg.*.log
+    fi
 done
+
+if [ "${SKIP_FUZZ:-0}" = 1 ] || [ "${SKIP_SLOW:-0}" = 1 ]; then
+    echo "== fuzz smoke: skipped (SKIP_FUZZ or SKIP_SLOW)"
+elif command -v "${FUZZ_CC:-clang}" >/dev/null 2>&1; then
+    echo "== fuzz smoke (2000 executions per harness)"
+    FUZZ_RUNS=2000 FUZZ_OUT="$BUILD/fuzz-smoke" sh fuzz/run_fuzz.sh >"$log" 2>&1
+    st=$?
+    grep -E '^FAIL' "$log"
+    tally "fuzz smoke" $st
+else
+    echo "== fuzz smoke: skipped (no ${FUZZ_CC:-clang})"
+fi
 
 if [ "${SKIP_PY:-0}" != 1 ]; then
     for t in tests/py_*.py; do

@@ -117,9 +117,14 @@ static void test_pieces(void)
         CHECK(dpo_normal_f64(all, c, e0, N) == DPO_OK, "one call");
         CHECK(dpo_normal_f32(allf, c, e0, N) == DPO_OK, "one call f32");
         while (pos < N) {
-            size_t len = (size_t)(splitmix64() % (trial % 2 ? 9 : 700)); /* 0-length pieces too */
+            size_t len = (size_t)(splitmix64() % (trial % 2 ? 9 : 700));
             if (len > N - pos)
                 len = N - pos;
+            if (len == 0) { /* an empty piece is refused, nothing written */
+                CHECK(dpo_normal_f64(part + pos, c, e0 + pos, 0) == DPO_ERR_SIZE, "empty piece");
+                CHECK(dpo_normal_f32(partf + pos, c, e0 + pos, 0) == DPO_ERR_SIZE, "empty piece f32");
+                continue;
+            }
             CHECK(dpo_normal_f64(part + pos, c, e0 + pos, len) == DPO_OK, "piece");
             CHECK(dpo_normal_f32(partf + pos, c, e0 + pos, len) == DPO_OK, "piece f32");
             pos += len;
@@ -444,9 +449,10 @@ static void test_validation(void)
     /* the edges that are allowed */
     CHECK(dpo_normal_f64(buf, coord(1, 65535, 0xffffffffu, 0xffffffffu, 65535), LIM - 4, 4) == DPO_OK,
           "last elements with the largest coordinates");
-    CHECK(dpo_normal_f64(buf, coord(1, 0, 0, 0, 0), LIM, 0) == DPO_OK, "empty range at the limit");
+    /* n = 0 is DPO_ERR_SIZE, as for the step (docs/errors.md), and writes nothing */
+    CHECK(dpo_normal_f64(buf, coord(1, 0, 0, 0, 0), LIM, 0) == DPO_ERR_SIZE, "empty range at the limit");
     memcpy(buf, sentinel, sizeof buf);
-    CHECK(dpo_normal_f64(buf, coord(1, 0, 0, 0, 0), 5, 0) == DPO_OK && chk_same_bits(buf, sentinel, sizeof buf),
+    CHECK(dpo_normal_f64(buf, coord(1, 0, 0, 0, 0), 5, 0) == DPO_ERR_SIZE && chk_same_bits(buf, sentinel, sizeof buf),
           "n = 0 writes nothing");
     /* every value finite and within the Box-Muller bound sqrt(-2 log 2^-33) */
     CHECK(dpo_normal_f64(buf, coord(1, 65535, 0xffffffffu, 0xffffffffu, 65535), LIM - 16, 16) == DPO_OK, "tail");

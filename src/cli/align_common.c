@@ -48,43 +48,43 @@ static uint64_t base_key(const dpo_mlp_cfg *m, int iters, size_t batch)
 }
 
 /* Loads base weights from path when its key and XXH3 hash check; 0 on success. */
-static int cache_load(const char *path, float *base, size_t nb, uint64_t key)
+static int cache_load_stream(FILE *f, float *base, size_t nb, uint64_t key)
 {
-    FILE *f = fopen(path, "rb");
     char magic[8];
     uint64_t k, h, n;
     int ok = 0;
-    if (!f)
-        return -1;
     if (fread(magic, 1, 8, f) == 8 && !memcmp(magic, CACHE_MAGIC, 8) && fread(&k, 8, 1, f) == 1 && k == key &&
         fread(&n, 8, 1, f) == 1 && n == nb && fread(base, sizeof(float), nb, f) == nb && fread(&h, 8, 1, f) == 1 &&
         h == dpo_hash64(base, nb * sizeof(float), key))
         ok = 1;
-    fclose(f);
     return ok ? 0 : -1;
+}
+
+static int cache_load(const char *path, float *base, size_t nb, uint64_t key)
+{
+    FILE *f = fopen(path, "rb");
+    int rc;
+    if (!f)
+        return -1;
+    rc = cache_load_stream(f, base, nb, key);
+    fclose(f);
+    return rc;
 }
 
 static int cache_save(const char *path, const float *base, size_t nb, uint64_t key)
 {
-    char tmp[4096];
+    cli_out o;
     FILE *f;
     uint64_t n = nb, h = dpo_hash64(base, nb * sizeof(float), key);
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    if (cli_out_open(&o, path, 0, 0))
         return -1;
-    f = fopen(tmp, "wb");
-    if (!f)
-        return -1;
+    f = o.f;
     if (fwrite(CACHE_MAGIC, 1, 8, f) != 8 || fwrite(&key, 8, 1, f) != 1 || fwrite(&n, 8, 1, f) != 1 ||
         fwrite(base, sizeof(float), nb, f) != nb || fwrite(&h, 8, 1, f) != 1) {
-        fclose(f);
-        remove(tmp);
+        cli_out_abort(&o, 1);
         return -1;
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return cli_out_commit(&o, 1, 0, 0);
 }
 
 int cli_base_model(float *base, const dpo_mlp_cfg *mc, const dpo_schedule *sched, int pretrain_iters,
@@ -294,48 +294,41 @@ static uint64_t state_hash(const float *lora, const float *m, const float *v, si
     return dpo_hash64(v, nl * sizeof(float), h);
 }
 
-/* Writes the state to path (through path.tmp, renamed at the end). */
+/* Writes the state to path (src/cli/outfile.c: a temporary beside it,
+ * renamed at the end). */
 static int state_save(const char *path, const float *lora, const float *m, const float *v, size_t nl, uint64_t key,
                       uint64_t it)
 {
-    char tmp[4096];
+    cli_out o;
     FILE *f;
     uint64_t n = nl, h = state_hash(lora, m, v, nl, key, it);
     int ok;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    if (cli_out_open(&o, path, 0, 0))
         return -1;
-    if (!(f = fopen(tmp, "wb")))
-        return -1;
+    f = o.f;
     ok = fwrite(STATE_MAGIC, 1, 8, f) == 8 && fwrite(&key, 8, 1, f) == 1 && fwrite(&it, 8, 1, f) == 1 &&
          fwrite(&n, 8, 1, f) == 1 && fwrite(lora, sizeof(float), nl, f) == nl &&
          fwrite(m, sizeof(float), nl, f) == nl && fwrite(v, sizeof(float), nl, f) == nl && fwrite(&h, 8, 1, f) == 1;
-    if (fclose(f) != 0)
-        ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
+    if (!ok) {
+        cli_out_abort(&o, 1);
         return -1;
     }
-    return 0;
+    return cli_out_commit(&o, 1, 0, 0);
 }
 
 /* Reads a state into (lora, m, v) and *it; on any error the buffers are
  * unchanged and a message is returned. */
-static const char *state_load(const char *path, float *lora, float *m, float *v, size_t nl, uint64_t key,
-                              uint64_t *it)
+static const char *state_load_stream(FILE *f, float *lora, float *m, float *v, size_t nl, uint64_t key,
+                                     uint64_t *it)
 {
-    FILE *f = fopen(path, "rb");
     char magic[8];
     uint64_t k, i, n, h;
     float *buf;
     const char *msg = 0;
     int c;
-    if (!f)
-        return "cannot open it";
     buf = (float *)malloc(3 * nl * sizeof(float) + 1);
-    if (!buf) {
-        fclose(f);
+    if (!buf)
         return "out of memory";
-    }
     if (fread(magic, 1, 8, f) != 8 || memcmp(magic, STATE_MAGIC, 8) != 0)
         msg = "not a diffpo trainer state";
     else if (fread(&k, 8, 1, f) != 1 || fread(&i, 8, 1, f) != 1 || fread(&n, 8, 1, f) != 1)
@@ -351,7 +344,6 @@ static const char *state_load(const char *path, float *lora, float *m, float *v,
         msg = "trailing bytes";
     else if (h != state_hash(buf, buf + nl, buf + 2 * nl, nl, key, i))
         msg = "XXH3 check failed (corrupted)";
-    fclose(f);
     if (!msg) {
         memcpy(lora, buf, nl * sizeof(float));
         memcpy(m, buf + nl, nl * sizeof(float));
@@ -359,6 +351,18 @@ static const char *state_load(const char *path, float *lora, float *m, float *v,
         *it = i;
     }
     free(buf);
+    return msg;
+}
+
+static const char *state_load(const char *path, float *lora, float *m, float *v, size_t nl, uint64_t key,
+                              uint64_t *it)
+{
+    FILE *f = fopen(path, "rb");
+    const char *msg;
+    if (!f)
+        return "cannot open it";
+    msg = state_load_stream(f, lora, m, v, nl, key, it);
+    fclose(f);
     return msg;
 }
 

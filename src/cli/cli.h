@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "diffpo.h"
 #include "diffpo_train.h"
 #include "../tools/diffpo_tools.h"
@@ -34,8 +35,40 @@ int cli_parse_double(const char *s, double *out);     /* finite only */
  * temporary file in the same folder and renames it into place, so a failed
  * save leaves no partial file.  Both return 0, or fill err and return -1. */
 int cli_npy_load(const char *path, dpo_npy_info *info, void **data, char *err, size_t errlen);
+/* The same from an open stream (path only names it in messages): the
+ * fuzzer feeds it memory through fmemopen. */
+int cli_npy_load_stream(FILE *f, const char *path, dpo_npy_info *info, void **data, char *err, size_t errlen);
 int cli_npy_save(const char *path, dpo_dtype dtype, const uint64_t *shape, int ndim, const void *data, char *err,
                  size_t errlen);
+
+/* ---------------------------------------------------------------------------
+ * Output files (src/cli/outfile.c; docs/cli.md, "Output files").  Every file
+ * the tool writes goes through these.  A regular target (or a new name) is
+ * written to a random-named temporary beside it (O_CREAT|O_EXCL, never
+ * following links), flushed, fsync'd and renamed into place; a character
+ * device or FIFO is written directly, never replaced; other kinds are
+ * refused.  All return 0, or fill err and return -1. */
+typedef struct cli_out {
+    const char *path;
+    char *tmp;      /* the temporary's name; NULL when the target is written directly */
+    FILE *f;        /* write the contents here */
+} cli_out;
+
+/* Before any work: path can be written (its folder accepts a new file, or a
+ * device/FIFO is writable).  check_all also refuses two names of one file;
+ * NULL entries are skipped. */
+int cli_out_check(const char *path, char *err, size_t errlen);
+int cli_out_check_all(const char *const *paths, size_t n, char *err, size_t errlen);
+int cli_out_open(cli_out *o, const char *path, char *err, size_t errlen);
+/* Flushes, fsyncs and renames the n outputs into place, all or nothing for
+ * regular targets: on a failure every pre-existing file is as it was and no
+ * temporary is left.  The outputs are closed either way. */
+int cli_out_commit(cli_out *o, size_t n, char *err, size_t errlen);
+/* Closes the n outputs and removes their temporaries; targets untouched. */
+void cli_out_abort(cli_out *o, size_t n);
+/* Writes a .npy file's bytes to f (the stream cli_npy_save uses). */
+int cli_npy_write(FILE *f, dpo_dtype dtype, const uint64_t *shape, int ndim, const void *data, char *err,
+                  size_t errlen);
 
 /* ---------------------------------------------------------------------------
  * Shared by `diffpo align` and `diffpo experiments` (src/cli/align_common.c). */

@@ -60,7 +60,7 @@ static int align_usage(void)
 
 static int align_parse(align_opts *o, int argc, char **argv)
 {
-    int i, m;
+    int i, m, have_method = 0;
     memset(o, 0, sizeof *o);
     o->seed = 1;
     o->iters = 120;
@@ -88,6 +88,8 @@ static int align_parse(align_opts *o, int argc, char **argv)
         i++;
         if (!strcmp(a, "--method")) {
             dpo_method mm;
+            if (have_method++)
+                return cli_fail("align", "--method given twice (at '%s'): give one method, or all", v);
             if (!strcmp(v, "all"))
                 continue;
             if (dpo_method_parse(&mm, v))
@@ -151,6 +153,11 @@ static int align_parse(align_opts *o, int argc, char **argv)
     }
     if ((o->save_state || o->resume_state) && o->n_methods != 1)
         return cli_fail("align", "--save-state and --resume need a single --method");
+    if (o->save_state) {
+        char err[512];
+        if (cli_out_check(o->save_state, err, sizeof err))
+            return cli_fail("align", "--save-state %s", err);
+    }
     return 0;
 }
 
@@ -165,7 +172,7 @@ static int write_plots(const align_opts *o, const method_result *res, const floa
                        size_t per_row)
 {
     char path[4096];
-    FILE *f;
+    cli_out po;
     dpo_plot_series s[DPO_METHODS];
     double *xs = (double *)malloc(sizeof(double) * (size_t)(o->iters ? o->iters : 1));
     dpo_plot_chart ch;
@@ -188,10 +195,11 @@ static int write_plots(const align_opts *o, const method_result *res, const floa
     ch.height = 540;
     snprintf(path, sizeof path, "%s/reward_curves.svg", o->out_dir);
     if (o->iters > 0) {
-        f = fopen(path, "wb");
-        if (!f || dpo_plot_svg(f, &ch, s, (size_t)o->n_methods) != DPO_OK)
+        if (cli_out_open(&po, path, 0, 0))
             rc = -1;
-        if (f && fclose(f) != 0)
+        else if (dpo_plot_svg(po.f, &ch, s, (size_t)o->n_methods) != DPO_OK)
+            cli_out_abort(&po, 1), rc = -1;
+        else if (cli_out_commit(&po, 1, 0, 0))
             rc = -1;
     }
     g.rows = rows;
@@ -200,10 +208,11 @@ static int write_plots(const align_opts *o, const method_result *res, const floa
     g.scale = 4;
     g.sep = 128;
     snprintf(path, sizeof path, "%s/samples.png", o->out_dir);
-    f = fopen(path, "wb");
-    if (!f || dpo_plot_grid_png(f, grid, &g) != DPO_OK)
+    if (cli_out_open(&po, path, 0, 0))
         rc = -1;
-    if (f && fclose(f) != 0)
+    else if (dpo_plot_grid_png(po.f, grid, &g) != DPO_OK)
+        cli_out_abort(&po, 1), rc = -1;
+    else if (cli_out_commit(&po, 1, 0, 0))
         rc = -1;
     free(xs);
     return rc;

@@ -118,10 +118,13 @@ static int step_check(const step_args *a, int have_train)
             outs[n++] = a->logprob_out;
         if (a->x0_out)
             outs[n++] = a->x0_out;
+        char err[512];
         for (p = 0; p < n; p++)
             for (q = p + 1; q < n; q++)
                 if (!strcmp(outs[p], outs[q]))
                     return cli_fail(CMD, "two outputs name the same file '%s'", outs[p]);
+        if (cli_out_check_all(outs, (size_t)n, err, sizeof err))
+            return cli_fail(CMD, "%s", err);
     }
     return 0;
 }
@@ -454,6 +457,28 @@ static int step_coefs(step_run *r, const dpo_schedule *sched, const step_args *a
 }
 
 /* 4. Every output, in memory. */
+/* 4b. Finite inputs near the dtype's limit can overflow: refuse rather
+ * than write infinities (docs/cli.md). */
+static int step_overflow(const step_run *r)
+{
+    const void *outs[3];
+    const char *what[3] = {"the sample", "the mean", "x0"};
+    int j;
+    size_t i;
+    outs[0] = r->prev, outs[1] = r->mu, outs[2] = r->x0;
+    for (j = 0; j < 3; j++)
+        for (i = 0; outs[j] && i < r->n; i++) {
+            double v = r->dtype == DPO_F32 ? (double)((const float *)outs[j])[i] : ((const double *)outs[j])[i];
+            if (!dpo_pm_isfinite(v))
+                return cli_fail(CMD, "step: %s overflows at element %zu (finite inputs too large for %s)", what[j], i,
+                                r->dtype == DPO_F32 ? "float32" : "float64");
+        }
+    for (i = 0; r->lp && i < r->B; i++)
+        if (!dpo_pm_isfinite(r->lp[i]))
+            return cli_fail(CMD, "step: the log-probability of sample %zu overflows (finite inputs too large)", i);
+    return 0;
+}
+
 static int step_compute(step_run *r, const step_args *a)
 {
     const size_t n = r->n;
@@ -487,17 +512,18 @@ static int step_compute(step_run *r, const step_args *a)
     }
     if (st)
         return cli_fail(CMD, "step: %s", dpo_status_str(st));
-    return 0;
+    return step_overflow(r);
 }
 
-/* 5. Write the outputs; on a failure remove the ones already written. */
+/* 5. Write the outputs: all or nothing (src/cli/outfile.c). */
 static int step_write(const step_run *r, const step_args *a)
 {
-    const char *paths[4], *wrote[4];
+    const char *paths[4];
     const void *bufs[4];
-    int dts[4], m = 0, j, k, written = 0;
+    int dts[4], m = 0, j;
     uint64_t bshape[1];
     char err[512];
+    cli_out o[4];
     paths[m] = a->out, bufs[m] = r->prev, dts[m++] = r->dtype;
     if (a->mean_out)
         paths[m] = a->mean_out, bufs[m] = r->mu, dts[m++] = r->dtype;
@@ -508,15 +534,18 @@ static int step_write(const step_run *r, const step_args *a)
     bshape[0] = (uint64_t)r->B;
     for (j = 0; j < m; j++) {
         int is_lp = bufs[j] == (const void *)r->lp;
-        if (cli_npy_save(paths[j], (dpo_dtype)dts[j], is_lp ? bshape : r->in[0].info.shape,
-                         is_lp ? 1 : r->in[0].info.ndim, bufs[j], err, sizeof err)) {
-            int rc = cli_fail(CMD, "%s", err);
-            for (k = 0; k < written; k++)
-                remove(wrote[k]);
-            return rc;
+        if (cli_out_open(&o[j], paths[j], err, sizeof err)) {
+            cli_out_abort(o, (size_t)j);
+            return cli_fail(CMD, "%s", err);
         }
-        wrote[written++] = paths[j];
+        if (cli_npy_write(o[j].f, (dpo_dtype)dts[j], is_lp ? bshape : r->in[0].info.shape,
+                          is_lp ? 1 : r->in[0].info.ndim, bufs[j], err, sizeof err)) {
+            cli_out_abort(o, (size_t)j + 1);
+            return cli_fail(CMD, "%s: %s", paths[j], err);
+        }
     }
+    if (cli_out_commit(o, (size_t)m, err, sizeof err))
+        return cli_fail(CMD, "%s", err);
     return 0;
 }
 

@@ -493,7 +493,7 @@ static int write_lr_plot(const xp_state *S, run_res *const *runs, const double *
     dpo_plot_chart ch;
     double *xs, *ys;
     int i, it, iters = S->bu.iters, rc = 0;
-    FILE *f;
+    cli_out po;
     xs = (double *)malloc(sizeof(double) * (size_t)iters);
     ys = (double *)malloc(sizeof(double) * (size_t)iters * (size_t)n);
     if (!xs || !ys) {
@@ -517,10 +517,11 @@ static int write_lr_plot(const xp_state *S, run_res *const *runs, const double *
     ch.width = 900;
     ch.height = 540;
     snprintf(path, sizeof path, "%s/rdpo_loser_ratio.svg", S->o.out_dir);
-    f = fopen(path, "wb");
-    if (!f || dpo_plot_svg(f, &ch, s, (size_t)n) != DPO_OK)
+    if (cli_out_open(&po, path, 0, 0))
         rc = -1;
-    if (f && fclose(f) != 0)
+    else if (dpo_plot_svg(po.f, &ch, s, (size_t)n) != DPO_OK)
+        cli_out_abort(&po, 1), rc = -1;
+    else if (cli_out_commit(&po, 1, 0, 0))
         rc = -1;
     free(xs);
     free(ys);
@@ -541,7 +542,7 @@ typedef struct xp_ctx {
     xp_budget bu;
     xp_state S;
     xp_env E;
-    char tmp[4096]; /* the results file's temporary name */
+    char tmp[4096]; /* messages about the results file */
     float *base, *pairs, *imgs, *plora;
     int32_t *pcls;
     void *ework;
@@ -588,18 +589,12 @@ static xp_budget xp_budget_of(int quick)
 /* The output folder exists and the results file can be written (it is written at the end). */
 static int xp_check_outputs(xp_ctx *X)
 {
-    FILE *f;
     if (mkdir(X->o.out_dir, 0777) != 0 && errno != EEXIST)
         return cli_fail("experiments", "cannot create output folder '%s': %s", X->o.out_dir, strerror(errno));
-    if (snprintf(X->tmp, sizeof X->tmp, "%s.tmp", X->o.results) >= (int)sizeof X->tmp)
-        return cli_fail("experiments", "--results: path too long");
-    /* the results file is written at the end; check now that it can be */
-    f = fopen(X->tmp, "wb");
-    if (!f)
-        return cli_fail("experiments", "cannot write '%s': %s", X->tmp, strerror(errno));
-    fclose(f);
-    f = 0;
-    remove(X->tmp);
+    /* the results file is written at the end; check now that it can be
+     * (src/cli/outfile.c; X->tmp holds the message) */
+    if (cli_out_check(X->o.results, X->tmp, sizeof X->tmp))
+        return cli_fail("experiments", "--results %s", X->tmp);
     return 0;
 }
 
@@ -1206,13 +1201,14 @@ static int xp_write_results(xp_ctx *X)
     const dpo_train_cfg dr = dpo_train_cfg_default(DPO_METHOD_RDPO);
     char cmdline[256];
     FILE *f;
+    cli_out ro;
     snprintf(cmdline, sizeof cmdline, "build/diffpo experiments%s", X->o.quick ? " --quick" : "");
     if (X->o.seed != 1)
         snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), " --seed %llu",
                  (unsigned long long)X->o.seed);
-    f = fopen(X->tmp, "wb");
-    if (!f)
-        return cli_fail("experiments", "cannot write '%s': %s", X->tmp, strerror(errno));
+    if (cli_out_open(&ro, X->o.results, X->tmp, sizeof X->tmp))
+        return cli_fail("experiments", "--results %s", X->tmp);
+    f = ro.f;
     xp_write_setup(f, X, cmdline);
     xp_write_section1(f, X);
     xp_write_section2(f, X);
@@ -1220,15 +1216,8 @@ static int xp_write_results(xp_ctx *X)
     xp_write_section3_findings(f, X, &dr);
     xp_write_section4(f, X);
     xp_write_section5(f, X);
-    if (fflush(f) != 0 || ferror(f)) {
-        fclose(f);
-        remove(X->tmp);
-        return cli_fail("experiments", "write error on '%s'", X->tmp);
-    }
-    if (fclose(f) != 0 || rename(X->tmp, X->o.results) != 0) {
-        remove(X->tmp);
-        return cli_fail("experiments", "cannot write '%s': %s", X->o.results, strerror(errno));
-    }
+    if (cli_out_commit(&ro, 1, X->tmp, sizeof X->tmp))
+        return cli_fail("experiments", "--results %s", X->tmp);
     fprintf(stderr, "experiments: wrote %s and %s/rdpo_loser_ratio.svg\n", X->o.results, X->o.out_dir);
     return 0;
 }

@@ -148,6 +148,8 @@ static int rollout_exec(const rollout_args *a, const char *cmd)
     dpo_status st;
     char err[256];
 
+    if (a->out_path && cli_out_check(a->out_path, err, sizeof err))
+        return cli_fail(cmd, "--out %s", err);
     st = dpo_schedule_init(&sched, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0);
     if (st)
         return cli_fail(cmd, "schedule: %s", dpo_status_str(st));
@@ -222,7 +224,14 @@ static int rollout_exec(const rollout_args *a, const char *cmd)
     }
     for (r = 0; r < a->splits; r++)
         if (jobs[r].st) {
-            rc = cli_fail(cmd, "samples [%zu, %zu): %s", jobs[r].s0, jobs[r].s1, dpo_status_str(jobs[r].st));
+            if (jobs[r].st == DPO_ERR_SIGMA_ZERO && a->eta > 0)
+                rc = cli_fail(cmd,
+                              "samples [%zu, %zu): sigma_t = 0 at a step although eta = %g (the step's alphas_cumprod "
+                              "equals the previous one's, as at the last of --steps %d): the log-density is "
+                              "undefined there; lower --steps or choose another --spacing",
+                              jobs[r].s0, jobs[r].s1, a->eta, a->steps);
+            else
+                rc = cli_fail(cmd, "samples [%zu, %zu): %s", jobs[r].s0, jobs[r].s1, dpo_status_str(jobs[r].st));
             goto done;
         }
     dpo_rollout_fingerprint(hashes, traj, logp, a->steps, B, D);

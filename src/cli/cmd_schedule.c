@@ -232,28 +232,37 @@ int cmd_schedule(int argc, char **argv)
     if (out && out64 && !strcmp(out, out64))
         return cli_fail("schedule", "--out and --out64 name the same file '%s'", out);
 
+    {
+        const char *outs[2];
+        outs[0] = out, outs[1] = out64;
+        if (cli_out_check_all(outs, 2, err, sizeof err))
+            return cli_fail("schedule", "%s", err);
+    }
+
     /* the schedule, the timesteps */
     if ((rc = build_schedule(&sched, &n, table, have_n, kind, b0, b1, set_one)) != 0 ||
         (have_steps && (rc = build_timesteps(ts, steps, n, spacing, offset)) != 0))
         return rc;
 
-    /* the files, then the output line */
-    if (out) {
+    /* the files (all or nothing), then the output line */
+    if (out || out64) {
+        cli_out o[2];
+        size_t m = 0;
         uint64_t shape[1];
         shape[0] = (uint64_t)n;
         err[0] = 0;
-        if (cli_npy_save(out, DPO_F32, shape, 1, sched.ac32, err, sizeof err))
+        if (out && (cli_out_open(&o[m], out, err, sizeof err) ||
+                    cli_npy_write(o[m++].f, DPO_F32, shape, 1, sched.ac32, err, sizeof err))) {
+            cli_out_abort(o, m);
             return cli_fail("schedule", "--out: %s", err[0] ? err : "cannot write the file");
-    }
-    if (out64) {
-        uint64_t shape[1];
-        shape[0] = (uint64_t)n;
-        err[0] = 0;
-        if (cli_npy_save(out64, DPO_F64, shape, 1, sched.ac64, err, sizeof err)) {
-            if (out)
-                unlink(out); /* all or nothing */
+        }
+        if (out64 && (cli_out_open(&o[m], out64, err, sizeof err) ||
+                      cli_npy_write(o[m++].f, DPO_F64, shape, 1, sched.ac64, err, sizeof err))) {
+            cli_out_abort(o, m);
             return cli_fail("schedule", "--out64: %s", err[0] ? err : "cannot write the file");
         }
+        if (cli_out_commit(o, m, err, sizeof err))
+            return cli_fail("schedule", "%s", err);
     }
     if (have_steps) {
         for (i = 0; i < steps; i++)

@@ -1,6 +1,7 @@
 /* diffpo command-line tool: dispatch. */
 #include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 #include "cli.h"
 
 typedef struct cli_cmd {
@@ -29,6 +30,17 @@ static void usage(FILE *f)
         fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].help);
 }
 
+/* Standard output is part of the result: a write error on it (a full
+ * device, a closed pipe) turns a success into exit status 1 and a message. */
+static int finish(const char *cmd, int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "diffpo%s%s: cannot write to standard output\n", cmd ? " " : "", cmd ? cmd : "");
+        return rc ? rc : 1;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     size_t i;
@@ -38,15 +50,22 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return finish(0, 0);
     }
     if (!strcmp(argv[1], "--version")) {
+        /* the fingerprints are XXH3-64: check the linked xxHash first */
+        int ok = dpo_hash64_selftest() == DPO_OK;
         printf("diffpo %s\n", dpo_version());
-        return 0;
+        printf("xxHash %u.%u.%u: XXH3-64 sanity vectors %s\n", XXH_versionNumber() / 10000,
+               XXH_versionNumber() / 100 % 100, XXH_versionNumber() % 100, ok ? "ok" : "FAIL");
+        if (!ok)
+            fprintf(stderr, "diffpo: the linked xxHash is not XXH3-64 as published: every fingerprint would "
+                            "differ (docs/errors.md)\n");
+        return finish(0, ok ? 0 : 1);
     }
     for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name))
-            return cmds[i].fn(argc - 1, argv + 1);
+            return finish(argv[1], cmds[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "diffpo: unknown command '%s' (diffpo --help lists them)\n", argv[1]);
     return 2;
 }

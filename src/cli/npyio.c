@@ -54,60 +54,126 @@ static void wr64(unsigned char *p, uint64_t v)
     wr32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Reads the whole stream into a malloc'd buffer. */
-static int read_all(FILE *f, unsigned char **out, size_t *outlen)
+/* Reads exactly n bytes into b; 0, or -1 at end of file or a read error. */
+static int read_exact(FILE *f, unsigned char *b, size_t n)
 {
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *b = (unsigned char *)malloc(cap), *nb;
-    if (!b)
+    return fread(b, 1, n, f) == n ? 0 : -1;
+}
+
+/* Longest header read (NumPy's own are under 1 KiB): a bound, so that a
+ * stream of zeros or a forged header length cannot make the load grow. */
+#define NPYIO_MAX_HEADER (1u << 20)
+
+/* Reads a .npy file: the prefix, then the header (at most NPYIO_MAX_HEADER
+ * bytes), then exactly the data bytes the header announces.  Nothing past
+ * them is read, so /dev/zero or an endless pipe cannot make it grow; a
+ * regular file shorter than the header says is refused before allocating. */
+static int read_npy(FILE *f, const char *path, unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+    unsigned char pre[12], *b;
+    size_t prefix, hlen, total, data;
+    dpo_npy_info r;
+    const char *why = "malformed .npy file";
+    struct stat st;
+    int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    if (read_exact(f, pre, 10)) {
+        npyio_err(err, errlen, "%s: %s", path, ferror(f) ? "read failed" : "too short to be a .npy file");
         return -1;
-    for (;;) {
-        size_t got;
-        if (n == cap) {
-            if (cap > SIZE_MAX / 2) {
-                free(b);
-                return -1;
-            }
-            nb = (unsigned char *)realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                return -1;
-            }
-            b = nb;
-            cap *= 2;
+    }
+    if (memcmp(pre, "\x93NUMPY", 6) != 0 || pre[7] != 0 || pre[6] < 1 || pre[6] > 3) {
+        /* let the parser name the fault */
+        dpo_npy_parse_diag(&r, pre, 10, &why);
+        npyio_err(err, errlen, "%s: %s", path, why);
+        return -1;
+    }
+    if (pre[6] == 1) {
+        prefix = 10;
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
+    } else {
+        uint32_t h;
+        if (read_exact(f, pre + 10, 2)) {
+            npyio_err(err, errlen, "%s: truncated .npy header", path);
+            return -1;
         }
-        got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
+        prefix = 12;
+        h = rd32(pre + 8);
+        if (h > NPYIO_MAX_HEADER) {
+            npyio_err(err, errlen, "%s: .npy header length %lu exceeds %u bytes", path, (unsigned long)h,
+                      NPYIO_MAX_HEADER);
+            return -1;
+        }
+        hlen = (size_t)h;
+    }
+    if (!(b = (unsigned char *)malloc(prefix + hlen + 1))) {
+        npyio_err(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    memcpy(b, pre, prefix);
+    if (read_exact(f, b + prefix, hlen)) {
+        npyio_err(err, errlen, "%s: truncated .npy header", path);
+        free(b);
+        return -1;
+    }
+    if (dpo_npy_head_diag(&r, b, prefix + hlen, &why) != DPO_OK) {
+        npyio_err(err, errlen, "%s: %s", path, why);
+        free(b);
+        return -1;
+    }
+    if (r.count > (uint64_t)((SIZE_MAX - prefix - hlen) / 8)) {
+        npyio_err(err, errlen, "%s: shape's byte size overflows", path);
+        free(b);
+        return -1;
+    }
+    data = (size_t)r.count * (r.dtype == DPO_F64 ? 8 : 4);
+    total = prefix + hlen + data;
+    if (regular && (uint64_t)st.st_size < (uint64_t)total) {
+        npyio_err(err, errlen, "%s: data shorter than the shape says (truncated file)", path);
+        free(b);
+        return -1;
+    }
+    /* a regular file's size is known: one allocation.  A stream (pipe,
+     * device) grows the buffer as its bytes arrive, so a forged header on a
+     * short stream cannot make it allocate what the header claims. */
+    {
+        size_t have = prefix + hlen, cap = have; /* b holds at least cap bytes */
+        while (have < total) {
+            size_t chunk;
+            if (cap == have) {
+                size_t nc = regular ? total : (cap < ((size_t)1 << 20) ? ((size_t)1 << 20) : cap * 2);
+                unsigned char *nb;
+                if (nc > total || nc < cap)
+                    nc = total;
+                nb = (unsigned char *)realloc(b, nc);
+                if (!nb) {
+                    npyio_err(err, errlen, "%s: out of memory for %llu elements", path, (unsigned long long)r.count);
+                    free(b);
+                    return -1;
+                }
+                b = nb;
+                cap = nc;
+            }
+            chunk = cap - have;
+            if (read_exact(f, b + have, chunk)) {
+                npyio_err(err, errlen, "%s: %s", path,
+                          ferror(f) ? "read failed" : "data shorter than the shape says (truncated file)");
                 free(b);
                 return -1;
             }
-            break;
+            have += chunk;
         }
     }
     *out = b;
-    *outlen = n;
+    *outlen = total;
     return 0;
 }
 
 int cli_npy_load(const char *path, dpo_npy_info *info, void **data, char *err, size_t errlen)
 {
     FILE *f;
-    unsigned char *buf = 0;
-    size_t len = 0, i, n;
-    dpo_npy_info r;
-    dpo_dtype want;
-    const char *why = "malformed .npy file";
-    void *out;
     struct stat stt;
+    int rc;
     if (!path || !info || !data) {
         npyio_err(err, errlen, "internal error: NULL argument");
-        return -1;
-    }
-    want = info->dtype;
-    if ((int)want != DPO_F32 && (int)want != DPO_F64) {
-        npyio_err(err, errlen, "%s: internal error: bad requested dtype", path);
         return -1;
     }
     if (stat(path, &stt) == 0 && S_ISDIR(stt.st_mode)) {
@@ -119,12 +185,30 @@ int cli_npy_load(const char *path, dpo_npy_info *info, void **data, char *err, s
         npyio_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    if (read_all(f, &buf, &len)) {
-        npyio_err(err, errlen, "%s: read failed: %s", path, errno ? strerror(errno) : "out of memory");
-        fclose(f);
+    rc = cli_npy_load_stream(f, path, info, data, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int cli_npy_load_stream(FILE *f, const char *path, dpo_npy_info *info, void **data, char *err, size_t errlen)
+{
+    unsigned char *buf = 0;
+    size_t len = 0, i, n;
+    dpo_npy_info r;
+    dpo_dtype want;
+    const char *why = "malformed .npy file";
+    void *out;
+    if (!f || !path || !info || !data) {
+        npyio_err(err, errlen, "internal error: NULL argument");
         return -1;
     }
-    fclose(f);
+    want = info->dtype;
+    if ((int)want != DPO_F32 && (int)want != DPO_F64) {
+        npyio_err(err, errlen, "%s: internal error: bad requested dtype", path);
+        return -1;
+    }
+    if (read_npy(f, path, &buf, &len, err, errlen))
+        return -1;
     if (dpo_npy_parse_diag(&r, buf, len, &why) != DPO_OK) {
         npyio_err(err, errlen, "%s: %s", path, why);
         free(buf);
@@ -180,61 +264,38 @@ int cli_npy_load(const char *path, dpo_npy_info *info, void **data, char *err, s
     return 0;
 }
 
-int cli_npy_save(const char *path, dpo_dtype dtype, const uint64_t *shape, int ndim, const void *data, char *err,
-                 size_t errlen)
+int cli_npy_write(FILE *f, dpo_dtype dtype, const uint64_t *shape, int ndim, const void *data, char *err,
+                  size_t errlen)
 {
     char hdr[512];
-    size_t hlen, n = 1, i, item, plen;
-    char *tmp;
-    int fd, k;
-    FILE *f;
-    mode_t mask;
+    size_t hlen, n = 1, i, item;
+    int k;
     unsigned char chunk[8192];
     dpo_status st;
-    if (!path || (ndim > 0 && !shape)) {
+    if (!f || (ndim > 0 && !shape)) {
         npyio_err(err, errlen, "internal error: NULL argument");
         return -1;
     }
     st = dpo_npy_header(hdr, sizeof hdr, &hlen, dtype, shape, ndim);
     if (st != DPO_OK) {
-        npyio_err(err, errlen, "%s: cannot describe the array: %s", path, dpo_status_str(st));
+        npyio_err(err, errlen, "cannot describe the array: %s", dpo_status_str(st));
         return -1;
     }
     for (k = 0; k < ndim; k++)
+        if (shape[k] == 0)
+            n = 0; /* an empty array, whatever its other dimensions */
+    for (k = 0; k < ndim && n; k++) {
+        if (n > SIZE_MAX / 8 / shape[k]) {
+            npyio_err(err, errlen, "cannot describe the array: too many elements");
+            return -1;
+        }
         n *= (size_t)shape[k];
+    }
     if (n && !data) {
         npyio_err(err, errlen, "internal error: NULL data");
         return -1;
     }
     item = dtype == DPO_F64 ? 8 : 4;
-    plen = strlen(path);
-    tmp = (char *)malloc(plen + 16);
-    if (!tmp) {
-        npyio_err(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        npyio_err(err, errlen, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    /* mkstemp creates mode 0600; give the file the usual 0666 & ~umask. */
-    mask = umask(0);
-    umask(mask);
-    if (fchmod(fd, (mode_t)(0666 & ~mask)) != 0) {
-        /* not fatal: the file stays private */
-    }
-    f = fdopen(fd, "wb");
-    if (!f) {
-        npyio_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
     errno = 0;
     if (fwrite(hdr, 1, hlen, f) != hlen)
         goto fail;
@@ -256,22 +317,28 @@ int cli_npy_save(const char *path, dpo_dtype dtype, const uint64_t *shape, int n
         if (fwrite(chunk, 1, m, f) != m)
             goto fail;
     }
-    if (fflush(f) != 0)
-        goto fail;
-    if (fclose(f) != 0) {
-        f = 0;
-        goto fail;
-    }
-    f = 0;
-    if (rename(tmp, path) != 0)
-        goto fail;
-    free(tmp);
     return 0;
 fail:
-    npyio_err(err, errlen, "%s: write failed: %s", path, errno ? strerror(errno) : "I/O error");
-    if (f)
-        fclose(f);
-    unlink(tmp);
-    free(tmp);
+    npyio_err(err, errlen, "write failed: %s", errno ? strerror(errno) : "I/O error");
     return -1;
+}
+
+int cli_npy_save(const char *path, dpo_dtype dtype, const uint64_t *shape, int ndim, const void *data, char *err,
+                 size_t errlen)
+{
+    cli_out o;
+    char e2[400];
+    if (!path) {
+        npyio_err(err, errlen, "internal error: NULL argument");
+        return -1;
+    }
+    if (cli_out_open(&o, path, err, errlen))
+        return -1;
+    e2[0] = 0;
+    if (cli_npy_write(o.f, dtype, shape, ndim, data, e2, sizeof e2)) {
+        npyio_err(err, errlen, "%s: %s", path, e2);
+        cli_out_abort(&o, 1);
+        return -1;
+    }
+    return cli_out_commit(&o, 1, err, errlen);
 }

@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,15 +19,32 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 
 int cli_parse_u64(const char *s, uint64_t *out)
 {
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+    /* decimal, or hex after 0x/0X; a leading zero is decimal (never octal) */
+    uint64_t v = 0;
+    unsigned base = 10, d;
+    const char *p = s;
+    if (!s)
         return -1;
-    errno = 0;
-    v = strtoull(s, &end, 0);
-    if (errno || *end)
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    }
+    if (!*p)
         return -1;
-    *out = (uint64_t)v;
+    for (; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            d = (unsigned)(*p - '0');
+        else if (base == 16 && *p >= 'a' && *p <= 'f')
+            d = (unsigned)(*p - 'a' + 10);
+        else if (base == 16 && *p >= 'A' && *p <= 'F')
+            d = (unsigned)(*p - 'A' + 10);
+        else
+            return -1;
+        if (v > (UINT64_MAX - d) / base)
+            return -1;
+        v = v * base + d;
+    }
+    *out = v;
     return 0;
 }
 
@@ -34,7 +52,7 @@ int cli_parse_int(const char *s, long lo, long hi, int *out)
 {
     char *end;
     long v;
-    if (!s || !*s || *s == ' ')
+    if (!s || !*s || isspace((unsigned char)*s))
         return -1;
     errno = 0;
     v = strtol(s, &end, 10);
@@ -48,7 +66,7 @@ int cli_parse_double(const char *s, double *out)
 {
     char *end;
     double v;
-    if (!s || !*s || *s == ' ')
+    if (!s || !*s || isspace((unsigned char)*s))
         return -1;
     errno = 0;
     v = strtod(s, &end);

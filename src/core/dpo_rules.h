@@ -110,6 +110,30 @@ DPO_HD dpo_status dpo_rule_guide_params_status(dpo_guide_params p)
     return DPO_OK;
 }
 
+/* ------------------------------------------------ step coefficient structs */
+/* A coefficient struct as dpo_step_coef_*_init makes it: a known kind and
+ * prediction type, finite scalars, sigma >= 0 (a struct filled by hand with
+ * an unknown kind or a NaN sigma is DPO_ERR_RANGE, not a silent step).  A
+ * macro because the float32 and float64 structs differ in type; FIN is the
+ * finiteness test of the struct's precision.  The CPU step (src/step.c) and
+ * the CUDA step (kernels/step.cu) both use it. */
+#define DPO_RULE_STEP_COEF_OK(c, FIN)                                                           \
+    (((c)->kind == DPO_STEP_DDIM || (c)->kind == DPO_STEP_DDPM) &&                              \
+     ((c)->pred == DPO_PRED_EPSILON || (c)->pred == DPO_PRED_V || (c)->pred == DPO_PRED_SAMPLE) && \
+     FIN((c)->sigma) && (c)->sigma >= 0 && FIN((c)->alpha_t) && FIN((c)->alpha_prev) &&         \
+     FIN((c)->beta_t) && FIN((c)->beta_prev) && FIN((c)->sqrt_alpha_t) && FIN((c)->sqrt_beta_t) && \
+     FIN((c)->sqrt_alpha_prev) && FIN((c)->dir_coef) && FIN((c)->mean_x0) && FIN((c)->mean_xt) && \
+     (!(c)->clip || (FIN((c)->clip_range) && (c)->clip_range > 0)))
+
+/* The sigma a log-probability reads: NaN, infinite or negative is
+ * DPO_ERR_RANGE, 0 is DPO_ERR_SIGMA_ZERO (the density is undefined). */
+DPO_HD dpo_status dpo_rule_logprob_sigma_status(double sigma)
+{
+    if (!dpo_pm_isfinite(sigma) || sigma < 0)
+        return DPO_ERR_RANGE;
+    return sigma > 0 ? DPO_OK : DPO_ERR_SIGMA_ZERO;
+}
+
 /* ---------------------------------------------------- noise coordinates */
 /* Elements [e0, e0 + n) of one Philox tensor: stream and candidate fit in
  * 16 bits (DPO_ERR_RANGE), the range ends at or below 2^34 (DPO_ERR_SIZE). */

@@ -37,6 +37,10 @@ dpo_status dpo_npy_parse(dpo_npy_info *info, const void *buf, size_t len);
 /* dpo_npy_parse with the reason of a failure (for the CLI's messages): *why
  * receives a static string, or is left alone on success. */
 dpo_status dpo_npy_parse_diag(dpo_npy_info *info, const void *buf, size_t len, const char **why);
+/* The same for the header alone: buf need not hold the data (info's count
+ * and data_offset are filled; the caller then reads count items), so a
+ * reader can bound what it reads by the header. */
+dpo_status dpo_npy_head_diag(dpo_npy_info *info, const void *buf, size_t len, const char **why);
 /* Writes a v1.0 header for dtype/shape into out (cap bytes): *written gets
  * its length (a multiple of 64).  cap >= 128 + 24 * ndim suffices. */
 dpo_status dpo_npy_header(char *out, size_t cap, size_t *written, dpo_dtype dtype, const uint64_t *shape,

@@ -268,7 +268,20 @@ static int npy_dict(npy_cursor *c, dpo_npy_info *r, const char **why)
     return 0;
 }
 
+static dpo_status npy_parse(dpo_npy_info *info, const void *buf, size_t len, const char **why, int with_data);
+
 dpo_status dpo_npy_parse_diag(dpo_npy_info *info, const void *buf, size_t len, const char **why)
+{
+    return npy_parse(info, buf, len, why, 1);
+}
+
+dpo_status dpo_npy_head_diag(dpo_npy_info *info, const void *buf, size_t len, const char **why)
+{
+    return npy_parse(info, buf, len, why, 0);
+}
+
+/* The parse; with_data also checks that buf holds the data. */
+static dpo_status npy_parse(dpo_npy_info *info, const void *buf, size_t len, const char **why, int with_data)
 {
     const unsigned char *b = (const unsigned char *)buf;
     dpo_npy_info r;
@@ -340,7 +353,7 @@ dpo_status dpo_npy_parse_diag(dpo_npy_info *info, const void *buf, size_t len, c
     r.count = count;
     r.data_offset = prefix + hlen;
     avail = len - r.data_offset;
-    if (count > (uint64_t)(SIZE_MAX / itemsize) || count * itemsize > (uint64_t)avail) {
+    if (count > (uint64_t)(SIZE_MAX / itemsize) || (with_data && count * itemsize > (uint64_t)avail)) {
         *why = count > (uint64_t)(SIZE_MAX / itemsize) ? "shape's byte size overflows" : "data shorter than the shape says (truncated file)";
         return DPO_ERR_FORMAT;
     }
