@@ -22,10 +22,11 @@ Tolerances (stated here and in docs/python.md):
   |x0| ~ |x|), so (x_prev - mu)/sigma carries a relative error of order
   eps32 |x|/(sigma |z|); the per-element term (z^2/2 + log sigma + ...) then
   differs by about eps32 (1 + |log sigma|) and the float32 mean or sum over
-  d elements adds about log2(d) eps32 relative.  64 eps32 covers those with
-  a margin of 10x on the measured differences of an eager PyTorch step
-  (docs/python.md), while a wrong convention moves the value by a factor d
-  (sum vs mean) or by O(1) (another alpha_prev at the last step).
+  d elements adds about log2(d) eps32 relative.  64 eps32 covers those: an
+  eager PyTorch DDPO step differs from diffpo by at most 1.4e-7 on the
+  default cases (mean), over 100x inside the bound, while a wrong
+  convention moves the value by a factor d (sum vs mean) or by O(1)
+  (another alpha_prev at the last step).
   float64 inputs: the same with eps64 = 2^-52 and rtol = 1e-12.
 * Losses, float64 cases: normwise |yours - expected| <= rtol max|expected| per
   output with rtol = 1e-9.  Why: the golden values are exact to the last bit
