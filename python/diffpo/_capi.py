@@ -184,6 +184,8 @@ step_philox_f32 = _fn("dpo_step_philox_f32", S, P_f32, P_f32, P_f32, P_f32, P_f3
                       C.POINTER(StepCoefF32))
 step_philox_f64 = _fn("dpo_step_philox_f64", S, P_f64, P_f64, P_f64, P_f64, P_f64, NoiseCoord, c_size,
                       C.POINTER(StepCoefF64))
+step_fused_f32 = _fn("dpo_step_fused_f32", S, P_f32, P_f32, P_f64, P_f32, P_f32, P_f32, C.POINTER(NoiseCoord), c_size,
+                     c_size, C.POINTER(StepCoefF32), c_int)
 step_f32 = _fn("dpo_step_f32", S, P_f32, P_f32, P_f32, P_f32, P_f32, P_f32, c_size, C.POINTER(StepCoefF32))
 step_f64 = _fn("dpo_step_f64", S, P_f64, P_f64, P_f64, P_f64, P_f64, P_f64, c_size, C.POINTER(StepCoefF64))
 step_logprob_f32 = _fn("dpo_step_logprob_f32", S, P_f64, P_f32, P_f32, c_size, c_size,

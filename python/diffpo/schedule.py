@@ -210,7 +210,8 @@ class DDIMSchedule:
         return c
 
     def step(self, model_output, timestep, sample, eta=0.0, use_clipped_model_output=False, variance_noise=None,
-             noise=None, prev_sample=None, logprob=None, num_inference_steps=None, prev_rule=None):
+             noise=None, prev_sample=None, logprob=None, num_inference_steps=None, prev_rule=None,
+             pred_original_sample=True):
         """One DDIM step from `timestep` (diffusers' DDIMScheduler.step;
         DDPO's ddim_step_with_logprob with logprob='mean', prev_rule='clamped').
 
@@ -227,7 +228,9 @@ class DDIMSchedule:
         per-element mean) or None (default: no log-probability).  Asking
         for one where sigma = 0 (eta = 0, or the last step with
         set_alpha_to_one) raises DiffpoError DPO_ERR_SIGMA_ZERO: the step is
-        deterministic there.  Returns StepOutput."""
+        deterministic there.  pred_original_sample=False leaves x0 out
+        (None): float32 steps with a log-probability then run as one fused
+        pass (dpo_step_fused_f32, the same bits).  Returns StepOutput."""
         x = arr(sample, "sample")
         e = arr(model_output, "model_output", prec=x.prec, shape=x.shape)
         if x.size == 0:
@@ -245,6 +248,7 @@ class DDIMSchedule:
             z = arr(variance_noise, "variance_noise", prec=x.prec, shape=x.shape)
         elif noise is not None:
             coord, s0 = _coords(noise)
+            coord.sample = s0
         elif prev_sample is not None:
             given_prev = arr(prev_sample, "prev_sample", prec=x.prec, shape=x.shape)
             zz = np.zeros(x.shape, dtype=np.float32 if x.prec == "f32" else np.float64)
@@ -256,15 +260,25 @@ class DDIMSchedule:
                              "noise= coordinates or prev_sample=" % (float(c.sigma), c.t, eta))
         prev, p_prev = empty_like(x)
         mean, p_mean = empty_like(x)
-        x0, p_x0 = empty_like(x)
+        if (not pred_original_sample and x.prec == "f32" and lpm is not None and prev_sample is None
+                and c.sigma != 0):
+            lpv, p_lp = f64_out(batch)
+            check(_capi.step_fused_f32(p_prev, p_mean, p_lp, x.ptr, e.ptr, z.ptr if z is not None else None,
+                                       C.byref(coord) if noise is not None else None, batch, dim, C.byref(c), lpm),
+                  "dpo_step_fused_f32")
+            return StepOutput(prev, mean, to_kind(lpv, x), None)
+        if pred_original_sample:
+            x0, p_x0 = empty_like(x)
+        else:
+            x0, p_x0 = None, None
         if noise is not None:  # the noise drawn inside the library, row b from sample s0 + b
             fn = _capi.step_philox_f32 if x.prec == "f32" else _capi.step_philox_f64
             w = 4 if x.prec == "f32" else 8
             for b in range(batch):
                 coord.sample = s0 + b
                 o = b * dim * w
-                check(fn(p_prev + o, p_x0 + o, p_mean + o, x.ptr + o, e.ptr + o, coord, dim, C.byref(c)),
-                      fn.__name__)
+                check(fn(p_prev + o, p_x0 + o if p_x0 else None, p_mean + o, x.ptr + o, e.ptr + o, coord, dim,
+                         C.byref(c)), fn.__name__)
         else:
             fn = _capi.step_f32 if x.prec == "f32" else _capi.step_f64
             check(fn(p_prev, p_x0, p_mean, x.ptr, e.ptr, z.ptr if z is not None else None, x.size, C.byref(c)),
