@@ -19,13 +19,13 @@ from .losses import (PairLoss, d3po_code, d3po_label, diffusion_dpo, dspo, gauss
                      rdpo_delta_q, spo, spo_resample_index, spo_select, stepdpo, tailorpo, tailorpo_g_eta,
                      tailorpo_g_update)
 from .noise import fingerprint, normal, sum_canonical
-from .schedule import DDIMSchedule, StepOutput
+from .schedule import DDIMSchedule, StepOutput, ddim_coefficients, dmu_dout, grad_mu_to_out
 from . import vectors
 
 __version__ = _capi.version().decode()
 LIBRARY = _capi.LIB_PATH
 HAS_CUDA = _capi.HAS_CUDA
 
-__all__ = ["DDIMSchedule", "StepOutput", "PairLoss", "DiffpoError", "normal", "fingerprint", "sum_canonical",
+__all__ = ["DDIMSchedule", "StepOutput", "ddim_coefficients", "dmu_dout", "grad_mu_to_out", "PairLoss", "DiffpoError", "normal", "fingerprint", "sum_canonical",
            "gauss_logprob", "logratio", "stepdpo", "d3po_code", "d3po_label", "spo", "tailorpo", "rdpo", "diffusion_dpo", "dspo",
            "tailorpo_g_update", "tailorpo_g_eta", "rank_desc", "rdpo_delta_q", "spo_select", "spo_resample_index"]

@@ -121,7 +121,7 @@ class PairResult(C.Structure):
                 ("lr_l", c_double), ("dl_dlr_w", c_double), ("dl_dlr_l", c_double)]
 
 
-class DpoParams(C.Structure):
+class PairParams(C.Structure):
     _fields_ = [("beta", c_double), ("sigma", c_double), ("mode", c_int)]
 
 
@@ -178,6 +178,14 @@ step_coef_f32_init = _fn("dpo_step_coef_f32_init", S, C.POINTER(StepCoefF32), C.
                          c_int, C.POINTER(StepOpts))
 step_coef_f64_init = _fn("dpo_step_coef_f64_init", S, C.POINTER(StepCoefF64), C.POINTER(Schedule), c_int,
                          c_int, C.POINTER(StepOpts))
+step_coef_f32_ddim = _fn("dpo_step_coef_f32_ddim", S, C.POINTER(StepCoefF32), c_float, c_float, c_float, c_int)
+step_coef_f64_ddim = _fn("dpo_step_coef_f64_ddim", S, C.POINTER(StepCoefF64), c_double, c_double, c_double, c_int)
+step_philox_f32 = _fn("dpo_step_philox_f32", S, P_f32, P_f32, P_f32, P_f32, P_f32, NoiseCoord, c_size,
+                      C.POINTER(StepCoefF32))
+step_philox_f64 = _fn("dpo_step_philox_f64", S, P_f64, P_f64, P_f64, P_f64, P_f64, NoiseCoord, c_size,
+                      C.POINTER(StepCoefF64))
+step_fused_f32 = _fn("dpo_step_fused_f32", S, P_f32, P_f32, P_f64, P_f32, P_f32, P_f32, C.POINTER(NoiseCoord), c_size,
+                     c_size, C.POINTER(StepCoefF32), c_int)
 step_f32 = _fn("dpo_step_f32", S, P_f32, P_f32, P_f32, P_f32, P_f32, P_f32, c_size, C.POINTER(StepCoefF32))
 step_f64 = _fn("dpo_step_f64", S, P_f64, P_f64, P_f64, P_f64, P_f64, P_f64, c_size, C.POINTER(StepCoefF64))
 step_logprob_f32 = _fn("dpo_step_logprob_f32", S, P_f64, P_f32, P_f32, c_size, c_size,
@@ -199,9 +207,9 @@ def _twins(name, restype, make_args):
 
 
 logratio = _twins("dpo_logratio", S, lambda P: (P_f64, P, P, P, c_size, c_double, c_int))
-stepdpo = _twins("dpo_stepdpo", S, lambda P: (PR, P, P, P, P, P, P, P, P, c_size, DpoParams))
+stepdpo = _twins("dpo_stepdpo", S, lambda P: (PR, P, P, P, P, P, P, P, P, c_size, PairParams))
 d3po_code = _twins("dpo_d3po_code", S, lambda P: (PR, P, P, P, P, P, P, P, P, c_size, c_int, ClipParams))
-tailorpo = _twins("dpo_tailorpo", S, lambda P: (PR, P, P, P, P, P, c_size, DpoParams))
+tailorpo = _twins("dpo_tailorpo", S, lambda P: (PR, P, P, P, P, P, c_size, PairParams))
 tailorpo_g_update = _twins("dpo_tailorpo_g_update", S, lambda P: (P, P, P, P, c_size, GuideParams))
 rdpo = _twins("dpo_rdpo", S, lambda P: (PR, P, P, P, P, P, c_size, RdpoParams))
 diffdpo = _twins("dpo_diffdpo", S, lambda P: (PR, P, P, P, P, P, P, P, P, c_size, EpsParams))

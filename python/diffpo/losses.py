@@ -90,7 +90,7 @@ def gauss_logprob(x, mean, sigma, logprob="sum"):
 def stepdpo(x_w, mu_w, mu_ref_w, x_l, mu_l, mu_ref_l, beta, sigma, logprob="sum", grads=True):
     """Step DPO / D3PO (TailorPO eq. 5, 8, 19): winner and loser from
     different parents.  grads: 'mu_w', 'mu_l'."""
-    p = _capi.DpoParams(real(beta, "beta"), real(sigma, "sigma"), mode(logprob))
+    p = _capi.PairParams(real(beta, "beta"), real(sigma, "sigma"), mode(logprob))
     return _call("dpo_stepdpo", _capi.stepdpo, (x_w, mu_w, mu_ref_w, x_l, mu_l, mu_ref_l),
                  ("x_w", "mu_w", "mu_ref_w", "x_l", "mu_l", "mu_ref_l"), ("mu_w", "mu_l"), p, want_grads=grads)
 
@@ -134,7 +134,7 @@ def spo(x_w, x_l, mu, mu_ref, sigma, beta=10.0, clip_eps=0.1, logprob="mean", gr
 def tailorpo(x_w, x_l, mu, mu_ref, beta, sigma, logprob="sum", grads=True):
     """TailorPO (eq. 10, 11, 21): both candidates from one parent x_t.
     grads: 'mu'."""
-    p = _capi.DpoParams(real(beta, "beta"), real(sigma, "sigma"), mode(logprob))
+    p = _capi.PairParams(real(beta, "beta"), real(sigma, "sigma"), mode(logprob))
     return _call("dpo_tailorpo", _capi.tailorpo, (x_w, x_l, mu, mu_ref), ("x_w", "x_l", "mu", "mu_ref"), ("mu",),
                  p, want_grads=grads)
 

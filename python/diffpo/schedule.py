@@ -9,6 +9,21 @@ from . import _capi
 from ._core import (DiffpoError, arr, check, choice, empty_like, f64_out, integer, mode, real, to_kind, writable)
 from .noise import normal
 
+def _coords(noise):
+    """noise=dict(seed=, step=, sample=0, stream='step', candidate=0) -> (NoiseCoord, first sample)."""
+    from .noise import _stream
+    if not isinstance(noise, dict):
+        raise TypeError("noise: need a dict of coordinates (seed=, step=, sample=, stream=, candidate=)")
+    kw = dict(noise)
+    bad = set(kw) - {"seed", "step", "sample", "stream", "candidate"}
+    if bad:
+        raise TypeError("noise: unknown coordinate(s) %s" % ", ".join(sorted(bad)))
+    c = _capi.NoiseCoord(integer(kw.get("seed", 0), "noise['seed']", 0, 2 ** 64 - 1),
+                         _stream(kw.get("stream", "step")), 0, integer(kw.get("step", 0), "noise['step']", 0, 2 ** 32 - 1),
+                         integer(kw.get("candidate", 0), "noise['candidate']", 0, 65535))
+    return c, integer(kw.get("sample", 0), "noise['sample']", 0, 2 ** 32 - 1)
+
+
 StepOutput = namedtuple("StepOutput", ["prev_sample", "mean", "log_prob", "pred_original_sample"])
 StepOutput.__doc__ = """Result of DDIMSchedule.step.
 prev_sample          x_{t-1} = mean + sigma z (sample-shaped, the input's dtype)
@@ -17,6 +32,42 @@ log_prob             log N(prev_sample; mean, sigma^2 I) per sample, float64 (B,
                      summed or averaged over the other elements (logprob=);
                      None when sigma = 0 or logprob=None
 pred_original_sample x0_hat (sample-shaped)"""
+
+
+def ddim_coefficients(alpha_t, alpha_prev, sigma, prediction_type="epsilon", dtype="float32"):
+    """The library's step coefficients from alpha_t, alpha_prev and sigma
+    given directly (dpo_step_coef_*_ddim: no schedule, no clipping), for
+    dmu_dout / grad_mu_to_out of a step your own code defines."""
+    pred = choice(_capi.PRED, prediction_type, "prediction_type")
+    if np.dtype(dtype) == np.float32:
+        c = _capi.StepCoefF32()
+        check(_capi.step_coef_f32_ddim(C.byref(c), real(alpha_t, "alpha_t"), real(alpha_prev, "alpha_prev"),
+                                       real(sigma, "sigma"), pred), "dpo_step_coef_f32_ddim")
+    else:
+        c = _capi.StepCoefF64()
+        check(_capi.step_coef_f64_ddim(C.byref(c), real(alpha_t, "alpha_t"), real(alpha_prev, "alpha_prev"),
+                                       real(sigma, "sigma"), pred), "dpo_step_coef_f64_ddim")
+    return c
+
+
+def dmu_dout(coef):
+    """d mean / d model_output of a coefficient struct (ddim_coefficients)."""
+    k = C.c_double()
+    f32 = isinstance(coef, _capi.StepCoefF32)
+    fn = _capi.dmu_dout_f32 if f32 else _capi.dmu_dout_f64
+    check(fn(C.byref(k), C.byref(coef)), fn.__name__)
+    return k.value
+
+
+def grad_mu_to_out(grad_mu, coef):
+    """The gradient with respect to the model output from one with respect
+    to the step mean, for a coefficient struct (ddim_coefficients); the
+    array's dtype must match the struct's."""
+    g = arr(grad_mu, "grad_mu", prec="f32" if isinstance(coef, _capi.StepCoefF32) else "f64")
+    res, p = empty_like(g)
+    fn = _capi.grad_mu_to_out_f32 if g.prec == "f32" else _capi.grad_mu_to_out_f64
+    check(fn(p, g.ptr, g.size, C.byref(coef)), fn.__name__)
+    return res
 
 
 class DDIMSchedule:
@@ -159,7 +210,8 @@ class DDIMSchedule:
         return c
 
     def step(self, model_output, timestep, sample, eta=0.0, use_clipped_model_output=False, variance_noise=None,
-             noise=None, prev_sample=None, logprob=None, num_inference_steps=None, prev_rule=None):
+             noise=None, prev_sample=None, logprob=None, num_inference_steps=None, prev_rule=None,
+             pred_original_sample=True):
         """One DDIM step from `timestep` (diffusers' DDIMScheduler.step;
         DDPO's ddim_step_with_logprob with logprob='mean', prev_rule='clamped').
 
@@ -176,7 +228,9 @@ class DDIMSchedule:
         per-element mean) or None (default: no log-probability).  Asking
         for one where sigma = 0 (eta = 0, or the last step with
         set_alpha_to_one) raises DiffpoError DPO_ERR_SIGMA_ZERO: the step is
-        deterministic there.  Returns StepOutput."""
+        deterministic there.  pred_original_sample=False leaves x0 out
+        (None): float32 steps with a log-probability then run as one fused
+        pass (dpo_step_fused_f32, the same bits).  Returns StepOutput."""
         x = arr(sample, "sample")
         e = arr(model_output, "model_output", prec=x.prec, shape=x.shape)
         if x.size == 0:
@@ -193,14 +247,8 @@ class DDIMSchedule:
         if variance_noise is not None:
             z = arr(variance_noise, "variance_noise", prec=x.prec, shape=x.shape)
         elif noise is not None:
-            if not isinstance(noise, dict):
-                raise TypeError("noise: need a dict of coordinates (seed=, step=, sample=, stream=, candidate=)")
-            kw = dict(noise)
-            s0 = integer(kw.pop("sample", 0), "noise['sample']", 0)
-            kw.setdefault("stream", "step")
-            zz = normal(x.shape, sample=[s0 + b for b in range(batch)] if len(x.shape) >= 2 else s0,
-                        dtype=np.float32 if x.prec == "f32" else np.float64, **kw)
-            z = arr(to_kind(zz, x) if x.kind == "torch" else zz, "noise")
+            coord, s0 = _coords(noise)
+            coord.sample = s0
         elif prev_sample is not None:
             given_prev = arr(prev_sample, "prev_sample", prec=x.prec, shape=x.shape)
             zz = np.zeros(x.shape, dtype=np.float32 if x.prec == "f32" else np.float64)
@@ -212,10 +260,29 @@ class DDIMSchedule:
                              "noise= coordinates or prev_sample=" % (float(c.sigma), c.t, eta))
         prev, p_prev = empty_like(x)
         mean, p_mean = empty_like(x)
-        x0, p_x0 = empty_like(x)
-        fn = _capi.step_f32 if x.prec == "f32" else _capi.step_f64
-        check(fn(p_prev, p_x0, p_mean, x.ptr, e.ptr, z.ptr if z is not None else None, x.size, C.byref(c)),
-              fn.__name__)
+        if (not pred_original_sample and x.prec == "f32" and lpm is not None and prev_sample is None
+                and c.sigma != 0):
+            lpv, p_lp = f64_out(batch)
+            check(_capi.step_fused_f32(p_prev, p_mean, p_lp, x.ptr, e.ptr, z.ptr if z is not None else None,
+                                       C.byref(coord) if noise is not None else None, batch, dim, C.byref(c), lpm),
+                  "dpo_step_fused_f32")
+            return StepOutput(prev, mean, to_kind(lpv, x), None)
+        if pred_original_sample:
+            x0, p_x0 = empty_like(x)
+        else:
+            x0, p_x0 = None, None
+        if noise is not None:  # the noise drawn inside the library, row b from sample s0 + b
+            fn = _capi.step_philox_f32 if x.prec == "f32" else _capi.step_philox_f64
+            w = 4 if x.prec == "f32" else 8
+            for b in range(batch):
+                coord.sample = s0 + b
+                o = b * dim * w
+                check(fn(p_prev + o, p_x0 + o if p_x0 else None, p_mean + o, x.ptr + o, e.ptr + o, coord, dim,
+                         C.byref(c)), fn.__name__)
+        else:
+            fn = _capi.step_f32 if x.prec == "f32" else _capi.step_f64
+            check(fn(p_prev, p_x0, p_mean, x.ptr, e.ptr, z.ptr if z is not None else None, x.size, C.byref(c)),
+                  fn.__name__)
         lp = None
         if prev_sample is not None:
             prev = prev_sample

@@ -100,6 +100,14 @@ def test_step_equals_cli_ddim_step(tmp_path, case, array):
         assert out.log_prob is None
     if array == "torch":
         assert type(out.prev_sample).__name__ == "Tensor" and out.prev_sample.dtype == conv(x).dtype
+    # without x0 (float32 with a log-probability: one fused pass), the same bits
+    lean = sched.step(conv(e), t, conv(x), eta=eta, variance_noise=conv(z) if eta > 0 else None, logprob=lp,
+                      pred_original_sample=False)
+    assert lean.pred_original_sample is None
+    assert_bits(lean.prev_sample, out.prev_sample, "prev_sample without x0")
+    assert_bits(lean.mean, out.mean, "mean without x0")
+    if lp:
+        assert_bits(lean.log_prob, out.log_prob, "log_prob without x0")
     # the given-prev_sample form (DDPO's log-probability of a stored x_{t-1}) gives the same log-probability
     if lp:
         again = sched.step(conv(e), t, conv(x), eta=eta, prev_sample=out.prev_sample, logprob=lp)
@@ -134,6 +142,9 @@ def test_step_noise_coordinates_are_the_rollout_stream():
     b = sched.step(e, 901, x, eta=1.0, variance_noise=z, logprob="sum")
     assert_bits(a.prev_sample, b.prev_sample, "prev_sample")
     assert_bits(a.log_prob, b.log_prob, "log_prob")
+    f = sched.step(e, 901, x, eta=1.0, noise=dict(seed=9, step=4, sample=10), logprob="sum", pred_original_sample=False)
+    assert_bits(f.prev_sample, b.prev_sample, "prev_sample, fused with coordinates")
+    assert_bits(f.log_prob, b.log_prob, "log_prob, fused with coordinates")
 
 
 def test_logprob_where_sigma_is_zero_raises_sigma_zero():

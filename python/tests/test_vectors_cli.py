@@ -13,10 +13,8 @@ from diffpo import testing, vectors
 from conftest import assert_bits, have_torch, run_cli
 
 FILES = vectors.files()
-# outputs the binding does not produce: the CLI's own derived values (psi),
-# the chain-rule outputs of cases built from raw (a_t, a_prev, sigma)
-# coefficients, which no public schedule produces
-NOT_BOUND = {"psi", "k_eps", "k_v", "grad_eps", "grad_v", "grad_eps_w", "grad_eps_l", "grad_v_w", "grad_v_l"}
+# outputs the binding does not produce: the CLI's own derived value psi
+NOT_BOUND = {"psi"}
 
 
 def test_vectors_are_shipped():
@@ -58,15 +56,25 @@ def evaluate(c, to=None):
     return _loss_torch(c, i)
 
 
+def _dt(c):
+    return np.float32 if c.prec == "f32" else np.float64
+
+
 def _loss_torch(c, i):
     import diffpo.losses as L
     p, f, red = c.params, c.fn, c.reduce
     if f in ("stepdpo", "stepdpo.chain"):
         r = L.stepdpo(i["x_w"], i["mu_w"], i["mu_ref_w"], i["x_l"], i["mu_l"], i["mu_ref_l"], p["beta"], p["sigma"], red)
-        return dict(lr_w=r.lr_w, lr_l=r.lr_l, z=r.z, loss=r.loss, grad_mu_w=r.grads["mu_w"], grad_mu_l=r.grads["mu_l"])
+        out = dict(lr_w=r.lr_w, lr_l=r.lr_l, z=r.z, loss=r.loss, grad_mu_w=r.grads["mu_w"], grad_mu_l=r.grads["mu_l"])
+        if f.endswith(".chain"):
+            out.update(testing._chain(c, _dt(c), {"w": r.grads["mu_w"], "l": r.grads["mu_l"]}))
+        return out
     if f in ("tailorpo", "tailorpo.chain"):
         r = L.tailorpo(i["x_w"], i["x_l"], i["mu"], i["mu_ref"], p["beta"], p["sigma"], red)
-        return dict(lr_w=r.lr_w, lr_l=r.lr_l, z=r.z, loss=r.loss, grad_mu=r.grads["mu"])
+        out = dict(lr_w=r.lr_w, lr_l=r.lr_l, z=r.z, loss=r.loss, grad_mu=r.grads["mu"])
+        if f.endswith(".chain"):
+            out.update(testing._chain(c, _dt(c), {"": r.grads["mu"]}))
+        return out
     if f == "d3po_code":
         r = L.d3po_code(i["x_0"], i["mu_0"], i["mu_ref_0"], i["x_1"], i["mu_1"], i["mu_ref_1"], int(p["label"]),
                         p["sigma"], beta=p["beta"], clip_eps=p["clip_eps"], logprob=red)
