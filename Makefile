@@ -165,7 +165,7 @@ bench-gpu:
 	$(MAKE) CUDA=1 BUILD=build/cuda all gpu-bin
 	@BUILD=build/cuda PYTHON=$(PYTHON) sh tests/gpu/run_bench_gpu.sh
 
-# CPU emulation of the CUDA drivers (docs/cuda.md, "CPU emulation"): every
+# CPU emulation of the CUDA drivers (tests/gpu/emu/README.md): every
 # kernels/*.cu and tests/gpu/test_*.cu compiled as host C++ with EMU_CXX and
 # run against the CPU library; needs neither a GPU nor nvcc.  The CLI is
 # built once more with DPO_WITH_CUDA (its --device code) for the emulation.

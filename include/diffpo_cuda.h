@@ -13,6 +13,9 @@
  *     DPO_ERR_NONFINITE as the CPU functions do;
  *   - work is enqueued on `stream` and the call returns without waiting;
  *     a failed CUDA call or launch returns DPO_ERR_CUDA;
+ *   - an error the caller left pending (not yet read with
+ *     cudaGetLastError) makes a call return DPO_ERR_CUDA before it launches
+ *     anything; the error stays pending for the caller;
  *   - no cudaMalloc, no host-device copies, no synchronisation inside:
  *     scratch memory is the caller's d_work of *_workspace_size() bytes
  *     (aligned for double: any cudaMalloc pointer is);

@@ -71,9 +71,14 @@ typedef struct dpo_cuda_mm_plan dpo_cuda_mm_plan;
 /* Default cuBLASLt workspace of the built-in network's plans (bytes). */
 #define DPO_CUDA_MM_WORKSPACE_DEFAULT ((size_t)4 << 20)
 
-/* pin: NULL asks the heuristic; else that algorithm is used (DPO_ERR_UNSUPPORTED
- * when cuBLASLt rejects it for this shape).  No heuristic answer:
- * DPO_ERR_UNSUPPORTED.  *plan is written only on DPO_OK. */
+/* pin: NULL asks the heuristic; else that algorithm is used.
+ * DPO_ERR_UNSUPPORTED when cuBLASLt rejects the pinned algorithm for this
+ * shape, when the algorithm (pinned or found) splits K, uses a reduction
+ * scheme or needs more than 4-byte alignment of A, B, C or D
+ * (CUBLASLT_ALGO_CAP_MIN_ALIGNMENT_*: every float pointer must be served),
+ * and when the heuristic has no answer.  The plan records the device
+ * current at create and dpo_cuda_matmul_fast runs on it.  *plan is written
+ * only on DPO_OK. */
 dpo_status dpo_cuda_mm_plan_create(dpo_cuda_mm_plan **plan, const dpo_cuda_mm_shape *shape, size_t workspace_size,
                                  unsigned flags, const dpo_cuda_mm_algo *pin);
 void dpo_cuda_mm_plan_destroy(dpo_cuda_mm_plan *plan);
@@ -198,8 +203,10 @@ dpo_status dpo_cuda_pretrain_run(dpo_cuda_mlp *ctx, float *d_base, float *d_adam
  * hidden) serves every product (dpo_cuda_host_mm_dim gives it).
  *
  * create allocates the device buffers (and in fast mode a cuBLASLt
- * workspace of DPO_CUDA_MM_WORKSPACE_DEFAULT bytes) and a stream: set-up,
- * not the hot path.  *h is written only on DPO_OK.  The backend's user is
+ * workspace of DPO_CUDA_MM_WORKSPACE_DEFAULT bytes) and a stream on the
+ * device current at create, which every product (from any thread) and
+ * destroy make current for the call, restoring the caller's: set-up, not
+ * the hot path.  *h is written only on DPO_OK.  The backend's user is
  * h: keep h alive while any cfg refers to the backend. */
 typedef struct dpo_cuda_host_mm dpo_cuda_host_mm;
 

@@ -332,9 +332,10 @@ dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x,
         return DPO_ERR_NULL;                                                                    \
     if (n == 0 || n > DPO_MAX_ELEMS)                                                            \
         return DPO_ERR_SIZE;                                                                    \
-    if (nc.stream > 0xffffu || nc.candidate > 0xffffu)                                          \
-        return DPO_ERR_RANGE;                                                                   \
-    if (!DPO_RULE_STEP_COEF_OK(c, FIN))                                                                   \
+    st = dpo_rule_coord_status(nc, 0, n); /* the rule shared with the CUDA step */             \
+    if (st)                                                                                     \
+        return st;                                                                              \
+    if (!DPO_RULE_STEP_COEF_OK(c, FIN))                                                         \
         return DPO_ERR_RANGE;                                                                   \
     outs[0] = x_prev; outs[1] = x0; outs[2] = mu;                                               \
     ins[0] = x; ins[1] = model_out;                                                             \
@@ -470,11 +471,11 @@ dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const f
         return DPO_ERR_RANGE;
     if (!noise && !nc && c->sigma != 0)
         return DPO_ERR_NULL;
-    if (nc && (nc->stream > 0xffffu || nc->candidate > 0xffffu ||
-               (uint64_t)nc->sample + (uint64_t)(batch - 1) > 0xffffffffULL))
-        return DPO_ERR_RANGE;
+    /* the rules shared with dpo_cuda_step_philox_f32 (src/core/dpo_rules.h) */
+    if (nc && (st = dpo_rule_coord_rows_status(*nc, batch, dim)) != DPO_OK)
+        return st;
     if (logprob) {
-        if ((int)mode != DPO_LOGPROB_SUM && (int)mode != DPO_LOGPROB_MEAN)
+        if (!dpo_rule_mode_ok(mode))
             return DPO_ERR_RANGE;
         sigma = (double)c->sigma;
         if (!(sigma > 0))

@@ -32,7 +32,7 @@ hits=$(printf '%s\n' "$dis" | grep -Ei '[[:space:]](v?fn?m(add|sub)[0-9a-z.]*|fm
 if [ -n "$hits" ]; then
     echo "host_fp_probe: FAIL: host code compiled with the CUDA build's flags contains fused multiply-adds:"
     printf '%s\n' "$hits" | head -5
-    echo "host_fp_probe: pass -Xcompiler -ffp-contract=off in NVFLAGS (docs/cuda.md, build flags)"
+    echo "host_fp_probe: pass -Xcompiler -ffp-contract=off in NVFLAGS (docs/cuda.md, section 1)"
     exit 1
 fi
 echo "host_fp_probe: OK (no fused multiply-add in the host code of $obj)"

@@ -1,5 +1,5 @@
 // CPU emulation of the part of the CUDA runtime that kernels/*.cu and
-// tests/gpu/test_*.cu use (make test-emu; docs/cuda.md, "CPU emulation").
+// tests/gpu/test_*.cu use (make test-emu; tests/gpu/emu/README.md).
 //
 // Not NVIDIA's header.  Kernels are compiled as host C++ (g++ -x c++):
 //  - __global__/__device__/__host__ vanish, __shared__ is a static local

@@ -1,4 +1,4 @@
-# CPU emulation of the CUDA drivers (docs/cuda.md, "CPU emulation"): every
+# CPU emulation of the CUDA drivers (tests/gpu/emu/README.md): every
 # kernels/*.cu, tests/gpu/test_*.cu and tests/gpu/bench_gpu.cu compiled as
 # host C++ against the stand-in runtime in this directory and the CPU
 # library $(BUILD)/libdiffpo.a.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Mutation check of `make test-emu` (docs/cuda.md, "CPU emulation").
+"""Mutation check of `make test-emu` (tests/gpu/emu/README.md, "Mutation check").
 
 Each mutant is one deliberate error in a temporary copy of a kernel source
 (the working tree is never modified).  For each, the copy is built with
