@@ -140,8 +140,8 @@ def ref_step(x, e, z, ac, t, S, eta, pred="epsilon", set_one=0, prev_rule="diffu
         eps = sat * e + sbt * x
     if clip is not None:
         x0 = np.clip(x0, dt(-clip), dt(clip))
-        if use_clipped:
-            eps = (x - sat * x0) / sbt
+    if use_clipped:  # diffusers: also without clip_sample (eps re-derived from the unclipped x0)
+        eps = (x - sat * x0) / sbt
     variance = (bp / bt) * (one - at / ap)
     std = dt(eta) * np.sqrt(variance)
     direction = np.sqrt(one - ap - std * std) * eps
@@ -272,6 +272,10 @@ def run_all(R):
               dict(pred="epsilon", t=951, eta=1.0, clip=1.0),
               dict(pred="epsilon", t=951, eta=1.0, clip=1.0, use_clipped=1),
               dict(pred="v_prediction", t=501, eta=1.0, clip=0.5, use_clipped=1),
+              dict(pred="epsilon", t=951, eta=1.0, use_clipped=1),
+              dict(pred="epsilon", t=41, eta=0.5, use_clipped=1),
+              dict(pred="v_prediction", t=501, eta=1.0, use_clipped=1),
+              dict(pred="sample", t=501, eta=0.0, use_clipped=1),
               dict(pred="epsilon", t=999, eta=1.0, S=50),
               dict(pred="epsilon", t=7, eta=1.0, S=1000)]
     for cs in cases:
@@ -286,7 +290,9 @@ def run_all(R):
                 "--timestep", t, "--steps", s, "--eta", repr(eta), "--prediction", pred,
                 "--set-alpha-to-one", set_one, "--prev-rule", rule]
         if clip is not None:
-            args += ["--clip-sample", clip, "--use-clipped-model-output", uc]
+            args += ["--clip-sample", clip]
+        if clip is not None or uc:
+            args += ["--use-clipped-model-output", uc]
         outs = ["out", "mean-out", "x0-out"]
         ref, mu, rx0, std = ref_step(x, m, z, ac, t, s, eta, pred, set_one, rule, clip, uc)
         if eta > 0:
@@ -295,7 +301,7 @@ def run_all(R):
             outs.append("logprob-out")
         got, err = R.step(args, outs)
         name = "f32 %s t=%d S=%d eta=%g set_one=%d %s%s" % (pred, t, s, eta, set_one, rule,
-                                                             "" if clip is None else " clip=%g/%d" % (clip, uc))
+                                                             " clip=%s/%d" % (clip, uc) if clip is not None or uc else "")
         if got is None:
             check(False, name, "CLI failed: " + err)
             continue

@@ -106,8 +106,6 @@ static int step_check(const step_args *a, int have_train)
         return cli_fail(CMD, "--alphas-cumprod needs --beta-schedule table");
     if (a->beta == DPO_BETA_TABLE && have_train)
         return cli_fail(CMD, "--train-steps is the table's length with --beta-schedule table; omit it");
-    if (a->use_clipped && !a->do_clip)
-        return cli_fail(CMD, "--use-clipped-model-output needs --clip-sample");
     {
         const char *outs[4];
         int n = 0, p, q;
