@@ -317,6 +317,41 @@ def run_all(R):
                   name + " log-prob (sum)", "dtype %s shape %s rel err %.3g" % (lp.dtype, lp.shape, rel))
     print("# float32 path: max ulp difference over all cases = %d" % worst)
 
+    # 1b. zero terminal SNR (--rescale-betas-zero-snr 1): the table rescaled in float32 as
+    #     diffusers' rescale_zero_terminal_snr does (correctly rounded sqrt), then the step;
+    #     t = 999 (ac = 0) with v and sample prediction, t = 1 (prev < 0: final_alpha_cumprod is
+    #     the rescaled ac[0]), and epsilon at t = 999 refused
+    r = np.sqrt(ac)
+    r = (r - r[-1]) * F32(r[0] / F32(r[0] - r[-1]))
+    a2 = r * r
+    al = np.concatenate([a2[:1], a2[1:] / a2[:-1]]).astype(F32)
+    acz = np.cumprod((F32(1) - (F32(1) - al)).astype(np.float64)).astype(F32)
+    for pred, t, eta, s in (("v_prediction", 999, 0.0, 20), ("sample", 999, 0.5, 20), ("v_prediction", 1, 1.0, 20),
+                            ("v_prediction", 500, 1.0, 50)):
+        pm, m = model[pred]
+        args = ["--rescale-betas-zero-snr", 1, "--sample", px, "--model-output", pm, "--timestep", t, "--steps", s,
+                "--eta", repr(eta), "--prediction", pred, "--noise", pz]
+        ref, mu, rx0, std = ref_step(x, m, z, acz, t, s, eta, pred)
+        got, err = R.step(args, ["out", "mean-out", "x0-out"])
+        name = "zero SNR f32 %s t=%d S=%d eta=%g" % (pred, t, s, eta)
+        if got is None:
+            check(False, name, "CLI failed: " + err)
+            continue
+        ok = bits_equal(got["out"], ref) and bits_equal(got["mean-out"], mu) and bits_equal(got["x0-out"], rx0)
+        check(ok, name + " bitwise", "max ulp difference %d" % max(max_ulp(got["out"], ref), max_ulp(got["mean-out"], mu)))
+    got, err = R.step(["--rescale-betas-zero-snr", 1, "--sample", px, "--model-output", pe, "--timestep", 999,
+                       "--steps", 20, "--eta", "1", "--noise", pz], ["out"])
+    check(got is None and "zero terminal SNR" in err, "zero SNR: epsilon prediction at ac = 0 refused", err)
+    # eta = 1 at ac_t = 0: sigma^2 = 1 - ac_prev, and 1 - ac_prev - sigma^2 rounds below 0 in float32
+    # here, where diffusers' (..)**0.5 gives NaN; diffpo refuses the step instead
+    ap = acz[999 - N // 20]
+    std = F32(1.0) * np.sqrt((F32(1) - ap) / (F32(1) - acz[999]) * (F32(1) - acz[999] / ap))
+    dcoef = F32(1) - ap - std * std
+    got, err = R.step(["--rescale-betas-zero-snr", 1, "--sample", px, "--model-output", pv, "--timestep", 999,
+                       "--steps", 20, "--eta", "1", "--noise", pz, "--prediction", "v_prediction"], ["out"])
+    check(dcoef < 0 and got is None and "out of range" in err,
+          "zero SNR: eta 1 at ac = 0, 1 - ac_prev - sigma^2 = %g < 0 in float32 (diffusers: NaN) is refused" % dcoef, err)
+
     # 2. log-prob mean form
     args = ["--beta-schedule", "table", "--alphas-cumprod", tab, "--sample", px, "--model-output", pe,
             "--noise", pz, "--timestep", 501, "--steps", S, "--eta", "1", "--logprob", "mean"]
