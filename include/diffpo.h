@@ -232,6 +232,22 @@ dpo_status dpo_step_f32(float *x_prev, float *x0, float *mu, const float *x, con
 dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x, const double *model_out,
                         const double *noise, size_t n, const dpo_step_coef_f64 *c);
 
+/* The step with diffusers' dynamic thresholding of x0 (`thresholding`,
+ * `dynamic_thresholding_ratio` = ratio in [0, 1], `sample_max_value` =
+ * max_value > 0), float32, batch samples of d elements each: per sample,
+ * s = torch.quantile(|x0|, ratio) (linear interpolation as PyTorch 2.x
+ * computes it on an AVX2 CPU: exact rank, float32 weight, fused lerp;
+ * d <= 2^24, torch's limit),
+ * s = clamp(s, 1, max_value), x0 = clamp(x0, -s, s) / s; it replaces
+ * c's clip; with c->use_clipped_output eps is re-derived from the
+ * thresholded x0; then mu and x_prev as dpo_step_f32.  work: at least
+ * dpo_step_threshold_workspace_size(d) bytes (float-aligned).  Outputs may
+ * be NULL and must not overlap the inputs, the work area or each other. */
+size_t dpo_step_threshold_workspace_size(size_t d);
+dpo_status dpo_step_threshold_f32(float *x_prev, float *x0, float *mu, const float *x, const float *model_out,
+                                  const float *noise, size_t batch, size_t d, const dpo_step_coef_f32 *c,
+                                  double ratio, double max_value, void *work, size_t work_size);
+
 /* The same step with the noise drawn inside the call: z is the standard
  * normals of Philox tensor nc, elements [0, n) (dpo_normal_f32 / _f64), so
  * no caller fills noise.  Bit for bit dpo_normal_* into a buffer followed by

@@ -18,7 +18,8 @@ typedef struct step_args {
     int timestep, step_index, steps, have_t, have_k;
     int set_one, train_steps, steps_offset;
     double eta, beta_start, beta_end, clip;
-    int do_clip, use_clipped, zsnr;
+    int do_clip, use_clipped, zsnr, thresholding;
+    double thr_ratio, thr_max;
     int dtype; /* -1: the inputs' dtype */
     dpo_pred_type pred;
     dpo_logprob_mode lp_mode;
@@ -40,6 +41,7 @@ static int step_usage(void)
         "                        [--beta-start B0] [--beta-end B1] [--train-steps N]\n"
         "                        [--alphas-cumprod ac.npy] [--spacing leading|trailing|linspace]\n"
         "                        [--steps-offset K] [--dtype f32|f64] [--rescale-betas-zero-snr 0|1]\n"
+        "                        [--thresholding 0|1] [--dynamic-thresholding-ratio Q] [--sample-max-value M]\n"
         "One step of diffusers' DDIMScheduler.step from timestep T of an S-step schedule:\n"
         "  x0 = (x - sqrt(1-a_t) e)/sqrt(a_t),  sigma = eta sqrt((1-a_prev)/(1-a_t) (1-a_t/a_prev)),\n"
         "  mu = sqrt(a_prev) x0 + sqrt(1-a_prev-sigma^2) e,  prev = mu + sigma z,\n"
@@ -58,7 +60,10 @@ static int step_usage(void)
         "prev rule diffusers, eta 0.0 (the default of diffusers' step()), --logprob sum.\n"
         "--rescale-betas-zero-snr 1 applies diffusers' zero-terminal-SNR rescale to the table\n"
         "(given or built); at a timestep whose alphas_cumprod is then 0 only v_prediction and\n"
-        "sample prediction are defined.\n");
+        "sample prediction are defined.\n"
+        "--thresholding 1 (float32 only) replaces --clip-sample by diffusers' dynamic thresholding:\n"
+        "per batch row s = clamp(quantile(|x0|, Q), 1, M) (torch.quantile's linear rule), x0 =\n"
+        "clamp(x0, -s, s)/s; defaults Q 0.995, M 1.0.\n");
     return 0;
 }
 
@@ -78,6 +83,8 @@ static void step_defaults(step_args *a)
     a->steps = -1;
     a->set_one = 0;
     a->zsnr = 0;
+    a->thr_ratio = 0.995;
+    a->thr_max = 1.0;
     a->train_steps = 1000;
     a->steps_offset = 1;
     a->eta = 0.0;
@@ -189,6 +196,15 @@ static int step_parse(step_args *a, int argc, char **argv)
         } else if (!strcmp(o, "--set-alpha-to-one")) {
             if (cli_parse_int(v, 0, 1, &a->set_one))
                 return cli_fail(CMD, "--set-alpha-to-one: need 0 or 1, got '%s'", v);
+        } else if (!strcmp(o, "--thresholding")) {
+            if (cli_parse_int(v, 0, 1, &a->thresholding))
+                return cli_fail(CMD, "--thresholding: need 0 or 1, got '%s'", v);
+        } else if (!strcmp(o, "--dynamic-thresholding-ratio")) {
+            if (cli_parse_double(v, &a->thr_ratio) || !(a->thr_ratio >= 0 && a->thr_ratio <= 1))
+                return cli_fail(CMD, "--dynamic-thresholding-ratio: need a number in [0, 1], got '%s'", v);
+        } else if (!strcmp(o, "--sample-max-value")) {
+            if (cli_parse_double(v, &a->thr_max) || !(a->thr_max > 0))
+                return cli_fail(CMD, "--sample-max-value: need a finite number > 0, got '%s'", v);
         } else if (!strcmp(o, "--rescale-betas-zero-snr")) {
             if (cli_parse_int(v, 0, 1, &a->zsnr))
                 return cli_fail(CMD, "--rescale-betas-zero-snr: need 0 or 1, got '%s'", v);
@@ -427,6 +443,8 @@ static int step_inputs(step_run *r, const step_args *a)
                 return cli_fail(CMD, "dtype mismatch: %s is %s but %s is %s (pass --dtype f32 or f64)", r->names[0],
                                 dtype_name(r->dtype), r->names[k], dtype_name((int)r->in[k].info.dtype));
     }
+    if (a->thresholding && r->dtype == DPO_F64)
+        return cli_fail(CMD, "--thresholding is float32 only (diffusers' float32 quantile): pass --dtype f32");
     r->n = (size_t)r->in[0].info.count;
     r->B = (size_t)r->in[0].info.shape[0];
     r->dim = r->n / r->B;
@@ -510,8 +528,18 @@ static int step_compute(step_run *r, const step_args *a)
             if ((rc = to_f32((float *)r->conv[k], r->in[k].v, n, r->names[k])))
                 return rc;
         }
-        st = dpo_step_f32((float *)r->prev, (float *)r->x0, (float *)r->mu, (const float *)r->conv[0],
-                          (const float *)r->conv[1], r->nin > 2 ? (const float *)r->conv[2] : 0, n, &r->c32);
+        if (a->thresholding) {
+            size_t ws = dpo_step_threshold_workspace_size(r->dim);
+            void *w = malloc(ws);
+            if (!w)
+                return cli_fail(CMD, "out of memory");
+            st = dpo_step_threshold_f32((float *)r->prev, (float *)r->x0, (float *)r->mu, (const float *)r->conv[0],
+                                        (const float *)r->conv[1], r->nin > 2 ? (const float *)r->conv[2] : 0, r->B,
+                                        r->dim, &r->c32, a->thr_ratio, a->thr_max, w, ws);
+            free(w);
+        } else
+            st = dpo_step_f32((float *)r->prev, (float *)r->x0, (float *)r->mu, (const float *)r->conv[0],
+                              (const float *)r->conv[1], r->nin > 2 ? (const float *)r->conv[2] : 0, n, &r->c32);
         if (!st && r->lp)
             st = dpo_step_logprob_f32(r->lp, (const float *)r->prev, (const float *)r->mu, r->B, r->dim, &r->c32,
                                       a->lp_mode);
