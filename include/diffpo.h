@@ -241,7 +241,7 @@ dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x,
  * s = clamp(s, 1, max_value), x0 = clamp(x0, -s, s) / s; it replaces
  * c's clip; with c->use_clipped_output eps is re-derived from the
  * thresholded x0; then mu and x_prev as dpo_step_f32.  work: at least
- * dpo_step_threshold_workspace_size(d) bytes (float-aligned).  Outputs may
+ * dpo_step_threshold_workspace_size(d) bytes, DPO_WORK_ALIGN-aligned.  Outputs may
  * be NULL and must not overlap the inputs, the work area or each other. */
 size_t dpo_step_threshold_workspace_size(size_t d);
 dpo_status dpo_step_threshold_f32(float *x_prev, float *x0, float *mu, const float *x, const float *model_out,

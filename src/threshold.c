@@ -85,7 +85,7 @@ dpo_status dpo_step_threshold_f32(float *x_prev, float *x0, float *mu, const flo
     /* d <= 2^24: torch.quantile's own limit, and keeps the rank exact */
     if (batch == 0 || d == 0 || d > ((size_t)1 << 24) || batch > DPO_MAX_ELEMS / d)
         return DPO_ERR_SIZE;
-    if (work_size < dpo_step_threshold_workspace_size(d))
+    if (!dpo_work_ok(work, work_size, dpo_step_threshold_workspace_size(d)))
         return DPO_ERR_WORKSPACE;
     if (!dpo_pm_isfinite(ratio) || !(ratio >= 0 && ratio <= 1) || !dpo_pm_isfinite(max_value) || !(max_value > 0))
         return DPO_ERR_RANGE;
