@@ -125,11 +125,26 @@ typedef struct dpo_schedule {
 dpo_status dpo_schedule_init(dpo_schedule *s, dpo_beta_schedule kind, double beta_start, double beta_end,
                              int n, int set_alpha_to_one);
 /* Caller-given alphas_cumprod: each in (0, 1], finite, and a table64 value's
- * float32 rounding > 0 (else DPO_ERR_RANGE).  The float32 table is
+ * float32 rounding > 0 (else DPO_ERR_RANGE); the last entry may be exactly 0
+ * (a zero-terminal-SNR table, e.g. diffusers' own rescaled one).  The float32 table is
  * table64 rounded to float32 (or table32 when given: either may be NULL but
  * not both). */
 dpo_status dpo_schedule_from_table(dpo_schedule *s, const float *table32, const double *table64, int n,
                                    int set_alpha_to_one);
+
+/* diffusers' rescale_betas_zero_snr (Lin et al., "Common diffusion noise
+ * schedules and sample steps are flawed", Algorithm 1), applied to a built
+ * schedule in place, float32 table in diffusers' float32 order:
+ *   r_i = sqrt(ac_i); r_i = (r_i - r_last) * (r_0 / (r_0 - r_last));
+ *   a_i = r_i^2;  alpha_0 = a_0, alpha_i = a_i / a_(i-1);  beta = 1 - alpha;
+ *   then the scheduler's own alphas = 1 - beta and ac = cumprod(alphas)
+ *   (running product in double, each output rounded to float32);
+ * the float64 table the same in double.  The last entry becomes 0 (zero
+ * terminal SNR) and final_alpha_cumprod follows the new ac[0] (unless
+ * set_alpha_to_one).  A step at a timestep with ac = 0 is only defined for
+ * v and sample prediction (epsilon: DPO_ERR_RANGE).  DPO_ERR_RANGE if the
+ * table's first and last entries are equal. */
+dpo_status dpo_schedule_rescale_zero_snr(dpo_schedule *s);
 
 /* Inference timesteps: out[0..S) in the order the sampler visits them
  * (descending).  1 <= S <= N; steps_offset >= 0; every timestep must lie in
@@ -216,6 +231,22 @@ dpo_status dpo_step_f32(float *x_prev, float *x0, float *mu, const float *x, con
                         const float *noise, size_t n, const dpo_step_coef_f32 *c);
 dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x, const double *model_out,
                         const double *noise, size_t n, const dpo_step_coef_f64 *c);
+
+/* The step with diffusers' dynamic thresholding of x0 (`thresholding`,
+ * `dynamic_thresholding_ratio` = ratio in [0, 1], `sample_max_value` =
+ * max_value > 0), float32, batch samples of d elements each: per sample,
+ * s = torch.quantile(|x0|, ratio) (linear interpolation as PyTorch 2.x
+ * computes it on an AVX2 CPU: exact rank, float32 weight, fused lerp;
+ * d <= 2^24, torch's limit),
+ * s = clamp(s, 1, max_value), x0 = clamp(x0, -s, s) / s; it replaces
+ * c's clip; with c->use_clipped_output eps is re-derived from the
+ * thresholded x0; then mu and x_prev as dpo_step_f32.  work: at least
+ * dpo_step_threshold_workspace_size(d) bytes, DPO_WORK_ALIGN-aligned.  Outputs may
+ * be NULL and must not overlap the inputs, the work area or each other. */
+size_t dpo_step_threshold_workspace_size(size_t d);
+dpo_status dpo_step_threshold_f32(float *x_prev, float *x0, float *mu, const float *x, const float *model_out,
+                                  const float *noise, size_t batch, size_t d, const dpo_step_coef_f32 *c,
+                                  double ratio, double max_value, void *work, size_t work_size);
 
 /* The same step with the noise drawn inside the call: z is the standard
  * normals of Philox tensor nc, elements [0, n) (dpo_normal_f32 / _f64), so

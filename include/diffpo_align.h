@@ -170,10 +170,11 @@ typedef enum dpo_method {
     DPO_METHOD_RDPO = 4,         /* as printed (eq. 9) */
     DPO_METHOD_RDPO_FIXED = 5,   /* the consistent penalty */
     DPO_METHOD_SPO = 6,
-    DPO_METHOD_DSPO = 7
+    DPO_METHOD_DSPO = 7,
+    DPO_METHOD_DDPO = 8          /* policy gradient, clipped ratio (DDPO public code) */
 } dpo_method;
 
-#define DPO_METHODS 8
+#define DPO_METHODS 9
 
 const char *dpo_method_name(dpo_method m);
 dpo_status dpo_method_parse(dpo_method *m, const char *name);

@@ -76,6 +76,60 @@ dpo_status dpo_stepdpo_f64(dpo_pair_result *res, double *g_mu_w, double *g_mu_l,
                            const double *mu_w, const double *mu_ref_w, const double *x_l, const double *mu_l,
                            const double *mu_ref_l, size_t n, dpo_pair_params p);
 
+/* ------------------------------------------ DDPO (Black et al.; ddpo-pytorch)
+ * Policy gradient with importance sampling and PPO's clipped ratio, on one
+ * sample's DDIM step x ~ N(mu_old, sigma^2 I) drawn by the sampling policy:
+ *   lr = log pi_theta(x) - log pi_old(x)  (the direct difference, as above;
+ *        DPO_LOGPROB_MEAN: divided by n, the public code's mean log-prob),
+ *   rho = exp(lr),  A = clamp(adv, -adv_clip, adv_clip)  (adv_clip 0: none),
+ *   L = max(-A rho, -A clamp(rho, 1 - clip_eps, 1 + clip_eps)),
+ *   dL/dlr = -A rho where the unclipped term is the larger or rho lies in
+ *   the closed interval (bounds keep the gradient), else 0;
+ *   dL/dmu = dL/dlr (x - mu) / sigma^2  (/ n in mean mode).
+ * The public code's loss is the mean of L over the batch and the steps: a
+ * caller averaging B samples scales each g_mu by 1/B.  Public-code defaults:
+ * clip_eps 1e-4, adv_clip 5, DPO_LOGPROB_MEAN.  docs/losses.md §DDPO. */
+typedef struct dpo_ddpo_params {
+    double clip_eps;       /* in (0, 1) */
+    double adv_clip;       /* >= 0, finite; 0 = no clamp of the advantage */
+    double sigma;          /* the step's sigma_t > 0 */
+    dpo_logprob_mode mode; /* DPO_LOGPROB_MEAN (public code) or _SUM */
+} dpo_ddpo_params;
+
+typedef struct dpo_ddpo_result {
+    double loss;   /* L */
+    double lr;     /* log pi_theta(x) - log pi_old(x) */
+    double ratio;  /* rho = exp(lr) */
+    double adv;    /* the advantage after the clamp */
+    double dl_dlr; /* dL/dlr */
+    int clipped;   /* 1 when rho lies outside [1 - clip_eps, 1 + clip_eps] */
+} dpo_ddpo_result;
+
+/* From a log-ratio the caller computed (e.g. its own log_prob - old_log_prob);
+ * p.sigma and p.mode are not used.  DPO_ERR_NONFINITE for a non-finite lr or
+ * adv, DPO_ERR_RANGE for bad clip_eps / adv_clip. */
+dpo_status dpo_ddpo_from_logratio(dpo_ddpo_result *res, double lr, double adv, dpo_ddpo_params p);
+
+/* From the tensors: x the sampled x_{t-1}, mu = mu_theta(x_t), mu_old the
+ * sampling policy's mean (n each); g_mu (n, may be NULL) = dL/dmu. */
+dpo_status dpo_ddpo_f32(dpo_ddpo_result *res, float *g_mu, const float *x, const float *mu, const float *mu_old,
+                        size_t n, double adv, dpo_ddpo_params p);
+dpo_status dpo_ddpo_f64(dpo_ddpo_result *res, double *g_mu, const double *x, const double *mu,
+                        const double *mu_old, size_t n, double adv, dpo_ddpo_params p);
+
+/* Per-prompt advantages (ddpo-pytorch's per-prompt stat tracker, one batch,
+ * no history): for sample i of prompt group[i], with the m samples of that
+ * prompt, adv[i] = (reward[i] - mean) / (std + std_eps) over those m samples
+ * when m >= min_count, else over all n rewards; std is the population
+ * standard deviation (numpy's default).  min_count 0 or 1: always per prompt
+ * (min_count > n: the whole batch, the public code's global normalisation
+ * with its std_eps).  Sums in index order in double; O(n^2) time, no
+ * workspace.  Public code: std_eps 1e-6.  adv may not overlap reward or
+ * group.  DPO_ERR_RANGE when a standard deviation plus std_eps is 0 (equal
+ * rewards with std_eps 0); adv is left untouched on every error. */
+dpo_status dpo_ddpo_advantages(double *adv, const double *reward, const uint32_t *group, size_t n, size_t min_count,
+                               double std_eps);
+
 /* ------------------------------------ D3PO public code ("d3po-code" variant)
  * Two samples k = 0, 1 (different parents), mean log-probability by default:
  *   r_k = clamp(exp(lr_k), 1 - eps, 1 + eps),  z = beta sum_k h_k log r_k,

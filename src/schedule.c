@@ -195,11 +195,12 @@ dpo_status dpo_schedule_from_table(dpo_schedule *s, const float *table32, const 
     if (set_alpha_to_one != 0 && set_alpha_to_one != 1)
         return DPO_ERR_RANGE;
     for (i = 0; i < n; i++) {
+        int zero_ok = i == n - 1; /* a zero-terminal-SNR table ends with exactly 0 */
         if (table32) {
             float v = table32[i];
             if (!dpo_pm_isfinitef(v))
                 return DPO_ERR_NONFINITE;
-            if (!(v > 0.0f && v <= 1.0f))
+            if (!((v > 0.0f || (zero_ok && v == 0.0f)) && v <= 1.0f))
                 return DPO_ERR_RANGE;
         }
         if (table64) {
@@ -207,7 +208,7 @@ dpo_status dpo_schedule_from_table(dpo_schedule *s, const float *table32, const 
             if (!dpo_pm_isfinite(v))
                 return DPO_ERR_NONFINITE;
             /* its float32 rounding must stay positive too */
-            if (!(v > 0.0 && v <= 1.0) || !((float)v > 0.0f))
+            if (!(zero_ok && v == 0.0) && (!(v > 0.0 && v <= 1.0) || !((float)v > 0.0f)))
                 return DPO_ERR_RANGE;
         }
     }
@@ -224,6 +225,51 @@ dpo_status dpo_schedule_from_table(dpo_schedule *s, const float *table32, const 
     }
     s->final_ac32 = set_alpha_to_one ? 1.0f : s->ac32[0];
     s->final_ac64 = set_alpha_to_one ? 1.0 : s->ac64[0];
+    return DPO_OK;
+}
+
+/* ------------------------------------------------ zero terminal SNR */
+
+dpo_status dpo_schedule_rescale_zero_snr(dpo_schedule *s)
+{
+    float r32[DPO_MAX_TRAIN_STEPS], f0, fT, k32;
+    double r64[DPO_MAX_TRAIN_STEPS], d0, dT, k64, cum32 = 1.0, cum64 = 1.0;
+    int n, i;
+    if (!s)
+        return DPO_ERR_NULL;
+    n = s->num_train_steps;
+    if (n < 2 || n > DPO_MAX_TRAIN_STEPS)
+        return DPO_ERR_SIZE;
+    for (i = 0; i < n; i++) {
+        r32[i] = DPO_SQRTF(s->ac32[i]);
+        r64[i] = DPO_SQRT(s->ac64[i]);
+    }
+    f0 = r32[0];
+    fT = r32[n - 1];
+    d0 = r64[0];
+    dT = r64[n - 1];
+    if (!(f0 - fT > 0.0f) || !(d0 - dT > 0.0))
+        return DPO_ERR_RANGE;
+    k32 = f0 / (f0 - fT);
+    k64 = d0 / (d0 - dT);
+    for (i = 0; i < n; i++) {
+        float a = (r32[i] - fT) * k32;
+        double b = (r64[i] - dT) * k64;
+        r32[i] = a * a; /* alphas_bar */
+        r64[i] = b * b;
+    }
+    for (i = 0; i < n; i++) {
+        float al = i ? r32[i] / r32[i - 1] : r32[0];
+        double bl = i ? r64[i] / r64[i - 1] : r64[0];
+        float beta32 = 1.0f - al;
+        double beta64 = 1.0 - bl;
+        cum32 *= (double)(1.0f - beta32);
+        cum64 *= 1.0 - beta64;
+        s->ac32[i] = (float)cum32;
+        s->ac64[i] = cum64;
+    }
+    s->final_ac32 = s->set_alpha_to_one ? 1.0f : s->ac32[0];
+    s->final_ac64 = s->set_alpha_to_one ? 1.0 : s->ac64[0];
     return DPO_OK;
 }
 

@@ -68,7 +68,9 @@ dpo_status dpo_step_coef_f32_ddim(dpo_step_coef_f32 *c, float alpha_t, float alp
         return DPO_ERR_NULL;
     if ((int)pred != DPO_PRED_EPSILON && (int)pred != DPO_PRED_V && (int)pred != DPO_PRED_SAMPLE)
         return DPO_ERR_RANGE;
-    if (!(alpha_t > 0.0f && alpha_t < 1.0f && alpha_prev > 0.0f && alpha_prev <= 1.0f))
+    /* alpha_t = 0 (zero terminal SNR): defined for v and sample prediction only */
+    if (!((alpha_t > 0.0f || (alpha_t == 0.0f && pred != DPO_PRED_EPSILON)) && alpha_t < 1.0f &&
+          alpha_prev > 0.0f && alpha_prev <= 1.0f))
         return DPO_ERR_RANGE;
     if (!(sigma >= 0.0f && sigma - sigma == 0.0f))
         return DPO_ERR_RANGE;
@@ -108,7 +110,8 @@ dpo_status dpo_step_coef_f32_init(dpo_step_coef_f32 *c, const dpo_schedule *s, i
         ap = prev >= 0 ? s->ac32[prev] : 1.0f; /* DDPMScheduler always uses one */
     else
         ap = prev >= 0 ? s->ac32[prev] : s->final_ac32;
-    if (!(at > 0.0f && at < 1.0f && ap > 0.0f && ap <= 1.0f))
+    /* at = 0 (zero terminal SNR): defined for v and sample prediction only */
+    if (!((at > 0.0f || (at == 0.0f && o->pred != DPO_PRED_EPSILON)) && at < 1.0f && ap > 0.0f && ap <= 1.0f))
         return DPO_ERR_RANGE;
     bt = 1.0f - at;
     bp = 1.0f - ap;
@@ -167,7 +170,8 @@ dpo_status dpo_step_coef_f64_ddim(dpo_step_coef_f64 *c, double alpha_t, double a
         return DPO_ERR_NULL;
     if ((int)pred != DPO_PRED_EPSILON && (int)pred != DPO_PRED_V && (int)pred != DPO_PRED_SAMPLE)
         return DPO_ERR_RANGE;
-    if (!(alpha_t > 0.0 && alpha_t < 1.0 && alpha_prev > 0.0 && alpha_prev <= 1.0))
+    if (!((alpha_t > 0.0 || (alpha_t == 0.0 && pred != DPO_PRED_EPSILON)) && alpha_t < 1.0 && alpha_prev > 0.0 &&
+          alpha_prev <= 1.0))
         return DPO_ERR_RANGE;
     if (!(sigma >= 0.0 && sigma - sigma == 0.0))
         return DPO_ERR_RANGE;
@@ -207,7 +211,7 @@ dpo_status dpo_step_coef_f64_init(dpo_step_coef_f64 *c, const dpo_schedule *s, i
         ap = prev >= 0 ? s->ac64[prev] : 1.0;
     else
         ap = prev >= 0 ? s->ac64[prev] : s->final_ac64;
-    if (!(at > 0.0 && at < 1.0 && ap > 0.0 && ap <= 1.0))
+    if (!((at > 0.0 || (at == 0.0 && o->pred != DPO_PRED_EPSILON)) && at < 1.0 && ap > 0.0 && ap <= 1.0))
         return DPO_ERR_RANGE;
     bt = 1.0 - at;
     bp = 1.0 - ap;

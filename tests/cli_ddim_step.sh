@@ -82,7 +82,7 @@ expect_err "--spacing foo" "spacing" $BASE $OUT --spacing foo
 expect_err "--dtype f16" "dtype" $BASE $OUT --dtype f16
 expect_err "--set-alpha-to-one 2" "set-alpha-to-one" $BASE $OUT --set-alpha-to-one 2
 expect_err "--clip-sample 0" "clip-sample" $BASE $OUT --clip-sample 0
-expect_err "--use-clipped-model-output without clip" "clip-sample" $BASE $OUT --use-clipped-model-output 1
+expect_err "--use-clipped-model-output 2" "use-clipped-model-output" $BASE $OUT --use-clipped-model-output 2
 expect_err "--beta-schedule foo" "beta-schedule" $BASE $OUT --beta-schedule foo
 expect_err "--beta-start > --beta-end" "schedule" $BASE $OUT --beta-start 0.02 --beta-end 0.01
 expect_err "--beta-end 1" "schedule" $BASE $OUT --beta-end 1

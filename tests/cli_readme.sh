@@ -14,7 +14,7 @@ awk '/^```/ { if (inb) inb = 0; else inb = 1; next }
      on && inb && NF == 6 { $5 = ""; print }
      !inb { on = 0 }' README.md >"$T/want.txt"
 n=$(wc -l <"$T/want.txt")
-[ "$n" -eq 8 ] && ok || bad "README.md: want 8 table rows after the header, found $n"
+[ "$n" -eq 9 ] && ok || bad "README.md: want 9 table rows after the header, found $n"
 if cmp -s "$T/got.txt" "$T/want.txt"; then ok; else
     bad "README.md's table differs from diffpo run's (wall_s aside):"
     diff "$T/want.txt" "$T/got.txt"

@@ -594,6 +594,21 @@ def ev(fn, P, I, red, d):
             ra=[float(x) for x in I['r_after']]; rb=float(P['r_before'])
             r=[mpf(rb-x) if fn.endswith('printed') else mpf(x-rb) for x in ra]; o['dq']=r
         order=sorted(range(d),key=lambda i:(-r[i],i)); o.update(order=order,winner=order[0],loser=order[-1])
+    elif fn=='ddpo':
+        N=d if red=='mean' else 1; l=lr(I['x'],I['mu'],I['mu_old'],P['sigma'],N); rho=exp(l); A=P['adv']
+        if P['adv_clip']>0: A=min(max(A,-P['adv_clip']),P['adv_clip'])
+        lo=mpf(1.0-float(P['clip_eps'])); hi=mpf(1.0+float(P['clip_eps'])); ins=lo<=rho<=hi
+        act=ins or (rho>hi and A<0) or (rho<lo and A>0); dl=-A*rho if act else mpf(0)
+        o.update(lr=l,ratio=rho,adv=A,loss=max(-A*rho,-A*min(max(rho,lo),hi)),dl_dlr=dl,clipped=0 if ins else 1,
+                 grad_mu=[dl*(a-b)/(P['sigma']**2*N) for a,b in zip(I['x'],I['mu'])])
+    elif fn=='ddpo.advantages':
+        rw=I['reward']; gr=I['group']
+        def st(ix): m=sum(rw[i] for i in ix)/len(ix); return m, sqrt(sum((rw[i]-m)**2 for i in ix)/len(ix))
+        allst=st(range(d)); adv=[]
+        for i in range(d):
+            ix=[j for j in range(d) if gr[j]==gr[i]]; m,sd=st(ix) if len(ix)>=P['min_count'] else allst
+            adv.append((rw[i]-m)/(sd+P['std_eps']))
+        o['adv']=adv
     elif fn=='gen.check':
         return None
     return o

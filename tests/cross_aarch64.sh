@@ -233,8 +233,8 @@ ALIGN="--iters 4 --batch 4 --pretrain-iters 120 --eval-per-class 2 --pairs 16 --
 a_n=$("$NATIVE" align $ALIGN --threads 2 --out-dir "$T/al_n" --quiet 2>&1 | awk 'NR > 2 { $5 = ""; print }')
 a_a=$(emu "$X" align $ALIGN --threads 1 --out-dir "$T/al_a" --quiet 2>&1 | awk 'NR > 2 { $5 = ""; print }')
 rows=$(echo "$a_n" | grep -c '[0-9a-f]\{16\}$')
-[ "$rows" -eq 8 ] || { bad "native align table has $rows method rows, want 8"; a_n=""; }
-for m in d3po diffusion-dpo tailorpo tailorpo-g rdpo rdpo-fixed spo dspo; do
+[ "$rows" -eq 9 ] || { bad "native align table has $rows method rows, want 9"; a_n=""; }
+for m in d3po diffusion-dpo tailorpo tailorpo-g rdpo rdpo-fixed spo dspo ddpo; do
     same "align $m: rewards before and after, LoRA fingerprint $(echo "$a_n" | awk -v m=$m '$1 == m { print $NF }')" \
         "$(echo "$a_n" | awk -v m=$m '$1 == m')" "$(echo "$a_a" | awk -v m=$m '$1 == m')"
 done

@@ -117,8 +117,34 @@ def timesteps(S, N, spacing, offset):
 
 
 # --------------------------------------------------------------- reference
+def ref_threshold(x0, ratio, maxv):
+    """diffusers' _threshold_sample in float32: per batch row, s = torch.quantile(|x0|, ratio)
+    as PyTorch 2.x computes it on an AVX2 CPU (rank = float32(ratio) * (d - 1) exactly,
+    weight = float32(rank - floor(rank)), PyTorch's lerp with the multiply-add fused:
+    fma(w, b - a, a) for w < 0.5, else fma(w - 1, b - a, b); the fma here in double, a product
+    of two floats being exact), s = clamp(s, 1, max), x0 = clamp(x0, -s, s)/s."""
+    B = x0.shape[0]
+    flat = x0.reshape(B, -1)
+    out = np.empty_like(flat)
+    ss = []
+    for b in range(B):
+        v = np.sort(np.abs(flat[b]))
+        d = v.size
+        rank = float(F32(ratio)) * (d - 1)
+        lo = int(np.floor(rank))
+        w = F32(rank - lo)
+        hi = min(lo + 1 if rank > lo else lo, d - 1)
+        a, c = v[lo], v[hi]
+        cma = float(c - a)
+        sv = F32(float(a) + float(w) * cma) if w < F32(0.5) else F32(float(c) + float(w - F32(1)) * cma)
+        sv = min(max(sv, F32(1)), F32(maxv))
+        ss.append(sv)
+        out[b] = np.clip(flat[b], -sv, sv) / sv
+    return out.reshape(x0.shape).astype(F32), ss
+
+
 def ref_step(x, e, z, ac, t, S, eta, pred="epsilon", set_one=0, prev_rule="diffusers", clip=None,
-             use_clipped=0, dt=F32):
+             use_clipped=0, dt=F32, thr=None):
     N = len(ac)
     prev = t - N // S
     if prev_rule == "clamped":
@@ -138,10 +164,12 @@ def ref_step(x, e, z, ac, t, S, eta, pred="epsilon", set_one=0, prev_rule="diffu
     else:
         x0 = sat * x - sbt * e
         eps = sat * e + sbt * x
-    if clip is not None:
+    if thr is not None:  # diffusers: thresholding takes precedence over clip_sample
+        x0, _ = ref_threshold(x0, thr[0], thr[1])
+    elif clip is not None:
         x0 = np.clip(x0, dt(-clip), dt(clip))
-        if use_clipped:
-            eps = (x - sat * x0) / sbt
+    if use_clipped:  # diffusers: also without clip_sample (eps re-derived from the unclipped x0)
+        eps = (x - sat * x0) / sbt
     variance = (bp / bt) * (one - at / ap)
     std = dt(eta) * np.sqrt(variance)
     direction = np.sqrt(one - ap - std * std) * eps
@@ -272,6 +300,10 @@ def run_all(R):
               dict(pred="epsilon", t=951, eta=1.0, clip=1.0),
               dict(pred="epsilon", t=951, eta=1.0, clip=1.0, use_clipped=1),
               dict(pred="v_prediction", t=501, eta=1.0, clip=0.5, use_clipped=1),
+              dict(pred="epsilon", t=951, eta=1.0, use_clipped=1),
+              dict(pred="epsilon", t=41, eta=0.5, use_clipped=1),
+              dict(pred="v_prediction", t=501, eta=1.0, use_clipped=1),
+              dict(pred="sample", t=501, eta=0.0, use_clipped=1),
               dict(pred="epsilon", t=999, eta=1.0, S=50),
               dict(pred="epsilon", t=7, eta=1.0, S=1000)]
     for cs in cases:
@@ -286,7 +318,9 @@ def run_all(R):
                 "--timestep", t, "--steps", s, "--eta", repr(eta), "--prediction", pred,
                 "--set-alpha-to-one", set_one, "--prev-rule", rule]
         if clip is not None:
-            args += ["--clip-sample", clip, "--use-clipped-model-output", uc]
+            args += ["--clip-sample", clip]
+        if clip is not None or uc:
+            args += ["--use-clipped-model-output", uc]
         outs = ["out", "mean-out", "x0-out"]
         ref, mu, rx0, std = ref_step(x, m, z, ac, t, s, eta, pred, set_one, rule, clip, uc)
         if eta > 0:
@@ -295,7 +329,7 @@ def run_all(R):
             outs.append("logprob-out")
         got, err = R.step(args, outs)
         name = "f32 %s t=%d S=%d eta=%g set_one=%d %s%s" % (pred, t, s, eta, set_one, rule,
-                                                             "" if clip is None else " clip=%g/%d" % (clip, uc))
+                                                             " clip=%s/%d" % (clip, uc) if clip is not None or uc else "")
         if got is None:
             check(False, name, "CLI failed: " + err)
             continue
@@ -310,6 +344,96 @@ def run_all(R):
             check(lp.dtype == np.float64 and lp.shape == (shape[0],) and rel <= 1e-12,
                   name + " log-prob (sum)", "dtype %s shape %s rel err %.3g" % (lp.dtype, lp.shape, rel))
     print("# float32 path: max ulp difference over all cases = %d" % worst)
+
+    # 1a. dynamic thresholding (--thresholding 1): bit for bit against the float32 model, whose
+    #     quantile is checked against torch.quantile itself where PyTorch is installed
+    try:
+        import torch
+    except Exception:
+        torch = None
+    for pred, t, eta, ratio, mx, uc in (("epsilon", 951, 1.0, 0.995, 1.0, 0), ("epsilon", 951, 1.0, 0.995, 3.0, 0),
+                                        ("epsilon", 951, 0.5, 0.999, 2.5, 1), ("v_prediction", 501, 1.0, 0.9, 1.5, 0),
+                                        ("sample", 41, 1.0, 1.0, 1.2, 1), ("epsilon", 501, 1.0, 0.5, 10.0, 0)):
+        pm, m = model[pred]
+        args = ["--sample", px, "--model-output", pm, "--timestep", t, "--steps", S, "--eta", repr(eta),
+                "--prediction", pred, "--noise", pz, "--thresholding", 1, "--dynamic-thresholding-ratio", repr(ratio),
+                "--sample-max-value", repr(mx), "--use-clipped-model-output", uc]
+        ref, mu, rx0, std = ref_step(x, m, z, ac, t, S, eta, pred, use_clipped=uc, thr=(ratio, mx))
+        got, err = R.step(args, ["out", "mean-out", "x0-out"])
+        name = "threshold f32 %s t=%d eta=%g ratio=%g max=%g use_clipped=%d" % (pred, t, eta, ratio, mx, uc)
+        if got is None:
+            check(False, name, "CLI failed: " + err)
+            continue
+        ok = bits_equal(got["out"], ref) and bits_equal(got["mean-out"], mu) and bits_equal(got["x0-out"], rx0)
+        check(ok, name + " bitwise", "max ulp difference %d" % max(max_ulp(got["out"], ref), max_ulp(got["x0-out"], rx0)))
+        if torch is not None:
+            # the raw x0 of the step, as diffusers forms it, then torch's own quantile and clamp
+            at = F32(ac[t])
+            sa, sb = np.sqrt(at), np.sqrt(F32(1) - at)
+            raw = {"epsilon": (x - sb * m) / sa, "sample": m, "v_prediction": sa * x - sb * m}[pred].astype(F32)
+            tq = torch.quantile(torch.from_numpy(np.abs(raw).reshape(raw.shape[0], -1)), ratio, dim=1)
+            tq = torch.clamp(tq, min=1, max=mx).numpy()
+            _, mine = ref_threshold(raw, ratio, mx)
+            check(np.array_equal(np.array(mine, dtype=F32).view(np.uint32), tq.view(np.uint32)),
+                  name + ": the model's s = torch.quantile + clamp (torch %s) bit for bit" % torch.__version__,
+                  "%s vs %s" % (mine, tq))
+    # many rows (sample prediction: x0 is the model output): the quantile's fused lerp matters in a
+    # few rows in a thousand; eta 0, so the step is x0's
+    rq = np.random.default_rng(7)
+    xs = rq.standard_normal((2048, 31)).astype(F32)
+    o0 = (rq.standard_normal((2048, 31)) * 3).astype(F32)
+    pxs, pos = R.save("xs.npy", xs), R.save("os.npy", o0)
+    for ratio in (0.9, 0.995, 0.6180339):
+        ref, mu, rx0, std = ref_step(xs, o0, None, ac, 501, S, 0.0, "sample", thr=(ratio, 100.0))
+        got, err = R.step(["--sample", pxs, "--model-output", pos, "--timestep", 501, "--steps", S, "--eta", "0",
+                           "--prediction", "sample", "--thresholding", 1, "--dynamic-thresholding-ratio", repr(ratio),
+                           "--sample-max-value", "100"], ["out", "x0-out"])
+        check(got is not None and bits_equal(got["x0-out"], rx0), "threshold 2048 rows x 31, ratio %g: x0 bitwise" % ratio,
+              err)
+        if torch is not None:
+            _, mine = ref_threshold(o0, ratio, 100.0)
+            tq = torch.clamp(torch.quantile(torch.from_numpy(np.abs(o0)), ratio, dim=1), min=1, max=100.0).numpy()
+            nd = int(np.sum(np.array(mine, dtype=F32).view(np.uint32) != tq.view(np.uint32)))
+            check(nd == 0, "threshold 2048 rows, ratio %g: the model's s = torch.quantile's in every row (%d differ)"
+                  % (ratio, nd))
+    got, err = R.step(["--sample", px, "--model-output", pe, "--timestep", 951, "--steps", S, "--eta", "1",
+                       "--noise", pz, "--thresholding", 1, "--dtype", "f64"], ["out"])
+    check(got is None and "float32 only" in err, "--thresholding with --dtype f64 refused", err)
+
+    # 1b. zero terminal SNR (--rescale-betas-zero-snr 1): the table rescaled in float32 as
+    #     diffusers' rescale_zero_terminal_snr does (correctly rounded sqrt), then the step;
+    #     t = 999 (ac = 0) with v and sample prediction, t = 1 (prev < 0: final_alpha_cumprod is
+    #     the rescaled ac[0]), and epsilon at t = 999 refused
+    r = np.sqrt(ac)
+    r = (r - r[-1]) * F32(r[0] / F32(r[0] - r[-1]))
+    a2 = r * r
+    al = np.concatenate([a2[:1], a2[1:] / a2[:-1]]).astype(F32)
+    acz = np.cumprod((F32(1) - (F32(1) - al)).astype(np.float64)).astype(F32)
+    for pred, t, eta, s in (("v_prediction", 999, 0.0, 20), ("sample", 999, 0.5, 20), ("v_prediction", 1, 1.0, 20),
+                            ("v_prediction", 500, 1.0, 50)):
+        pm, m = model[pred]
+        args = ["--rescale-betas-zero-snr", 1, "--sample", px, "--model-output", pm, "--timestep", t, "--steps", s,
+                "--eta", repr(eta), "--prediction", pred, "--noise", pz]
+        ref, mu, rx0, std = ref_step(x, m, z, acz, t, s, eta, pred)
+        got, err = R.step(args, ["out", "mean-out", "x0-out"])
+        name = "zero SNR f32 %s t=%d S=%d eta=%g" % (pred, t, s, eta)
+        if got is None:
+            check(False, name, "CLI failed: " + err)
+            continue
+        ok = bits_equal(got["out"], ref) and bits_equal(got["mean-out"], mu) and bits_equal(got["x0-out"], rx0)
+        check(ok, name + " bitwise", "max ulp difference %d" % max(max_ulp(got["out"], ref), max_ulp(got["mean-out"], mu)))
+    got, err = R.step(["--rescale-betas-zero-snr", 1, "--sample", px, "--model-output", pe, "--timestep", 999,
+                       "--steps", 20, "--eta", "1", "--noise", pz], ["out"])
+    check(got is None and "zero terminal SNR" in err, "zero SNR: epsilon prediction at ac = 0 refused", err)
+    # eta = 1 at ac_t = 0: sigma^2 = 1 - ac_prev, and 1 - ac_prev - sigma^2 rounds below 0 in float32
+    # here, where diffusers' (..)**0.5 gives NaN; diffpo refuses the step instead
+    ap = acz[999 - N // 20]
+    std = F32(1.0) * np.sqrt((F32(1) - ap) / (F32(1) - acz[999]) * (F32(1) - acz[999] / ap))
+    dcoef = F32(1) - ap - std * std
+    got, err = R.step(["--rescale-betas-zero-snr", 1, "--sample", px, "--model-output", pv, "--timestep", 999,
+                       "--steps", 20, "--eta", "1", "--noise", pz, "--prediction", "v_prediction"], ["out"])
+    check(dcoef < 0 and got is None and "out of range" in err,
+          "zero SNR: eta 1 at ac = 0, 1 - ac_prev - sigma^2 = %g < 0 in float32 (diffusers: NaN) is refused" % dcoef, err)
 
     # 2. log-prob mean form
     args = ["--beta-schedule", "table", "--alphas-cumprod", tab, "--sample", px, "--model-output", pe,

@@ -205,6 +205,71 @@ def main():
           % (3 * len(pairs), nerr, bad[:3]))
     check(nerr >= 2, "trailing 61 and 103 of 1000 (NumPy gives S + 1 values, the last -1) are rejected")
 
+    # zero terminal SNR (diffusers' rescale_betas_zero_snr), float32 in diffusers' order of
+    # operations, typed here from the formulas: r = sqrt(ac); r = (r - r[-1]) * (r[0]/(r[0] - r[-1]));
+    # a = r**2; alphas = [a[0], a[i]/a[i-1]]; betas = 1 - alphas; then the scheduler's
+    # alphas = 1 - betas and cumprod (float64 running product, each output rounded to float32)
+    def zsnr32(ac):
+        r = np.sqrt(ac.astype(np.float32))
+        r0, rT = r[0], r[-1]
+        r = (r - rT) * f32(r0 / f32(r0 - rT))
+        a = r * r
+        al = np.concatenate([a[:1], a[1:] / a[:-1]]).astype(np.float32)
+        betas = (f32(1) - al).astype(np.float32)
+        return np.cumprod((f32(1) - betas).astype(np.float64)).astype(np.float32)
+
+    for name, args, ref in (("SD-1.5", [], table32("scaled_linear", 0.00085, 0.012, 1000)),
+                            ("linear 1e-4..0.02, N 1000", ["--beta-schedule", "linear", "--beta-start", "0.0001",
+                                                           "--beta-end", "0.02"], table32("linear", 0.0001, 0.02, 1000))):
+        with tempfile.TemporaryDirectory() as td:
+            o32, o64 = os.path.join(td, "a.npy"), os.path.join(td, "b.npy")
+            r = run([exe, "schedule"] + args + ["--rescale-betas-zero-snr", "1", "--out", o32, "--out64", o64])
+            if r.returncode != 0:
+                check(False, "zero SNR %s: diffpo schedule failed: %s" % (name, r.stderr.strip()))
+                continue
+            got, got64 = np.load(o32), np.load(o64)
+        want = zsnr32(ref)
+        nd = int(np.sum(got.view(np.uint32) != want.view(np.uint32)))
+        check(nd == 0 and got[-1] == 0, "zero SNR %s: float32 table bit for bit (%d entries differ), last = %r"
+              % (name, nd, float(got[-1])))
+        check(got64[-1] == 0 and np.max(np.abs(got64 - got.astype(np.float64))) < 1e-6,
+              "zero SNR %s: float64 table ends at 0 and agrees with float32 to 1e-6" % name)
+        try:
+            import torch  # optional: diffusers' formulas on real torch float32 tensors
+        except Exception:
+            torch = None
+        if torch is not None:
+            # PyTorch's vectorised float32 sqrt (SLEEF, 0.5001 ulp on AVX2) is not correctly
+            # rounded, so its rescaled table differs from the IEEE one in the last bits; with
+            # torch's sqrt substituted the float32 emulation gives torch's table exactly (every
+            # other operation is IEEE), and that table passed back with --table is kept bit for bit
+            t = torch.from_numpy(ref.copy())
+            rt = t.sqrt()
+            r0, rT = rt[0].clone(), rt[-1].clone()
+            rt = (rt - rT) * (r0 / (r0 - rT))
+            at = rt ** 2
+            al = torch.cat([at[0:1], at[1:] / at[:-1]])
+            tb = 1 - al
+            tac = torch.cumprod(1.0 - tb, dim=0).numpy()
+            nd = int(np.sum(got.view(np.uint32) != tac.view(np.uint32)))
+            r = t.sqrt().numpy()
+            r = (r - r[-1]) * f32(r[0] / f32(r[0] - r[-1]))
+            a = r * r
+            al2 = np.concatenate([a[:1], a[1:] / a[:-1]]).astype(np.float32)
+            emu = np.cumprod((f32(1) - (f32(1) - al2)).astype(np.float64)).astype(np.float32)
+            ne = int(np.sum(emu.view(np.uint32) != tac.view(np.uint32)))
+            check(ne == 0, "zero SNR %s: torch %s's table = the emulation with torch's sqrt (%d differ; %d entries "
+                  "differ from diffpo's correctly rounded sqrt)" % (name, torch.__version__, ne, nd))
+            with tempfile.TemporaryDirectory() as td:
+                pin, pout = os.path.join(td, "t.npy"), os.path.join(td, "o.npy")
+                np.save(pin, tac)
+                r = run([exe, "schedule", "--table", pin, "--out", pout])
+                ok = r.returncode == 0 and np.array_equal(np.load(pout).view(np.uint32), tac.view(np.uint32))
+            check(ok, "zero SNR %s: torch's table (last entry 0) through --table bit for bit %s"
+                  % (name, r.stderr.strip()))
+    r = run([exe, "schedule", "--rescale-betas-zero-snr", "2", "--out", "/nonexistent/x.npy"])
+    check(r.returncode != 0 and "rescale-betas-zero-snr" in r.stderr, "--rescale-betas-zero-snr 2 is refused")
+
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

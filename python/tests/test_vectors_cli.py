@@ -51,6 +51,8 @@ def evaluate(c, to=None):
         return {"best": b, "worst": w, "valid": int(v)}
     if f == "tailorpo_g.guide":
         return None  # needs C callbacks for the reward and the model: not bound (docs/python.md)
+    if f in ("ddpo", "ddpo.advantages"):
+        return None  # the DDPO loss (dpo_ddpo_*) has no Python binding yet
     if to is None:
         return testing.diffpo_loss(None, c)
     return _loss_torch(c, i)
@@ -129,6 +131,8 @@ def _compare_file(path, to=None):
 @pytest.mark.parametrize("path", FILES, ids=[os.path.basename(f) for f in FILES])
 def test_numpy_binding_equals_c_library(path):
     n = _compare_file(path)
+    if n == 0 and os.path.basename(path) == "ddpo.vec":
+        pytest.skip("ddpo.vec: the DDPO loss has no Python binding yet")
     assert n > 0, "no output of %s was compared" % path
 
 
@@ -138,6 +142,8 @@ def test_numpy_binding_equals_c_library(path):
 def test_torch_tensors_equal_c_library(path):
     import torch
     n = _compare_file(path, to=torch.from_numpy)
+    if n == 0 and os.path.basename(path) == "ddpo.vec":
+        pytest.skip("ddpo.vec: the DDPO loss has no Python binding yet")
     assert n > 0
 
 

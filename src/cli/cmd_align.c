@@ -44,7 +44,7 @@ static int align_usage(void)
            "cached in DIR) with each method and prints, per method: mean reward before and after on\n"
            "held-out seeds, the change, wall time and the XXH3 fingerprint of the final LoRA parameters.\n"
            "Writes DIR/reward_curves.svg and DIR/samples.png (rows: base model, then each method).\n"
-           "Methods: d3po diffusion-dpo tailorpo tailorpo-g rdpo rdpo-fixed spo dspo (default: all).\n"
+           "Methods: d3po diffusion-dpo tailorpo tailorpo-g rdpo rdpo-fixed spo dspo ddpo (default: all).\n"
            "Defaults: seed 1, 120 iterations of batch 8, 2 threads, aesthetic reward, each method's own lr\n"
            "(dpo_train_cfg_default, docs/trainers.md; --lr sets one for all),\n"
            "pretraining %d iterations, 8 evaluation samples per class, 256 offline pairs, DIR diffpo-out.\n"

@@ -18,7 +18,8 @@ typedef struct step_args {
     int timestep, step_index, steps, have_t, have_k;
     int set_one, train_steps, steps_offset;
     double eta, beta_start, beta_end, clip;
-    int do_clip, use_clipped;
+    int do_clip, use_clipped, zsnr, thresholding;
+    double thr_ratio, thr_max;
     int dtype; /* -1: the inputs' dtype */
     dpo_pred_type pred;
     dpo_logprob_mode lp_mode;
@@ -39,7 +40,8 @@ static int step_usage(void)
         "                        [--beta-schedule scaled_linear|linear|squaredcos_cap_v2|table]\n"
         "                        [--beta-start B0] [--beta-end B1] [--train-steps N]\n"
         "                        [--alphas-cumprod ac.npy] [--spacing leading|trailing|linspace]\n"
-        "                        [--steps-offset K] [--dtype f32|f64]\n"
+        "                        [--steps-offset K] [--dtype f32|f64] [--rescale-betas-zero-snr 0|1]\n"
+        "                        [--thresholding 0|1] [--dynamic-thresholding-ratio Q] [--sample-max-value M]\n"
         "One step of diffusers' DDIMScheduler.step from timestep T of an S-step schedule:\n"
         "  x0 = (x - sqrt(1-a_t) e)/sqrt(a_t),  sigma = eta sqrt((1-a_prev)/(1-a_t) (1-a_t/a_prev)),\n"
         "  mu = sqrt(a_prev) x0 + sqrt(1-a_prev-sigma^2) e,  prev = mu + sigma z,\n"
@@ -55,7 +57,13 @@ static int step_usage(void)
         "effect (the step always uses T - N//S, as diffusers does).\n"
         "Defaults (diffusers, Stable Diffusion 1.5): scaled_linear 0.00085..0.012, N 1000,\n"
         "leading spacing, steps offset 1, set_alpha_to_one 0, epsilon prediction, no clipping,\n"
-        "prev rule diffusers, eta 0.0 (the default of diffusers' step()), --logprob sum.\n");
+        "prev rule diffusers, eta 0.0 (the default of diffusers' step()), --logprob sum.\n"
+        "--rescale-betas-zero-snr 1 applies diffusers' zero-terminal-SNR rescale to the table\n"
+        "(given or built); at a timestep whose alphas_cumprod is then 0 only v_prediction and\n"
+        "sample prediction are defined.\n"
+        "--thresholding 1 (float32 only) replaces --clip-sample by diffusers' dynamic thresholding:\n"
+        "per batch row s = clamp(quantile(|x0|, Q), 1, M) (torch.quantile's linear rule), x0 =\n"
+        "clamp(x0, -s, s)/s; defaults Q 0.995, M 1.0.\n");
     return 0;
 }
 
@@ -74,6 +82,9 @@ static void step_defaults(step_args *a)
     memset(a, 0, sizeof *a);
     a->steps = -1;
     a->set_one = 0;
+    a->zsnr = 0;
+    a->thr_ratio = 0.995;
+    a->thr_max = 1.0;
     a->train_steps = 1000;
     a->steps_offset = 1;
     a->eta = 0.0;
@@ -106,8 +117,6 @@ static int step_check(const step_args *a, int have_train)
         return cli_fail(CMD, "--alphas-cumprod needs --beta-schedule table");
     if (a->beta == DPO_BETA_TABLE && have_train)
         return cli_fail(CMD, "--train-steps is the table's length with --beta-schedule table; omit it");
-    if (a->use_clipped && !a->do_clip)
-        return cli_fail(CMD, "--use-clipped-model-output needs --clip-sample");
     {
         const char *outs[4];
         int n = 0, p, q;
@@ -187,6 +196,18 @@ static int step_parse(step_args *a, int argc, char **argv)
         } else if (!strcmp(o, "--set-alpha-to-one")) {
             if (cli_parse_int(v, 0, 1, &a->set_one))
                 return cli_fail(CMD, "--set-alpha-to-one: need 0 or 1, got '%s'", v);
+        } else if (!strcmp(o, "--thresholding")) {
+            if (cli_parse_int(v, 0, 1, &a->thresholding))
+                return cli_fail(CMD, "--thresholding: need 0 or 1, got '%s'", v);
+        } else if (!strcmp(o, "--dynamic-thresholding-ratio")) {
+            if (cli_parse_double(v, &a->thr_ratio) || !(a->thr_ratio >= 0 && a->thr_ratio <= 1))
+                return cli_fail(CMD, "--dynamic-thresholding-ratio: need a number in [0, 1], got '%s'", v);
+        } else if (!strcmp(o, "--sample-max-value")) {
+            if (cli_parse_double(v, &a->thr_max) || !(a->thr_max > 0))
+                return cli_fail(CMD, "--sample-max-value: need a finite number > 0, got '%s'", v);
+        } else if (!strcmp(o, "--rescale-betas-zero-snr")) {
+            if (cli_parse_int(v, 0, 1, &a->zsnr))
+                return cli_fail(CMD, "--rescale-betas-zero-snr: need 0 or 1, got '%s'", v);
         } else if (!strcmp(o, "--logprob")) {
             if (!strcmp(v, "sum"))
                 a->lp_mode = DPO_LOGPROB_SUM;
@@ -339,7 +360,8 @@ static int step_table_schedule(dpo_schedule *sched, int *N, step_run *r, const s
         st = dpo_schedule_from_table(sched, 0, r->tab.v, *N, a->set_one);
     }
     if (st)
-        return cli_fail(CMD, "%s: not a valid alphas_cumprod table (each in (0, 1], finite): %s", a->table,
+        return cli_fail(CMD, "%s: not a valid alphas_cumprod table (each in (0, 1], the last may be 0, finite): %s",
+                        a->table,
                         dpo_status_str(st));
     return 0;
 }
@@ -359,6 +381,9 @@ static int step_schedule(dpo_schedule *sched, step_run *r, const step_args *a)
             return cli_fail(CMD, "schedule (--beta-start %g, --beta-end %g, --train-steps %d): %s", a->beta_start,
                             a->beta_end, N, dpo_status_str(st));
     }
+    if (a->zsnr && (st = dpo_schedule_rescale_zero_snr(sched)) != DPO_OK)
+        return cli_fail(CMD, "--rescale-betas-zero-snr: %s (the table's first and last entries are equal)",
+                        dpo_status_str(st));
     if (a->steps > N)
         return cli_fail(CMD, "--steps %d exceeds the %d training steps", a->steps, N);
     if (a->have_k) {
@@ -418,6 +443,8 @@ static int step_inputs(step_run *r, const step_args *a)
                 return cli_fail(CMD, "dtype mismatch: %s is %s but %s is %s (pass --dtype f32 or f64)", r->names[0],
                                 dtype_name(r->dtype), r->names[k], dtype_name((int)r->in[k].info.dtype));
     }
+    if (a->thresholding && r->dtype == DPO_F64)
+        return cli_fail(CMD, "--thresholding is float32 only (diffusers' float32 quantile): pass --dtype f32");
     r->n = (size_t)r->in[0].info.count;
     r->B = (size_t)r->in[0].info.shape[0];
     r->dim = r->n / r->B;
@@ -445,6 +472,9 @@ static int step_coefs(step_run *r, const dpo_schedule *sched, const step_args *a
         st = dpo_step_coef_f32_init(&r->c32, sched, r->t, a->steps, &opts);
         sigma = st ? 0 : (double)r->c32.sigma;
     }
+    if (st && sched->ac32[r->t] == 0.0f && a->pred == DPO_PRED_EPSILON)
+        return cli_fail(CMD, "timestep %d has alphas_cumprod 0 (zero terminal SNR): epsilon prediction is "
+                        "undefined there; use v_prediction or sample", r->t);
     if (st)
         return cli_fail(CMD, "step coefficients (timestep %d, %d steps, eta %g): %s", r->t, a->steps, a->eta,
                         dpo_status_str(st));
@@ -498,8 +528,18 @@ static int step_compute(step_run *r, const step_args *a)
             if ((rc = to_f32((float *)r->conv[k], r->in[k].v, n, r->names[k])))
                 return rc;
         }
-        st = dpo_step_f32((float *)r->prev, (float *)r->x0, (float *)r->mu, (const float *)r->conv[0],
-                          (const float *)r->conv[1], r->nin > 2 ? (const float *)r->conv[2] : 0, n, &r->c32);
+        if (a->thresholding) {
+            size_t ws = dpo_step_threshold_workspace_size(r->dim);
+            void *w = malloc(ws);
+            if (!w)
+                return cli_fail(CMD, "out of memory");
+            st = dpo_step_threshold_f32((float *)r->prev, (float *)r->x0, (float *)r->mu, (const float *)r->conv[0],
+                                        (const float *)r->conv[1], r->nin > 2 ? (const float *)r->conv[2] : 0, r->B,
+                                        r->dim, &r->c32, a->thr_ratio, a->thr_max, w, ws);
+            free(w);
+        } else
+            st = dpo_step_f32((float *)r->prev, (float *)r->x0, (float *)r->mu, (const float *)r->conv[0],
+                              (const float *)r->conv[1], r->nin > 2 ? (const float *)r->conv[2] : 0, n, &r->c32);
         if (!st && r->lp)
             st = dpo_step_logprob_f32(r->lp, (const float *)r->prev, (const float *)r->mu, r->B, r->dim, &r->c32,
                                       a->lp_mode);

@@ -3,6 +3,7 @@
  *   diffpo schedule [--beta-schedule linear|scaled_linear|squaredcos_cap_v2]
  *                   [--beta-start B0] [--beta-end B1] [--train-steps N]
  *                   [--set-alpha-to-one 0|1] [--table in.npy]
+ *                   [--rescale-betas-zero-snr 0|1]
  *                   [--out ac.npy] [--out64 ac64.npy]
  *                   [--steps S [--spacing leading|trailing|linspace]
  *                    [--steps-offset K]]
@@ -20,6 +21,7 @@ static const char *const usage_text =
     "usage: diffpo schedule [--beta-schedule linear|scaled_linear|squaredcos_cap_v2]\n"
     "                       [--beta-start B0] [--beta-end B1] [--train-steps N]\n"
     "                       [--set-alpha-to-one 0|1] [--table in.npy]\n"
+    "                       [--rescale-betas-zero-snr 0|1]\n"
     "                       [--out ac.npy] [--out64 ac64.npy]\n"
     "                       [--steps S [--spacing leading|trailing|linspace] [--steps-offset K]]\n"
     "\n"
@@ -33,7 +35,10 @@ static const char *const usage_text =
     "  --train-steps N       2..4096 (default 1000)\n"
     "  --set-alpha-to-one V  0: final alpha is alphas_cumprod[0]; 1: it is 1 (default 0)\n"
     "  --table FILE          caller-given alphas_cumprod: a 1-D float32 or float64 .npy,\n"
-    "                        each value in (0, 1]; replaces --beta-*; N = its length\n"
+    "                        each value in (0, 1], the last may be 0; replaces --beta-*; N = its length\n"
+    "  --rescale-betas-zero-snr V  1: diffusers' zero-terminal-SNR rescale of the table\n"
+    "                        (its last entry becomes 0; final alpha follows the new\n"
+    "                        first entry unless --set-alpha-to-one 1; default 0)\n"
     "  --out FILE            float32 alphas_cumprod (diffusers' table bit for bit for\n"
     "                        linear and scaled_linear; docs/schedules.md)\n"
     "  --out64 FILE          float64 alphas_cumprod\n"
@@ -111,7 +116,8 @@ static int load_table(dpo_schedule *s, const char *path, int have_n, int n, int 
     if (st == DPO_ERR_NONFINITE)
         return cli_fail("schedule", "--table %s holds NaN or infinity", path);
     if (st != DPO_OK)
-        return cli_fail("schedule", "--table %s: every value must lie in (0, 1] (%s)", path, dpo_status_str(st));
+        return cli_fail("schedule", "--table %s: every value must lie in (0, 1], the last may be 0 (%s)", path,
+                        dpo_status_str(st));
     return 0;
 }
 
@@ -162,7 +168,8 @@ int cmd_schedule(int argc, char **argv)
     dpo_beta_schedule kind = DPO_BETA_SCALED_LINEAR;
     dpo_spacing spacing = DPO_SPACING_LEADING;
     double b0 = 0.00085, b1 = 0.012;
-    int n = 1000, set_one = 0, steps = 0, offset = 1;
+    int n = 1000, set_one = 0, steps = 0, offset = 1, zsnr = 0;
+    dpo_status st;
     int have_n = 0, have_beta = 0, have_steps = 0, have_sp = 0, have_off = 0;
     const char *table = 0, *out = 0, *out64 = 0;
     char err[512];
@@ -200,6 +207,9 @@ int cmd_schedule(int argc, char **argv)
         } else if (!strcmp(o, "--set-alpha-to-one")) {
             if (cli_parse_int(v, 0, 1, &set_one))
                 return cli_fail("schedule", "--set-alpha-to-one needs 0 or 1, got '%s'", v);
+        } else if (!strcmp(o, "--rescale-betas-zero-snr")) {
+            if (cli_parse_int(v, 0, 1, &zsnr))
+                return cli_fail("schedule", "--rescale-betas-zero-snr needs 0 or 1, got '%s'", v);
         } else if (!strcmp(o, "--table")) {
             table = v;
         } else if (!strcmp(o, "--out")) {
@@ -240,8 +250,12 @@ int cmd_schedule(int argc, char **argv)
     }
 
     /* the schedule, the timesteps */
-    if ((rc = build_schedule(&sched, &n, table, have_n, kind, b0, b1, set_one)) != 0 ||
-        (have_steps && (rc = build_timesteps(ts, steps, n, spacing, offset)) != 0))
+    if ((rc = build_schedule(&sched, &n, table, have_n, kind, b0, b1, set_one)) != 0)
+        return rc;
+    if (zsnr && (st = dpo_schedule_rescale_zero_snr(&sched)) != DPO_OK)
+        return cli_fail("schedule", "--rescale-betas-zero-snr: %s (the table's first and last entries are equal)",
+                        dpo_status_str(st));
+    if (have_steps && (rc = build_timesteps(ts, steps, n, spacing, offset)) != 0)
         return rc;
 
     /* the files (all or nothing), then the output line */

@@ -30,9 +30,11 @@ DPO_HD void dpo_ddim_x0_eps_f32(float *x0, float *eps, float x, float out, const
             a = c->clip_range;
         if (a < -c->clip_range)
             a = -c->clip_range;
-        if (c->use_clipped_output)
-            e = (x - c->sqrt_alpha_t * a) / c->sqrt_beta_t;
     }
+    /* diffusers re-derives eps from x0 whenever use_clipped_model_output is
+     * set, clipped or not (the round trip changes bits) */
+    if (c->use_clipped_output)
+        e = (x - c->sqrt_alpha_t * a) / c->sqrt_beta_t;
     *x0 = a;
     *eps = e;
 }
@@ -55,9 +57,11 @@ DPO_HD void dpo_ddim_x0_eps_f64(double *x0, double *eps, double x, double out, c
             a = c->clip_range;
         if (a < -c->clip_range)
             a = -c->clip_range;
-        if (c->use_clipped_output)
-            e = (x - c->sqrt_alpha_t * a) / c->sqrt_beta_t;
     }
+    /* diffusers re-derives eps from x0 whenever use_clipped_model_output is
+     * set, clipped or not (the round trip changes bits) */
+    if (c->use_clipped_output)
+        e = (x - c->sqrt_alpha_t * a) / c->sqrt_beta_t;
     *x0 = a;
     *eps = e;
 }

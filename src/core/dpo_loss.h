@@ -291,4 +291,37 @@ DPO_HD void dpo_guide_scalars(double *sa, double *sb, double *scale, dpo_guide_p
     *scale = (double)p.sign * (2.0 * p.eta * p.delta);
 }
 
+/* ---- DDPO (Black et al.; public code ddpo-pytorch), one sample's step:
+ *   rho = exp(lr),  A = clamp(adv, -adv_clip, adv_clip) (adv_clip 0: none),
+ *   L = max(-A rho, -A clamp(rho, lo, hi)),  lo = 1 - eps, hi = 1 + eps
+ * (PPO's clipped objective).  dL/dlr = -A rho where the first term is the
+ * larger or rho lies in the closed interval [lo, hi] (the clamp passes the
+ * gradient at its bounds, and where both terms are equal they carry the
+ * same derivative); 0 where the clipped constant is the larger.
+ * Outputs: the loss, rho, the clamped A, dL/dlr and clipped = rho outside
+ * [lo, hi] (the public code's clip fraction counts these). */
+DPO_HD void dpo_ddpo_scalars(double *loss, double *ratio, double *adv_c, double *dl_dlr, int *clipped, double lr,
+                             double adv, double clip_eps, double adv_clip)
+{
+    double lo = 1.0 - clip_eps, hi = 1.0 + clip_eps;
+    double a = adv, rho, rc, u, c;
+    int active;
+    if (adv_clip > 0) {
+        if (a > adv_clip)
+            a = adv_clip;
+        if (a < -adv_clip)
+            a = -adv_clip;
+    }
+    rho = dpo_exp(lr);
+    rc = rho < lo ? lo : (rho > hi ? hi : rho);
+    u = -a * rho;
+    c = -a * rc;
+    active = (rho >= lo && rho <= hi) || (rho > hi && a < 0) || (rho < lo && a > 0);
+    *loss = u > c ? u : c;
+    *ratio = rho;
+    *adv_c = a;
+    *dl_dlr = active ? -a * rho : 0.0;
+    *clipped = !(rho >= lo && rho <= hi);
+}
+
 #endif

@@ -8,7 +8,8 @@
 #include "../internal.h"
 
 static const char *const method_names[DPO_METHODS] = {"d3po",   "diffusion-dpo", "tailorpo", "tailorpo-g",
-                                                      "rdpo",   "rdpo-fixed",    "spo",      "dspo"};
+                                                      "rdpo",   "rdpo-fixed",    "spo",      "dspo",
+                                                      "ddpo"};
 
 const char *dpo_method_name(dpo_method m)
 {
@@ -83,6 +84,11 @@ dpo_train_cfg dpo_train_cfg_default(dpo_method m)
     case DPO_METHOD_DSPO:
         c.lp_mode = DPO_LOGPROB_MEAN;
         c.beta = 0.05;
+        break;
+    case DPO_METHOD_DDPO: /* public code: mean log-prob, clip range 1e-4 (beta unused) */
+        c.lp_mode = DPO_LOGPROB_MEAN;
+        c.clip_eps = 1e-4;
+        c.beta = 1.0;
         break;
     }
     return c;
@@ -677,6 +683,79 @@ static dpo_status iter_eps(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t g
     return DPO_OK;
 }
 
+/* DDPO (Black et al.; ddpo-pytorch): two independent rollouts of the
+ * prompt (x_T and step noise of candidates 0 and 1, the sampling budget of
+ * D3PO), their final rewards normalised over the prompt's samples into
+ * advantages (dpo_ddpo_advantages, std_eps 1e-6), then at every trained step
+ * the clipped-ratio loss of each sample (dpo_ddpo_f32, advantages clamped to
+ * +-5) backpropagated through theta's forward at x_t.  One gradient step per
+ * batch of fresh samples: the sampling policy is theta itself, so mu_old =
+ * mu and the ratio is 1 (ddpo-pytorch's first inner minibatch); no
+ * reference model. */
+#define DDPO_ADV_CLIP 5.0
+#define DDPO_STD_EPS 1e-6
+
+static dpo_status iter_ddpo(dpo_trainer *tr, const ctx *c, scratch *s, uint32_t g, int32_t cls, float *slot,
+                            dpo_train_stats *st)
+{
+    const size_t D = c->m->dim;
+    int j, i;
+    double r[2], adv[2];
+    uint32_t grp[2] = {0, 0};
+    dpo_status e;
+    float *tr2[2];
+    tr2[0] = s->traj_w;
+    tr2[1] = s->traj_l;
+    for (i = 0; i < 2; i++)
+        noise(tr2[i], c, DPO_STREAM_INIT, g, 0, (uint32_t)i, D);
+    for (j = 0; j < c->T; j++) {
+        dpo_step_coef_f32 co;
+        if ((e = coef_at(&co, c, j)) != DPO_OK)
+            return e;
+        for (i = 0; i < 2; i++) {
+            const float *x = tr2[i] + (size_t)j * D;
+            if ((e = eps_at(s->eps_w, s->net_tmp, s->net_size, c, c->lora, x, c->ts[j], cls)) != DPO_OK ||
+                (e = sample_step(tr2[i] + (size_t)(j + 1) * D, c, x, s->eps_w, g, j, (uint32_t)i, &co)) != DPO_OK)
+                return e;
+        }
+    }
+    for (i = 0; i < 2; i++)
+        if ((e = reward_at(&r[i], 0, c, tr2[i] + (size_t)c->T * D, cls)) != DPO_OK)
+            return e;
+    st->reward = 0.5 * (r[0] + r[1]);
+    if ((e = dpo_ddpo_advantages(adv, r, grp, 2, 0, DDPO_STD_EPS)) != DPO_OK)
+        return e;
+    for (j = tr->cfg.train_from; j < c->T; j++) {
+        dpo_step_coef_f32 co;
+        if ((e = coef_at(&co, c, j)) != DPO_OK)
+            return e;
+        for (i = 0; i < 2; i++) {
+            const float *x = tr2[i] + (size_t)j * D;
+            void *net = i ? s->net_l : s->net_w;
+            dpo_ddpo_params p;
+            dpo_ddpo_result res;
+            p.clip_eps = tr->cfg.clip_eps;
+            p.adv_clip = DDPO_ADV_CLIP;
+            p.sigma = (double)co.sigma;
+            p.mode = tr->cfg.lp_mode;
+            if ((e = eps_at(s->eps_w, net, s->net_size, c, c->lora, x, c->ts[j], cls)) != DPO_OK)
+                return e;
+            step_mean(s->mu_w, 0, x, s->eps_w, D, &co);
+            if ((e = dpo_ddpo_f32(&res, s->g_mu_w, tr2[i] + (size_t)(j + 1) * D, s->mu_w, s->mu_w, D, adv[i], p)) !=
+                DPO_OK)
+                return e;
+            st->loss += res.loss;
+            st->terms++;
+            if (res.dl_dlr == 0)
+                continue; /* equal rewards (advantage 0) or the clipped branch: no gradient */
+            if ((e = dpo_grad_mu_to_out_f32(s->g_eps_w, s->g_mu_w, D, &co)) != DPO_OK ||
+                (e = backprop(slot, c, s, net, s->g_eps_w)) != DPO_OK)
+                return e;
+        }
+    }
+    return DPO_OK;
+}
+
 /* ------------------------------------------------------ the method table
  * One row per method: its iteration and, for the step-wise ones, their
  * seams.  A new method is a new row (and its functions above). */
@@ -694,6 +773,7 @@ static const method_impl method_table[DPO_METHODS] = {
     [DPO_METHOD_RDPO_FIXED] = {iter_stepwise, &ops_rdpo},
     [DPO_METHOD_SPO] = {iter_stepwise, &ops_spo},
     [DPO_METHOD_DSPO] = {iter_eps, 0},
+    [DPO_METHOD_DDPO] = {iter_ddpo, 0},
 };
 
 static const stepwise_ops *stepwise_ops_of(dpo_method m)

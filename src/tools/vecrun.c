@@ -845,6 +845,58 @@ static dpo_status ev_eps(ev *e)
     return DPO_OK;
 }
 
+/* DDPO record handlers (docs/vectors.md 5.16, 5.17): self-contained, one
+ * dispatch line each in FNS. */
+static dpo_status ev_ddpo(ev *e)
+{
+    dpo_ddpo_params p;
+    dpo_ddpo_result r;
+    dpo_status st;
+    size_t n = e->d;
+    double *g = OUT(e, "grad_mu", n, 0);
+    p.clip_eps = P(e, "clip_eps");
+    p.adv_clip = P(e, "adv_clip");
+    p.sigma = P(e, "sigma");
+    p.mode = e->mode;
+    if (!g)
+        return DPO_ERR_SIZE;
+    if (e->f32) {
+        float *a = FT(e, n);
+        if (!a)
+            return DPO_ERR_SIZE;
+        st = dpo_ddpo_f32(&r, a, INF(e, "x"), INF(e, "mu"), INF(e, "mu_old"), n, P(e, "adv"), p);
+        widen(g, a, n);
+    } else
+        st = dpo_ddpo_f64(&r, g, IND(e, "x"), IND(e, "mu"), IND(e, "mu_old"), n, P(e, "adv"), p);
+    if (st)
+        return st;
+    SCAL(e, "lr", r.lr);
+    SCAL(e, "ratio", r.ratio);
+    SCAL(e, "adv", r.adv);
+    SCAL(e, "loss", r.loss);
+    SCAL(e, "dl_dlr", r.dl_dlr);
+    ISCAL(e, "clipped", r.clipped);
+    return DPO_OK;
+}
+
+static dpo_status ev_ddpo_adv(ev *e)
+{
+    size_t n = e->d, i;
+    const double *gv = IND(e, "group");
+    uint32_t *grp = (uint32_t *)tmp_alloc(e, n * sizeof(uint32_t));
+    double *a = OUT(e, "adv", n, 0);
+    if (!grp || !a || !gv)
+        return DPO_ERR_SIZE;
+    for (i = 0; i < n; i++) {
+        if (!(gv[i] >= 0 && gv[i] <= 4294967295.0 && gv[i] == (double)(uint32_t)gv[i]))
+            return DPO_ERR_RANGE;
+        grp[i] = (uint32_t)gv[i];
+    }
+    if (PI(e, "min_count") < 0)
+        return DPO_ERR_RANGE;
+    return dpo_ddpo_advantages(a, IND(e, "reward"), grp, n, (size_t)PI(e, "min_count"), P(e, "std_eps"));
+}
+
 #define STEP_IN "x_w mu_w mu_ref_w x_l mu_l mu_ref_l"
 #define STEP_OUT "lr_w lr_l z loss grad_mu_w grad_mu_l"
 #define SHARED_IN "x_w x_l mu mu_ref"
@@ -879,6 +931,9 @@ static const fnspec FNS[] = {
     {"dspo.paper_sg", 2, 0, "lambda:r c_t:r", EPS_IN, EPS_OUT, ev_eps, 2},
     {"dspo.code", 3, 0, "beta:r", EPS_IN, EPS_OUT, ev_eps, 3},
     {"dspo.code_sg", 3, 0, "beta:r", EPS_IN, EPS_OUT, ev_eps, 4},
+    {"ddpo", 1, 0, "clip_eps:r adv_clip:r sigma:r adv:r", "x mu mu_old", "lr ratio adv loss dl_dlr clipped# grad_mu",
+     ev_ddpo, 0},
+    {"ddpo.advantages", 0, 1, "min_count:i std_eps:r", "reward group", "adv", ev_ddpo_adv, 0},
 };
 
 /* Is `name` (length n) a word of the blank-separated list?  *isint set

@@ -17,6 +17,7 @@ sys.path.insert(0, HERE)
 import build_step  # noqa: E402
 import build_more  # noqa: E402
 import fam_train  # noqa: E402
+import fam_ddpo  # noqa: E402
 
 HEADER = """# diffpo golden vectors: %s
 # Written by vectors/gen/generate.py (python3 vectors/gen/generate.py, or make vectors);
@@ -43,6 +44,8 @@ def main(argv):
     files["spo"] = ("SPO (eq. 3-5, public code): selection and loss", build_more.build_spo())
     files["diffusion_dpo"] = ("Diffusion-DPO epsilon-error loss (DSPO eq. 7)", build_more.build_ddpo())
     files["dspo"] = ("DSPO (eq. 11, 13, 14, app. B) paper and public-code forms, stop-gradient variants", build_more.build_dspo())
+    files["ddpo"] = ("DDPO clipped-ratio policy-gradient loss and per-prompt advantages (public code)",
+                     fam_ddpo.build())
     ids = set()
     total = 0
     for stem in sorted(files):
