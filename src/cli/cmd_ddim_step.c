@@ -138,7 +138,8 @@ static int step_check(const step_args *a, int have_train)
     return 0;
 }
 
-/* Returns 0, 1 (help) or an exit status > 1. */
+/* Returns 0, 1 (help) or an exit status > 1.  Longer than the ~120-line
+ * guide: one flat branch per option, in the order of the --help text. */
 static int step_parse(step_args *a, int argc, char **argv)
 {
     static const char *const preds[] = {"epsilon", "v_prediction", "sample"};

@@ -129,7 +129,10 @@ static int rollout_parse(rollout_args *a, int argc, char **argv, const char *cmd
     return 0;
 }
 
-/* Runs the rollout described by a; prints hashes; returns the exit status. */
+/* Runs the rollout described by a; prints hashes; returns the exit status.
+ * Longer than the ~120-line guide: the buffers, the range
+ * split, the threads and the all-or-nothing output file are one sequence
+ * sharing the same locals, marked by comments below. */
 static int rollout_exec(const rollout_args *a, const char *cmd)
 {
     static dpo_schedule sched;

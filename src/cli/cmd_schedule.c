@@ -161,6 +161,8 @@ static int build_timesteps(int32_t *ts, int steps, int n, dpo_spacing spacing, i
     return 0;
 }
 
+/* Longer than the ~120-line guide: one flat branch per option, in the
+ * order of the --help text, then the checks between options. */
 int cmd_schedule(int argc, char **argv)
 {
     static dpo_schedule sched;
