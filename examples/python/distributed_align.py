@@ -66,10 +66,10 @@ class EpsMLP(torch.nn.Module):
         return self.net(torch.cat([x, tt], dim=1))
 
 
-def make_models(hidden):
+def make_models(hidden, dtype):
     torch.manual_seed(SEED)
-    model = EpsMLP(hidden)
-    ref = EpsMLP(hidden)
+    model = EpsMLP(hidden).to(dtype)
+    ref = EpsMLP(hidden).to(dtype)
     ref.load_state_dict(model.state_dict())
     for p in ref.parameters():
         p.requires_grad_(False)
@@ -78,8 +78,9 @@ def make_models(hidden):
 
 def sample_loss(model, ref, sched, ts, s, n):
     """TailorPO loss of global sample s (scaled by 1/n: the batch mean)."""
-    target = torch.tensor([[1.0, -1.0, 0.5, 0.0]])
-    x = diffpo.normal((1, D), seed=SEED, stream="init", sample=s, dtype=torch.float32)
+    dtype = next(model.parameters()).dtype
+    target = torch.tensor([[1.0, -1.0, 0.5, 0.0]], dtype=dtype)
+    x = diffpo.normal((1, D), seed=SEED, stream="init", sample=s, dtype=dtype)
     k_train = s % S
     with torch.no_grad():
         for k in range(k_train):
@@ -108,6 +109,7 @@ def parse():
     ap.add_argument("--batch", type=int, default=12, help="global batch n (samples per iteration)")
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--split", default=None, help="boundaries 0,b1,...,n (one range per rank); default even")
+    ap.add_argument("--double", action="store_true", help="float64 model (per-sample gradients in double)")
     ap.add_argument("--reducer", choices=("tree", "ddp"), default="tree")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds before a collective gives up")
     ap.add_argument("--die-rank", type=int, default=-1)
@@ -139,7 +141,7 @@ def main():
     sched = diffpo.DDIMSchedule(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
                                 set_alpha_to_one=False, steps_offset=1, clip_sample=False)
     ts = sched.set_timesteps(S)
-    model, ref = make_models(a.hidden)
+    model, ref = make_models(a.hidden, torch.float64 if a.double else torch.float32)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     first = 0
     if a.resume:
