@@ -138,9 +138,10 @@ def main():
                              r"\(ring all-reduce: f32 (\d+), f64 (\d+)\)", out):
             P, k, b, r32, r64 = (int(v) for v in m.groups())
             if nproc > 1:
-                # the model: k nodes of every other owner's shard in double + the all-gather of float32 shards
+                # the model: k nodes of every other owner's shard in double + the all-gather of the shards
+                # in the parameters' dtype (float64 here: --double)
                 maxshard = -(-P // nproc)
-                want = k * 8 * (P - P // nproc) + (nproc - 1) * maxshard * 4
+                want = k * 8 * (P - P // nproc) + (nproc - 1) * maxshard * 8
                 ok(b <= want + 8 * k * nproc, "%s: bytes %d within the model's %d" % (name, b, want))
                 if k <= 2:
                     ok(b <= 1.5 * r64, "%s: %d nodes, bytes %d <= 1.5 x f64 ring %d (%.2fx; %.2fx of f32 ring)"
