@@ -19,4 +19,8 @@ static inline int dpo_overlap(const void *a, size_t na, const void *b, size_t nb
     return pa < pb + nb && pb < pa + na;
 }
 
+/* The splittable tree sum (dpo_split_*, docs/reproducibility.md) of one
+ * element of n float32 rows: x[b * stride], b in [0, n) (src/split_reduce.c). */
+double dpo_split_sum1_f32(const float *x, size_t stride, uint64_t n);
+
 #endif

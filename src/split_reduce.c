@@ -220,3 +220,26 @@ dpo_status dpo_split_combine(double *out, void *ws, size_t ws_size, const double
     memcpy(out, s.ws, dim * sizeof(double));
     return DPO_OK;
 }
+
+/* One element of the tree sum of n float32 rows, x[b * stride], b in [0, n):
+ * the same stack (and so the same additions) as dpo_split_reduce_range_f32
+ * over [0, n) with dim 1.  For the built-in trainers' per-prompt gradients
+ * (src/model/train.c); no checks: the caller owns the layout. */
+double dpo_split_sum1_f32(const float *x, size_t stride, uint64_t n)
+{
+    double ws[66];
+    split_stack s;
+    uint64_t b;
+    if (n == 0)
+        return 0.0;
+    s.ws = ws;
+    s.dim = 1;
+    s.n = n;
+    s.L = split_height(n);
+    s.top = 0;
+    for (b = 0; b < n; b++) {
+        ws[s.top] = (double)x[(size_t)b * stride];
+        stack_push(&s, b, 0);
+    }
+    return ws[0];
+}

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "check.h"
 #include "diffpo.h"
+#include "internal.h"
 
 static uint64_t sm_state = 0x1234abcd5678ef01ULL;
 static uint64_t splitmix64(void)
@@ -272,8 +273,32 @@ static void test_bad_input(void)
     CHECK(memcmp(out, seven, sizeof out) == 0, "out written on error");
 }
 
+/* the trainers' per-element form (src/model/train.c) is the same tree */
+static void test_sum1_trainer_form(void)
+{
+    static float rows[37 * 5];
+    uint64_t n;
+    size_t i, e;
+    int differs = 0;
+    for (i = 0; i < 37 * 5; i++)
+        rows[i] = (float)wild();
+    for (n = 1; n <= 37; n++) {
+        double root[5];
+        CHECK(dpo_split_reduce_range_f32(root, ws, sizeof ws, rows, 5, n, 0, n) == DPO_OK, "n=%llu", (unsigned long long)n);
+        for (e = 0; e < 5; e++) {
+            double t = dpo_split_sum1_f32(rows + e, 5, n), seq = 0;
+            CHECK(memcmp(&t, &root[e], sizeof t) == 0, "n=%llu e=%zu", (unsigned long long)n, e);
+            for (i = 0; i < n; i++)
+                seq += (double)rows[i * 5 + e];
+            differs += memcmp(&seq, &t, sizeof t) != 0;
+        }
+    }
+    CHECK(differs > 0, "the ascending double sum never differed: inputs too tame to tell the trees apart");
+}
+
 int main(void)
 {
+    RUN(test_sum1_trainer_form);
     RUN(test_nodes);
     RUN(test_every_composition);
     RUN(test_splits_to_33);
