@@ -284,6 +284,47 @@ dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const f
 /* The canonical sum (docs/reproducibility.md) of n doubles. */
 double dpo_sum_canonical(const double *x, size_t n);
 
+/* ------------------------------------------------ splittable sum over samples
+ * The sum of n per-sample vectors (dim doubles each) as a fixed binary tree
+ * over GLOBAL sample indices (docs/reproducibility.md): node (lo, level),
+ * lo a multiple of 2^level, covers samples [lo, hi), hi = min(lo + 2^level, n);
+ * a leaf is one sample's vector; an inner node is left + right in double,
+ * element by element, or its left child unchanged when the right child starts
+ * at or beyond n.  The sum is the root.  A process holding samples [a, b)
+ * reduces them to the maximal tree nodes inside [a, b)
+ * (dpo_split_reduce_range_*); dpo_split_combine of every process's nodes,
+ * concatenated in ascending index order, gives the same bits as one process
+ * reducing [0, n) (one node, the root) for every split.  n <= 2^62. */
+typedef struct dpo_split_node {
+    uint64_t lo, hi;
+    int level;
+} dpo_split_node;
+
+/* The maximal tree nodes inside [a, b), ascending: at most 2 ceil(log2 n).
+ * Two calls (kissfft idiom): nodes = NULL sets *count; otherwise *count is
+ * nodes' capacity on entry (DPO_ERR_SIZE when short) and the count on return.
+ * 0 <= a < b <= n, else DPO_ERR_RANGE. */
+dpo_status dpo_split_nodes(dpo_split_node *nodes, size_t *count, uint64_t n, uint64_t a, uint64_t b);
+
+/* Workspace bytes for the calls below: (ceil(log2 n) + 2) * dim doubles,
+ * aligned for double; 0 for n = 0 or dim = 0. */
+size_t dpo_split_workspace_size(uint64_t n, size_t dim);
+
+/* The node vectors of samples [a, b): out[k*dim + e] for the k-th node of
+ * dpo_split_nodes(n, a, b); x holds (b - a) rows of dim, row i = sample a + i.
+ * The _f32 form widens each element to double exactly. Non-finite input ->
+ * DPO_ERR_NONFINITE; out must not overlap x or ws. */
+dpo_status dpo_split_reduce_range_f64(double *out, void *ws, size_t ws_size, const double *x, size_t dim,
+                                      uint64_t n, uint64_t a, uint64_t b);
+dpo_status dpo_split_reduce_range_f32(double *out, void *ws, size_t ws_size, const float *x, size_t dim,
+                                      uint64_t n, uint64_t a, uint64_t b);
+
+/* The sum out[dim] from count tree nodes (values: count rows of dim) that
+ * partition [0, n) in ascending order (any tree nodes, not only maximal
+ * ones; each hi as defined above), else DPO_ERR_RANGE. */
+dpo_status dpo_split_combine(double *out, void *ws, size_t ws_size, const double *values,
+                             const dpo_split_node *nodes, size_t count, size_t dim, uint64_t n);
+
 /* ---------------------------------------------------------------- ε-model */
 /* A noise-prediction model.  forward() must compute each sample's output
  * from that sample's input alone (no batch statistics) and deterministically:

@@ -25,5 +25,8 @@ static inline int dpo_work_ok(const void *work, size_t work_size, size_t need)
 {
     return work && work_size >= need && (uintptr_t)work % DPO_WORK_ALIGN == 0;
 }
+/* The splittable tree sum (dpo_split_*, docs/reproducibility.md) of one
+ * element of n float32 rows: x[b * stride], b in [0, n) (src/split_reduce.c). */
+double dpo_split_sum1_f32(const float *x, size_t stride, uint64_t n);
 
 #endif

@@ -918,18 +918,14 @@ dpo_status dpo_trainer_sample(dpo_trainer *tr, uint64_t it, size_t b, dpo_train_
 
 dpo_status dpo_trainer_apply(dpo_trainer *tr, uint64_t it)
 {
-    size_t i, b, B;
+    size_t i, B;
     float *grad;
     if (!tr || !tr->work)
         return DPO_ERR_NULL;
     B = tr->cfg.batch;
-    grad = tr->slots; /* summed into slot 0, in ascending b, in double */
-    for (i = 0; i < tr->n_lora; i++) {
-        double acc = 0;
-        for (b = 0; b < B; b++)
-            acc += (double)tr->slots[b * tr->n_lora + i];
-        grad[i] = (float)(acc / (double)B);
-    }
+    grad = tr->slots; /* summed into slot 0: the splittable tree over prompts b, in double */
+    for (i = 0; i < tr->n_lora; i++)
+        grad[i] = (float)(dpo_split_sum1_f32(tr->slots + i, tr->n_lora, B) / (double)B);
     return dpo_adamw_step(tr->lora, tr->m, tr->v, grad, tr->n_lora, &tr->cfg.opt, it + 1);
 }
 

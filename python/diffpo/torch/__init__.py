@@ -18,8 +18,8 @@ diffpo does not provide that derivative.  CPU tensors only (see
 docs/python.md)."""
 import torch
 
-from . import losses as _L
-from ._core import arr
+from .. import losses as _L
+from .._core import arr
 
 __all__ = ["stepdpo", "d3po_code", "spo", "tailorpo", "rdpo", "diffusion_dpo", "dspo", "step_mean"]
 
