@@ -79,7 +79,7 @@ done
 n4=$(awk '/^## 4\./{s=1} /^## 5\./{s=0} s && /^\| (none|winner|loser|random)/' "$R" | wc -l)
 [ "$n4" -eq 4 ] && ok "section 4: four resamplers" || no "section 4 has $n4 resampler rows"
 n5=$(awk '/^## 5\./{s=1} s && /^\| [a-z0-9-]+ \| [0-9]/' "$R" | wc -l)
-[ "$n5" -eq 8 ] && ok "section 5: eight methods" || no "section 5 has $n5 method rows"
+[ "$n5" -eq 9 ] && ok "section 5: nine methods (ddpo included)" || no "section 5 has $n5 method rows"
 # the SPO random row is the main table's spo run: same fingerprint
 fr=$(awk '/^\| random \|/ {print $NF == "|" ? $(NF-1) : $NF}' "$R")
 fs=$(awk '/^## 5\./{s=1} s && /^\| spo \|/ {print $(NF-1)}' "$R")
