@@ -129,6 +129,14 @@ static int rollout_parse(rollout_args *a, int argc, char **argv, const char *cmd
     return 0;
 }
 
+/* Each range's work area starts on a DPO_WORK_ALIGN boundary of the one
+ * malloc'd block (malloc's own alignment is at least that): its slice is
+ * rounded up. */
+static size_t slice_size(size_t work_size)
+{
+    return (work_size + (DPO_WORK_ALIGN - 1)) / DPO_WORK_ALIGN * DPO_WORK_ALIGN;
+}
+
 /* Runs the rollout described by a; prints hashes; returns the exit status.
  * Longer than the ~120-line guide: the buffers, the range
  * split, the threads and the all-or-nothing output file are one sequence
@@ -194,7 +202,7 @@ static int rollout_exec(const rollout_args *a, const char *cmd)
         jobs[r].s0 = B * (size_t)r / (size_t)a->splits;
         jobs[r].s1 = B * (size_t)(r + 1) / (size_t)a->splits;
         jobs[r].work_size = dpo_rollout_workspace_size(jobs[r].s1 - jobs[r].s0, D);
-        wsz_total += jobs[r].work_size;
+        wsz_total += slice_size(jobs[r].work_size);
     }
     work = (unsigned char *)malloc(wsz_total ? wsz_total : 1);
     if (!work) {
@@ -208,7 +216,7 @@ static int rollout_exec(const rollout_args *a, const char *cmd)
         jobs[r].traj = traj;
         jobs[r].logp = logp;
         jobs[r].work = work + wsz_total;
-        wsz_total += jobs[r].work_size;
+        wsz_total += slice_size(jobs[r].work_size);
     }
     /* thread w runs ranges w, w + T, w + 2T, ...; "thread" 0 is this one,
      * so --threads 1 creates no thread at all (the serial path, e.g. under
