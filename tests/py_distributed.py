@@ -66,6 +66,14 @@ def launch(nproc, *args, limit=240):
     return p.returncode, out.decode(errors="replace"), time.time() - t0
 
 
+def why(st, out):
+    """For a FAIL line (the suite shows only those): the status and the last error line."""
+    if st == 0:
+        return ""
+    errs = [l for l in out.splitlines() if re.search(r"error|Error|Traceback|timed out", l)]
+    return " [status %s; %s]" % (st, errs[-1].strip()[:200] if errs else "no error line")
+
+
 def fingerprint(out):
     m = re.findall(r"^fingerprint ([0-9a-f]{16})", out, re.M)
     return m[-1] if m else None
@@ -131,7 +139,7 @@ def main():
         fp = fingerprint(out)
         prints[name] = fp
         print("     tree %-30s %s (%.0f s)" % (name, fp, secs))
-        ok(st == 0 and fp is not None, "torchrun %s finishes and prints a fingerprint" % name)
+        ok(st == 0 and fp is not None, "torchrun %s finishes and prints a fingerprint%s" % (name, why(st, out)))
         if st != 0:
             print(out[-3000:])
         for m in re.finditer(r"(\d+) parameters, nodes per rank <= (\d+), bytes sent per rank <= (\d+) "
@@ -172,7 +180,7 @@ def main():
 
     st, out, _ = launch(3, "--double", "--resume", ck)
     ok(st == 0 and fingerprint(out) == base,
-       "resumed at world size 3 from world size 2's checkpoint: %s == %s" % (fingerprint(out), base))
+       "resumed at world size 3 from world size 2's checkpoint: %s == %s%s" % (fingerprint(out), base, why(st, out)))
     tmp.cleanup()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0

@@ -191,6 +191,9 @@ def main():
     if rank == 0:
         print("fingerprint %s world %d reducer %s split %s" % (parameter_fingerprint(model.parameters()), world,
                                                               a.reducer, a.split or "even"), flush=True)
+    # every rank leaves together: a rank that tears its group down while
+    # another is still in its last collective can fail that rank's exit
+    dist.barrier()
     dist.destroy_process_group()
     return 0
 
