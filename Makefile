@@ -181,6 +181,19 @@ test-emu: $(LIBA) $(CLI) $(EMU_CLI_OBJ)
 	@$(MAKE) -s -f tests/gpu/emu/emu.mk BUILD=$(BUILD) EMU_CXX=$(EMU_CXX) EMU_CLI_OBJ="$(EMU_CLI_OBJ)"
 	@BUILD=$(BUILD) sh tests/gpu/emu/run_emu.sh
 
+# The Python package's CUDA route without a GPU (tests/py_cuda_route.py):
+# libdiffpo.so made of the CPU library and kernels/ built for the emulation
+# (position-independent, in a folder of its own), so ctypes finds the
+# dpo_cuda_* entry points of include/diffpo_cuda.h.  Only for that test.
+PYEMU := $(BUILD)/pyemu
+.PHONY: py-emu-lib
+py-emu-lib: $(LIB_OBJ)
+	@if [ "$(CUDA)" = 1 ]; then echo "py-emu-lib links the CPU library: run it without CUDA=1"; exit 1; fi
+	@$(MAKE) -s -f tests/gpu/emu/emu.mk BUILD=$(PYEMU) EMU_CXX=$(EMU_CXX) EMU_CXXFLAGS="-O1 -g -fPIC" \
+	    $(PYEMU)/emu/libemu_cu.a
+	$(EMU_CXX) -shared -o $(PYEMU)/libdiffpo.so $(LIB_OBJ) -Wl,--whole-archive $(PYEMU)/emu/libemu_cu.a \
+	    -Wl,--no-whole-archive $(LDFLAGS) $(LDLIBS)
+
 deps:
 	@sh tests/deps.sh
 

@@ -224,8 +224,43 @@ spo_resample_index = _fn("dpo_spo_resample_index", S, P_u32, c_u64, c_u32, c_u32
 dspo_params_paper = _fn("dpo_dspo_params_paper", DspoParams, c_double, c_double, c_int)
 dspo_params_code = _fn("dpo_dspo_params_code", DspoParams, c_double, c_int)
 
-# CUDA: present only in a CUDA=1 build of the library
+# CUDA (include/diffpo_cuda.h): present only in a CUDA=1 build of the
+# library; None in a CPU build.  Every d_* pointer is device memory (a CUDA
+# tensor's data_ptr()), the last argument the cudaStream_t (an integer
+# handle, torch's cuda_stream); the routing is python/diffpo/_cuda.py.
 HAS_CUDA = hasattr(lib, "dpo_cuda_step_f32")
+
+
+def _cfn(name, restype, *argtypes):
+    return _fn(name, restype, *argtypes) if HAS_CUDA else None
+
+
+PC_coef = C.POINTER(StepCoefF32)
+cuda_normal_f32 = _cfn("dpo_cuda_normal_f32", S, P_f32, NoiseCoord, c_u64, c_size, vp)
+cuda_normal_f64 = _cfn("dpo_cuda_normal_f64", S, P_f64, NoiseCoord, c_u64, c_size, vp)
+cuda_normal_batch_f32 = _cfn("dpo_cuda_normal_batch_f32", S, P_f32, NoiseCoord, c_size, c_size, vp)
+cuda_reduce_workspace_size = _cfn("dpo_cuda_reduce_workspace_size", c_size, c_size, c_size)
+cuda_step_logprob_f32 = _cfn("dpo_cuda_step_logprob_f32", S, P_f64, P_f32, P_f32, c_size, c_size, PC_coef, c_int,
+                             vp, c_size, vp)
+cuda_step_workspace_size = _cfn("dpo_cuda_step_workspace_size", c_size, c_size, c_size)
+cuda_step_f32 = _cfn("dpo_cuda_step_f32", S, P_f32, P_f32, P_f32, P_f64, P_f32, P_f32, P_f32, c_size, c_size,
+                     PC_coef, c_int, vp, c_size, vp)
+cuda_step_philox_f32 = _cfn("dpo_cuda_step_philox_f32", S, P_f32, P_f32, P_f32, P_f64, P_f32, P_f32, NoiseCoord,
+                            c_size, c_size, PC_coef, c_int, vp, c_size, vp)
+cuda_loss_workspace_size = _cfn("dpo_cuda_loss_workspace_size", c_size, c_size)
+# the losses: d_res (a device dpo_pair_result), gradients, inputs, n, [label,]
+# params, d_work, work_size, stream; keyed like the CPU tables' names
+_W = (vp, c_size, vp)
+cuda_loss = {
+    "dpo_stepdpo": _cfn("dpo_cuda_stepdpo_f32", S, vp, *[P_f32] * 8, c_size, PairParams, *_W),
+    "dpo_d3po_code": _cfn("dpo_cuda_d3po_code_f32", S, vp, *[P_f32] * 8, c_size, c_int, ClipParams, *_W),
+    "dpo_tailorpo": _cfn("dpo_cuda_tailorpo_f32", S, vp, *[P_f32] * 5, c_size, PairParams, *_W),
+    "dpo_rdpo": _cfn("dpo_cuda_rdpo_f32", S, vp, *[P_f32] * 5, c_size, RdpoParams, *_W),
+    "dpo_diffdpo": _cfn("dpo_cuda_diffdpo_f32", S, vp, *[P_f32] * 8, c_size, EpsParams, *_W),
+    "dpo_dspo": _cfn("dpo_cuda_dspo_f32", S, vp, *[P_f32] * 8, c_size, DspoParams, *_W),
+}
+cuda_tailorpo_g_update_f32 = _cfn("dpo_cuda_tailorpo_g_update_f32", S, P_f32, P_f32, P_f32, P_f32, c_size,
+                                  GuideParams, vp)
 
 
 def byteorder_ok():

@@ -1,8 +1,10 @@
 """Argument checking and array plumbing shared by the public functions.
 
 Arrays are NumPy arrays or torch tensors (float32 / float64, C-contiguous,
-on the CPU).  Nothing is copied: the library reads and writes the caller's
-memory through its data pointer.  A wrong dtype, layout, device or shape
+on the CPU; CUDA tensors where a function has a CUDA form and the library
+is a CUDA=1 build: python/diffpo/_cuda.py).  Nothing is copied, and never
+between devices: the library reads and writes the caller's memory through
+its data pointer.  A wrong dtype, layout, device or shape
 raises before the library is called, with the argument's name in the
 message; a non-OK dpo_status raises DiffpoError carrying the status name.
 """
@@ -60,20 +62,37 @@ _DTYPES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 class Arr:
     """A checked view of one argument: .kind 'numpy' or 'torch', .prec
-    'f32' or 'f64', .shape, .size, .ptr (the data address), .obj."""
-    __slots__ = ("name", "obj", "kind", "prec", "shape", "size", "ptr")
+    'f32' or 'f64', .shape, .size, .ptr (the data address), .obj, .dev
+    (None: host memory; 'cuda:N': a CUDA tensor's device memory)."""
+    __slots__ = ("name", "obj", "kind", "prec", "shape", "size", "ptr", "dev")
 
 
-def arr(x, name, prec=None, shape=None, allow_list=True):
+def _where(a):
+    return "in host memory" if a.dev is None else "on " + a.dev
+
+
+def mixed(a, on):
+    """The error of an argument on another device than the call's first."""
+    raise ValueError("%s: %s, but %s is %s; diffpo never copies between devices: put every array of the call "
+                     "on one device" % (a.name, _where(a), on.name, _where(on)))
+
+
+def arr(x, name, prec=None, shape=None, allow_list=True, on=False):
     """Checks x and returns an Arr.  prec, when given, is the precision
-    every argument of the call must share; shape, when given, must match."""
+    every argument of the call must share; shape, when given, must match.
+    on: False, host memory only (the function has no CUDA form); True,
+    host memory or a CUDA tensor (the first array of a function with a
+    CUDA form); an Arr, the same device as that array (named in the
+    error)."""
     a = Arr()
     a.name = name
     if type(x) is np.ndarray:  # the common case first
         p = _DTYPES.get(x.dtype)
         if p is not None and x.flags.c_contiguous:
-            a.kind, a.shape, a.size, a.ptr, a.prec, a.obj = "numpy", x.shape, x.size, \
-                addr(x), p, x
+            a.kind, a.shape, a.size, a.ptr, a.prec, a.obj, a.dev = "numpy", x.shape, x.size, \
+                addr(x), p, x, None
+            if on is not False and on is not True and on.dev is not None:
+                mixed(a, on)
             if prec is not None and p != prec:
                 raise TypeError("%s: dtype %s, but the other arguments are %s; diffpo does not mix precisions"
                                 % (name, x.dtype, "float32" if prec == "f32" else "float64"))
@@ -85,11 +104,7 @@ def arr(x, name, prec=None, shape=None, allow_list=True):
             raise TypeError("%s: a torch tensor with layout %s; diffpo needs a dense (strided) tensor"
                             % (name, x.layout))
         if x.device.type != "cpu":
-            raise ValueError(
-                "%s: a tensor on %s, but this diffpo routes only CPU tensors (the CUDA route of "
-                "include/diffpo_cuda.h is not bound yet: see docs/python.md); nothing is copied "
-                "between devices implicitly: pass %s.cpu() if that is what you want"
-                % (name, x.device, name))
+            return _device_arr(x, a, prec, shape, on)
         if x.dtype == _torch.float32:
             p = "f32"
         elif x.dtype == _torch.float64:
@@ -127,6 +142,57 @@ def arr(x, name, prec=None, shape=None, allow_list=True):
         a.ptr = addr(x)
     a.prec = p
     a.obj = x
+    a.dev = None
+    if on is not False and on is not True and on.dev is not None:
+        mixed(a, on)
+    if prec is not None and p != prec:
+        raise TypeError("%s: dtype %s, but the other arguments are %s; diffpo does not mix precisions"
+                        % (name, "float32" if p == "f32" else "float64", "float32" if prec == "f32" else "float64"))
+    if shape is not None and a.shape != tuple(shape):
+        raise ValueError("%s: shape %s, expected %s" % (name, a.shape, tuple(shape)))
+    return a
+
+
+def _device_arr(x, a, prec, shape, on):
+    """A tensor that is not on the CPU: a CUDA tensor becomes an Arr with
+    .dev 'cuda:N' where the call allows it (on) and the library has the
+    CUDA drivers; everything else raises, naming the argument."""
+    name, dev = a.name, x.device
+    if dev.type != "cuda":
+        raise ValueError("%s: a tensor on %s; diffpo takes CPU and CUDA tensors only, and copies nothing "
+                         "between devices: pass %s.cpu() if that is what you want" % (name, dev, name))
+    if not _capi.HAS_CUDA:
+        raise ValueError("%s: a CUDA tensor (%s), but this libdiffpo (%s) is a CPU build without the CUDA "
+                         "drivers of include/diffpo_cuda.h: install with DIFFPO_MAKE_ARGS=\"CUDA=1\" pip install "
+                         "./python (docs/python.md, CUDA tensors); nothing is copied between devices implicitly: "
+                         "pass %s.cpu() if that is what you want" % (name, dev, _capi.LIB_PATH, name))
+    if on is False:
+        raise ValueError("%s: a CUDA tensor (%s), but this function has no CUDA form in include/diffpo_cuda.h "
+                         "(docs/python.md lists those that route CUDA tensors); nothing is copied between devices "
+                         "implicitly: pass %s.cpu() if that is what you want" % (name, dev, name))
+    idx = dev.index
+    if idx is None:
+        idx = _torch.cuda.current_device()
+    a.dev = "cuda:%d" % idx
+    if on is not True and on.dev != a.dev:
+        mixed(a, on)
+    if x.dtype == _torch.float32:
+        p = "f32"
+    elif x.dtype == _torch.float64:
+        p = "f64"
+    else:
+        raise TypeError("%s: dtype %s; diffpo takes float32 or float64" % (name, x.dtype))
+    if not x.is_contiguous():
+        raise ValueError("%s: a non-contiguous tensor (strides %s); pass %s.contiguous()"
+                         % (name, tuple(x.stride()), name))
+    if x.requires_grad and _torch.is_grad_enabled():
+        raise ValueError("%s: requires grad; pass %s.detach()" % (name, name))
+    a.kind = "torch"
+    a.shape = tuple(x.shape)
+    a.size = x.numel()
+    a.ptr = x.data_ptr()
+    a.prec = p
+    a.obj = x
     if prec is not None and p != prec:
         raise TypeError("%s: dtype %s, but the other arguments are %s; diffpo does not mix precisions"
                         % (name, "float32" if p == "f32" else "float64", "float32" if prec == "f32" else "float64"))
@@ -141,12 +207,15 @@ def writable(a):
     return a
 
 
-def same(args, names, shape=None):
-    """Checks several arrays that must share precision and shape."""
+def same(args, names, shape=None, on=False):
+    """Checks several arrays that must share precision and shape (and, with
+    on=True, one device: the first array's)."""
     out = []
     prec = None
     for x, n in zip(args, names):
-        a = arr(x, n, prec=prec, shape=shape)
+        a = arr(x, n, prec=prec, shape=shape, on=on)
+        if on is True:
+            on = a
         prec = a.prec
         shape = a.shape
         out.append(a)

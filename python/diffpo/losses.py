@@ -37,10 +37,13 @@ class PairLoss:
 def _call(cname, table, args, names, grad_names, params, extra=(), want_grads=True):
     """Checks args, allocates the gradients, calls table[prec] as
     fn(res, *grads, *args, n, *extra, params)."""
-    a = same(args, names)
+    a = same(args, names, on=True)
     n = a[0].size
     if n == 0:
         raise ValueError("%s: empty" % names[0])
+    if a[0].dev is not None:  # CUDA tensors: include/diffpo_cuda.h (_cuda.py)
+        from . import _cuda
+        return _cuda.loss(cname, a, grad_names, params, extra, want_grads)
     grads, ptrs = {}, []
     for g in grad_names:
         if want_grads:
@@ -70,10 +73,15 @@ def gauss_logprob(x, mean, sigma, logprob="sum"):
     array; a 1-D array is one sample), float64 (B,): the step log-density
     (dpo_step_logprob) of a given x.  float32 inputs use sigma rounded to
     float32, as the library's float32 step coefficients hold it."""
-    a = same((x, mean), ("x", "mean"))
+    a = same((x, mean), ("x", "mean"), on=True)
     batch = a[0].shape[0] if len(a[0].shape) >= 2 else 1
     if a[0].size == 0:
         raise ValueError("x: empty")
+    if a[0].dev is not None:  # CUDA tensors: dpo_cuda_step_logprob_f32
+        from . import _cuda
+        c = _capi.StepCoefF32()
+        c.sigma = real(sigma, "sigma")
+        return _cuda.gauss_logprob(a[0], a[1], c, mode(logprob))
     if a[0].prec == "f32":
         c = _capi.StepCoefF32()
         fn = _capi.step_logprob_f32
@@ -186,11 +194,14 @@ def tailorpo_g_update(x, g, vjp=None, eta=0.1, delta=0.5, alpha=None, sign=1):
     if vjp is not None:
         names.append("vjp")
         args.append(vjp)
-    a = same(args, names)
+    a = same(args, names, on=True)
     if sign not in (1, -1):
         raise ValueError("sign: need +1 or -1, got %r" % (sign,))
     p = _capi.GuideParams(real(eta, "eta"), real(delta, "delta"), real(alpha, "alpha"), int(sign),
                           _capi.GUIDE_JAC["vjp" if vjp is not None else "no_eps"])
+    if a[0].dev is not None:  # CUDA tensors: dpo_cuda_tailorpo_g_update_f32
+        from . import _cuda
+        return _cuda.tailorpo_g_update(a, p)
     out, po = empty_like(a[0])
     fn = _capi.tailorpo_g_update[a[0].prec]
     check(fn(po, a[0].ptr, a[1].ptr, a[2].ptr if vjp is not None else None, a[0].size, p),

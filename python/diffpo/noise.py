@@ -13,7 +13,7 @@ def _stream(stream):
     return integer(stream, "stream", 0, 65535)
 
 
-def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np.float32, e0=0):
+def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np.float32, e0=0, device=None):
     """Standard normals as a pure function of their coordinates
     (docs/reproducibility.md): element e of the tensor (seed, stream,
     sample, step, candidate) is the same whatever shape or piece asks for it.
@@ -25,8 +25,22 @@ def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np
     stream     a name (init, step, resample, timestep, train, data, user)
                or a number < 65536.
     dtype      float32 or float64 (NumPy dtype, its name or a torch dtype;
-               a torch dtype returns a torch tensor)."""
+               a torch dtype returns a torch tensor).
+    device     None (host memory), or a torch device: a CPU or CUDA torch
+               tensor is returned; on CUDA (a CUDA=1 build of the library)
+               the normals are drawn there on torch's current stream
+               (dpo_cuda_normal_*), the same bits."""
     as_torch = False
+    if device is not None:
+        import torch
+        device = torch.device(device)
+        as_torch = True
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError("device: %s; diffpo draws normals in host memory or on a CUDA device" % device)
+        if device.type == "cuda" and not _capi.HAS_CUDA:
+            raise ValueError("device: %s, but this libdiffpo (%s) is a CPU build without the CUDA drivers of "
+                             "include/diffpo_cuda.h: install with DIFFPO_MAKE_ARGS=\"CUDA=1\" pip install ./python "
+                             "(docs/python.md, CUDA tensors)" % (device, _capi.LIB_PATH))
     if not isinstance(dtype, (str, type, np.dtype)):
         import torch
         if dtype not in (torch.float32, torch.float64):
@@ -42,10 +56,20 @@ def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
     shape = tuple(integer(s, "shape", 0) for s in shape)
-    out = np.empty(shape, dtype=dt)
     coord = _capi.NoiseCoord(integer(seed, "seed", 0, 2 ** 64 - 1), _stream(stream), 0,
                              integer(step, "step", 0, 2 ** 32 - 1), integer(candidate, "candidate", 0, 65535))
     e0 = integer(e0, "e0", 0)
+    if device is not None and device.type == "cuda":
+        from . import _cuda
+        samples = None
+        if isinstance(sample, (list, tuple, np.ndarray)):
+            samples = [integer(s, "sample", 0, 2 ** 32 - 1) for s in sample]
+            if len(shape) == 0 or len(samples) != shape[0]:
+                raise ValueError("sample: %d sample indices for shape %s (need shape[0])" % (len(samples), shape))
+        else:
+            coord.sample = integer(sample, "sample", 0, 2 ** 32 - 1)
+        return _cuda.normal(shape, coord, samples, e0, dt == np.float32, device)
+    out = np.empty(shape, dtype=dt)
     fn = _capi.normal_f32 if dt == np.float32 else _capi.normal_f64
     if isinstance(sample, (list, tuple, np.ndarray)):
         samples = [integer(s, "sample", 0, 2 ** 32 - 1) for s in sample]
@@ -60,7 +84,7 @@ def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np
         check(fn(out.ctypes.data, coord, e0, out.size), fn.__name__)
     if as_torch:
         import torch
-        return torch.from_numpy(out)
+        return torch.from_numpy(out)  # device None or cpu
     return out
 
 
@@ -70,7 +94,9 @@ def fingerprint(a, seed=0):
     torch tensor of any dtype; returns an int (format with '%016x')."""
     if is_torch(a):
         if a.device.type != "cpu":
-            raise ValueError("a: a tensor on %s; fingerprint reads CPU memory (pass a.cpu())" % a.device)
+            raise ValueError("a: a tensor on %s; fingerprint hashes host memory (dpo_hash64: "
+                             "include/diffpo_cuda.h has no device form) and diffpo copies nothing between devices "
+                             "implicitly: pass a.cpu() if that is what you want" % a.device)
         if not a.is_contiguous():
             raise ValueError("a: a non-contiguous tensor; pass a.contiguous()")
         ptr, nbytes = a.data_ptr(), a.numel() * a.element_size()

@@ -231,10 +231,13 @@ class DDIMSchedule:
         deterministic there.  pred_original_sample=False leaves x0 out
         (None): float32 steps with a log-probability then run as one fused
         pass (dpo_step_fused_f32, the same bits).  Returns StepOutput."""
-        x = arr(sample, "sample")
-        e = arr(model_output, "model_output", prec=x.prec, shape=x.shape)
+        x = arr(sample, "sample", on=True)
+        e = arr(model_output, "model_output", prec=x.prec, shape=x.shape, on=x)
         if x.size == 0:
             raise ValueError("sample: empty")
+        if x.dev is not None:  # CUDA tensors: include/diffpo_cuda.h (_cuda.py)
+            from . import _cuda
+            _cuda._f32(x, "the DDIM step")
         given = [n for n, v in (("variance_noise", variance_noise), ("noise", noise),
                                 ("prev_sample", prev_sample)) if v is not None]
         if len(given) > 1:
@@ -245,19 +248,23 @@ class DDIMSchedule:
         dim = x.size // batch
         z = None
         if variance_noise is not None:
-            z = arr(variance_noise, "variance_noise", prec=x.prec, shape=x.shape)
+            z = arr(variance_noise, "variance_noise", prec=x.prec, shape=x.shape, on=x)
         elif noise is not None:
             coord, s0 = _coords(noise)
             coord.sample = s0
         elif prev_sample is not None:
-            given_prev = arr(prev_sample, "prev_sample", prec=x.prec, shape=x.shape)
-            zz = np.zeros(x.shape, dtype=np.float32 if x.prec == "f32" else np.float64)
-            z = arr(zz, "noise")
+            given_prev = arr(prev_sample, "prev_sample", prec=x.prec, shape=x.shape, on=x)
+            if x.dev is None:
+                zz = np.zeros(x.shape, dtype=np.float32 if x.prec == "f32" else np.float64)
+                z = arr(zz, "noise")
         elif c.sigma != 0 or lpm is not None:
             if c.sigma == 0:
                 raise DiffpoError(_capi.STATUS_CODES["DPO_ERR_SIGMA_ZERO"], "dpo_step_logprob_" + x.prec)
             raise ValueError("variance_noise: sigma = %r at timestep %d (eta = %r): give variance_noise=, "
                              "noise= coordinates or prev_sample=" % (float(c.sigma), c.t, eta))
+        if x.dev is not None:
+            return _cuda.step(self, x, e, c, lpm, z, coord if noise is not None else None,
+                              given_prev if prev_sample is not None else None, pred_original_sample)
         prev, p_prev = empty_like(x)
         mean, p_mean = empty_like(x)
         if (not pred_original_sample and x.prec == "f32" and lpm is not None and prev_sample is None

@@ -35,6 +35,10 @@ namespace {
 // is sticky and is returned by every later synchronising call.
 cudaError_t last = cudaSuccess, sticky = cudaSuccess;
 unsigned long long n_launches = 0, n_threads = 0, n_fiber_ctas = 0;
+// Launches per stream handle (dpo_emu_stream_launches): how a caller that
+// only holds a handle (the Python package's test, through ctypes) sees
+// which stream its work was enqueued on.
+std::map<const void *, unsigned long long> stream_launches;
 
 // Every diagnostic line starts with "emu: " (run_emu.sh counts them).
 void fail(cudaError_t e, bool is_sticky, const char *fmt, const char *what, unsigned long long a = 0,
@@ -267,6 +271,7 @@ void dpo_emu_launch(const dpo_emu_cfg &c, const char *what, std::function<void()
 {
     const unsigned long long nt = (unsigned long long)c.block.x * c.block.y * c.block.z;
     n_launches++;
+    stream_launches[(const void *)c.stream]++;
     // what the runtime rejects with cudaErrorInvalidConfiguration (sm_90)
     if (c.grid.x == 0 || c.grid.y == 0 || c.grid.z == 0 || c.grid.x > 2147483647u || c.grid.y > 65535u ||
         c.grid.z > 65535u) {
@@ -516,6 +521,14 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
 int dpo_emu_is_device(const void *p, size_t n)
 {
     return range_is_device(p, n) ? 1 : 0;
+}
+
+// How many launches named this stream handle so far (NULL: the default
+// stream), whether or not they ran.  C linkage, for ctypes.
+extern "C" unsigned long long dpo_emu_stream_launches(const void *stream)
+{
+    std::map<const void *, unsigned long long>::const_iterator it = stream_launches.find(stream);
+    return it == stream_launches.end() ? 0 : it->second;
 }
 
 void dpo_emu_reset(void)
