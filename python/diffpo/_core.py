@@ -159,8 +159,8 @@ def _device_arr(x, a, prec, shape, on):
     CUDA drivers; everything else raises, naming the argument."""
     name, dev = a.name, x.device
     if dev.type != "cuda":
-        raise ValueError("%s: a tensor on %s; diffpo takes CPU and CUDA tensors only, and copies nothing "
-                         "between devices: pass %s.cpu() if that is what you want" % (name, dev, name))
+        raise ValueError("%s: a tensor on %s; diffpo takes CPU and CUDA tensors only, and nothing is copied "
+                         "between devices implicitly: pass %s.cpu() if that is what you want" % (name, dev, name))
     if not _capi.HAS_CUDA:
         raise ValueError("%s: a CUDA tensor (%s), but this libdiffpo (%s) is a CPU build without the CUDA "
                          "drivers of include/diffpo_cuda.h: install with DIFFPO_MAKE_ARGS=\"CUDA=1\" pip install "

@@ -116,7 +116,7 @@ def test_torch_bad_inputs_name_the_argument():
         diffpo.tailorpo(t, torch.linspace(-1, 1, 24)[::2], t, t, beta=0.1, sigma=0.1)
     with pytest.raises(TypeError, match=r"^mu_ref: a torch tensor with layout torch.sparse_coo"):
         diffpo.tailorpo(t, t, t, t.to_sparse(), beta=0.1, sigma=0.1)
-    # a tensor on another device (the meta device stands in for CUDA here): refused, never copied
+    # a tensor on a device diffpo does not take (meta): refused, never copied
     with pytest.raises(ValueError, match=r"^x_w: a tensor on meta.*nothing is copied"):
         diffpo.tailorpo(torch.empty(12, device="meta"), t, t, t, beta=0.1, sigma=0.1)
     with pytest.raises(ValueError, match=r"^mu: requires grad; use diffpo.torch"):
@@ -129,9 +129,11 @@ def test_torch_bad_inputs_name_the_argument():
 def test_cuda_tensors_in_a_cpu_build_raise():
     import torch
     if not torch.cuda.is_available():
-        pytest.skip("no CUDA device here: the device check is exercised with the meta device above")
+        pytest.skip("no CUDA device here: tests/py_cuda_route.py checks this error with stand-in CUDA tensors")
+    if diffpo.HAS_CUDA:
+        pytest.skip("a CUDA build routes CUDA tensors: tests/gpu/py_cuda_bits.py checks that route")
     t = torch.ones(4, device="cuda")
-    with pytest.raises(ValueError, match="nothing is copied"):
+    with pytest.raises(ValueError, match=r"^x_w: a CUDA tensor .*CPU build.*nothing is copied"):
         diffpo.tailorpo(t, t, t, t, beta=0.1, sigma=0.1)
 
 
