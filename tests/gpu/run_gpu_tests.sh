@@ -1,7 +1,9 @@
 #!/bin/sh
-# make test-gpu: runs every GPU test binary ($BUILD/gpu/test_*), then each
-# again under compute-sanitizer memcheck and racecheck when it is installed,
-# and sums the closing "N passed, M failed" lines.  Needs a GPU.
+# make test-gpu: runs every GPU test binary ($BUILD/gpu/test_*) and the
+# Python package's CUDA route (tests/gpu/py_cuda_bits.py; needs torch with
+# CUDA, else one failure), then each binary again under compute-sanitizer
+# memcheck and racecheck when it is installed, and sums the closing
+# "N passed, M failed" lines.  Needs a GPU.
 BUILD=${BUILD:-build/cuda}
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 total_p=0
@@ -21,6 +23,22 @@ for t in "$BUILD"/gpu/test_*; do
     grep -E '^(FAIL|  FAIL)' "$log"
     tally "$name" $st
 done
+
+# The Python package's CUDA route: real torch CUDA tensors through this
+# build's libdiffpo.so, bit for bit against the package's CPU route
+# (tests/gpu/py_cuda_bits.py; tests/py_cuda_route.py runs the same cases on
+# the CPU emulation in make test).
+PYTHON=${PYTHON:-python3}
+if "$PYTHON" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+    echo "== py_cuda_bits.py"
+    DIFFPO_LIB="$BUILD/libdiffpo.so" PYTHONPATH=python "$PYTHON" tests/gpu/py_cuda_bits.py >"$log" 2>&1
+    st=$?
+    grep -E '^(FAIL|device: )' "$log"
+    tally py_cuda_bits.py $st
+else
+    echo "FAIL py_cuda_bits.py: torch with CUDA is not importable by $PYTHON (make deps installs torch)"
+    total_f=$((total_f + 1))
+fi
 
 CS=$(command -v compute-sanitizer || echo "$CUDA_HOME/bin/compute-sanitizer")
 if [ -x "$CS" ] && [ "${SKIP_SANITIZER:-0}" != 1 ]; then
