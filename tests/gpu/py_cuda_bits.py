@@ -66,10 +66,13 @@ def expect_error(T, name, exc, words, fn):
     return None
 
 
-def cases(diffpo, to_dev, to_host, T, device="cuda"):
+def cases(diffpo, to_dev, to_host, T, device="cuda", real_device=False):
     """Every routed binding on device tensors (to_dev(cpu tensor)) against
-    the same call on the CPU tensors.  to_host(device tensor) -> CPU tensor."""
+    the same call on the CPU tensors.  to_host(device tensor) -> CPU tensor.
+    real_device: autograd's gradients must be on the device too (the
+    stand-in tensors of the emulation get CPU gradients from autograd)."""
     import torch
+    import diffpo.torch as dt
 
     rng = np.random.default_rng(11)
 
@@ -188,6 +191,29 @@ def cases(diffpo, to_dev, to_host, T, device="cuda"):
            diffpo.tailorpo_g_update(to_dev(x_w), to_dev(g), eta=0.1, delta=0.5, alpha=0.7, **dkw),
            diffpo.tailorpo_g_update(x_w, g, eta=0.1, delta=0.5, alpha=0.7, **kw))
 
+    # ------------------------------------------- diffpo.torch (autograd)
+    for label, fn, args, diff, kw in (
+            ("tailorpo", dt.tailorpo, (x_w, x_l, mu, mu_ref), (2,), dict(beta=0.5, sigma=0.3)),
+            ("spo", dt.spo, (x_w, x_l, mu, mu_ref), (2,), dict(sigma=0.3)),
+            ("diffusion_dpo", dt.diffusion_dpo, (e_w, e_l, th_w, r_w, th_l, r_l), (2, 4), dict(beta=500.0)),
+            ("stepdpo batched", dt.stepdpo, tuple(torch.stack([a, a.flip(0), a.roll(5)]) for a in
+                                                  (x_w, mu, mu_ref, x_l2, mu_l, mu_ref_l)),
+             (1, 4), dict(beta=0.5, sigma=0.3, batched=True))):
+        cpu = [a.clone().requires_grad_(i in diff) for i, a in enumerate(args)]
+        dev = [to_dev(a).requires_grad_(i in diff) for i, a in enumerate(args)]
+        want = fn(*cpu, **kw)
+        got = fn(*dev, **kw)
+        want.sum().backward()
+        got.sum().backward()
+        eq("diffpo.torch %s: loss" % label, got, want.detach())
+        for i in diff:
+            gd = dev[i].grad
+            if real_device:
+                T.ok(gd is not None and gd.device.type == "cuda", "diffpo.torch %s: gradient %d on the device"
+                     % (label, i))
+            T.ok(gd is not None and _bytes(to_host(gd)) == _bytes(cpu[i].grad), "diffpo.torch %s: gradient %d bits"
+                 % (label, i))
+
     # ------------------------------------------------------------- errors
     xs, es = h((2, 37)), h((2, 37))
     expect_error(T, "mixed devices: CPU sample, device model_output", ValueError,
@@ -212,6 +238,9 @@ def cases(diffpo, to_dev, to_host, T, device="cuda"):
                  lambda: diffpo.rank_desc(to_dev(torch.tensor([0.1, 0.3], dtype=torch.float64))))
     expect_error(T, "grad_mu_to_out has no CUDA form", ValueError, ["grad_mu: a CUDA tensor", "no CUDA form"],
                  lambda: sched.grad_mu_to_out(to_dev(xs), int(ts[3]), eta=1.0))
+    expect_error(T, "diffpo.torch step_mean has no CUDA form", ValueError,
+                 ["model_output: a CUDA tensor", "dpo_grad_mu_to_out", "no CUDA form"],
+                 lambda: dt.step_mean(sched, to_dev(es), int(ts[3]), to_dev(xs), eta=1.0))
     e = expect_error(T, "a driver's status: log-probability where sigma = 0", diffpo.DiffpoError,
                      ["dpo_cuda_step_f32: DPO_ERR_SIGMA_ZERO"],
                      lambda: sched.step(to_dev(es), int(ts[3]), to_dev(xs), eta=0.0, variance_noise=to_dev(xs),
@@ -242,12 +271,12 @@ def main():
 
     # on the default stream, then on a side stream with a busy default
     # stream: the route must enqueue on torch's current stream
-    cases(diffpo, lambda t: t.cuda(), to_host, T)
+    cases(diffpo, lambda t: t.cuda(), to_host, T, real_device=True)
     torch.cuda.synchronize()
     side = torch.cuda.Stream()
     with torch.cuda.stream(side):
         T.ok(torch.cuda.current_stream().cuda_stream == side.cuda_stream, "side stream is current")
-        cases(diffpo, lambda t: t.cuda(), to_host, T)
+        cases(diffpo, lambda t: t.cuda(), to_host, T, real_device=True)
     torch.cuda.synchronize()
     print("%d passed, %d failed" % (T.passed, T.failed))
     return 0 if T.failed == 0 else 1

@@ -14,8 +14,9 @@ loss is then a (B,) tensor, one pair per row).  Losses are float64 0-d
 tensors (the library computes them in double); gradients have the dtype of
 the input they belong to.  Only the inputs named in each docstring are
 differentiable: passing another input that requires grad raises, since
-diffpo does not provide that derivative.  CPU tensors only (see
-docs/python.md)."""
+diffpo does not provide that derivative.  CPU tensors; CUDA tensors too
+for the losses in a CUDA=1 build of the library (the losses' CUDA forms,
+docs/python.md "CUDA tensors"), not for step_mean."""
 import torch
 
 from .. import losses as _L
@@ -38,11 +39,12 @@ class _Loss(torch.autograd.Function):
                 rows.append(r.loss)
                 for k in grad_keys:
                     grads[k].append(r.grads[k])
-            loss = torch.tensor(rows, dtype=torch.float64)
+            # CUDA route: the losses are 0-d device tensors (no synchronisation)
+            loss = torch.stack(rows) if isinstance(rows[0], torch.Tensor) else torch.tensor(rows, dtype=torch.float64)
             g = [torch.stack(grads[k]) for k in grad_keys]
         else:
             r = fn(*plain, **kw)
-            loss = torch.tensor(r.loss, dtype=torch.float64)
+            loss = r.loss if isinstance(r.loss, torch.Tensor) else torch.tensor(r.loss, dtype=torch.float64)
             g = [r.grads[k] for k in grad_keys]
         ctx.diff = diff
         ctx.batched = batched
@@ -77,7 +79,7 @@ def _apply(fn, names, args, diff_map, kw, batched):
             raise ValueError("%s requires grad, but diffpo differentiates only with respect to %s; pass %s.detach()"
                              % (n, " and ".join(diff_map), n))
         with torch.no_grad():
-            arr(t, n)  # dtype / device / layout checks with the argument's name
+            arr(t, n, on=True)  # dtype / device / layout checks with the argument's name
     diff = tuple(n in diff_map for n in names)
     keys = tuple(diff_map[n] for n in names if n in diff_map)
     return _Loss.apply(fn, names, diff, keys, kw, batched, *args)
@@ -157,5 +159,9 @@ def step_mean(sched, model_output, timestep, sample, eta=0.0, num_inference_step
     if sample.requires_grad:
         raise ValueError("sample requires grad, but step_mean differentiates only with respect to model_output; "
                          "pass sample.detach()")
+    if model_output.device.type == "cuda":
+        raise ValueError("model_output: a CUDA tensor (%s), but step_mean's backward (dpo_grad_mu_to_out) has no "
+                         "CUDA form in include/diffpo_cuda.h; nothing is copied between devices implicitly: pass "
+                         "CPU tensors" % model_output.device)
     kw = dict(eta=eta, num_inference_steps=num_inference_steps, prev_rule=prev_rule)
     return _StepMean.apply(sched, model_output, timestep, sample, kw)
