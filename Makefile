@@ -96,6 +96,7 @@ help:
 	@echo "make test-gpu     CUDA build, GPU tests (bitwise against the CPU) and compute-sanitizer"
 	@echo "make bench-gpu    CUDA build and GPU benchmarks (writes docs/performance.md numbers)"
 	@echo "make test-emu     the GPU tests with kernels/ on a CPU emulation of the CUDA runtime (no GPU)"
+	@echo "make py-emu-lib   libdiffpo.so with kernels/ on that emulation (the Python CUDA route's test)"
 	@echo "make asan         the unit tests under ASan+UBSan (clang or gcc)"
 	@echo "make valgrind     the unit tests and CLI scripts under valgrind memcheck"
 	@echo "make fuzz         build and run every libFuzzer harness to 10^7 executions (clang; hours)"
