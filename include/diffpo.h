@@ -280,6 +280,15 @@ dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const f
                               const float *model_out, const float *noise,
                               const dpo_noise_coord *nc, size_t batch, size_t dim,
                               const dpo_step_coef_f32 *c, dpo_logprob_mode mode);
+/* The same one pass that also writes x0 (the predicted original sample),
+ * when x0 is not NULL: the same bits as dpo_step_f32(x_prev, x0, mu, x,
+ * model_out, z, batch*dim, c) followed by dpo_step_logprob_f32, at every
+ * SIMD level; x0 obeys the alias rule of x_prev and mu (dpo_step_f32) and
+ * must not overlap logprob.  dpo_step_fused_f32 is this call with x0 NULL. */
+dpo_status dpo_step_fused_x0_f32(float *x_prev, float *x0, float *mu, double *logprob, const float *x,
+                                 const float *model_out, const float *noise,
+                                 const dpo_noise_coord *nc, size_t batch, size_t dim,
+                                 const dpo_step_coef_f32 *c, dpo_logprob_mode mode);
 
 /* The canonical sum (docs/reproducibility.md) of n doubles. */
 double dpo_sum_canonical(const double *x, size_t n);

@@ -118,9 +118,9 @@ def main():
     print()
     print("%-62s %10s %10s" % ("d = 16384, batch 32, float32, step + mean log-prob", "ms/call", "eager1/this"))
     base = res[0][1]
-    for name, s in res + [("diffpo step(variance_noise=torch tensor), 1 thread", td),
-                          ("diffpo step(variance_noise=NumPy array), 1 thread", tnp),
-                          ("diffpo step(noise=coordinates: Philox inside), 1 thread", tn),
+    for name, s in res + [("diffpo step(variance_noise=torch tensor), with x0, 1 thread", td),
+                          ("diffpo step(variance_noise=NumPy array), with x0, 1 thread", tnp),
+                          ("diffpo step(noise=coordinates: Philox inside), with x0, 1 thread", tn),
                           ("diffpo step(torch, pred_original_sample=False: fused), 1 thread", tf),
                           ("diffpo step(noise=coordinates, fused), 1 thread", tfn)]:
         print("%-62s %10.3f %10.2f" % (name, s * 1e3, base / s))

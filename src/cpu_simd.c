@@ -403,17 +403,17 @@ size_t dpo__simd_words_f64(double *out, const uint32_t *w, size_t nblocks, int l
     return done;
 }
 
-void dpo__simd_step_f32(float *xp, float *mu, double *term, const float *x, const float *o,
+void dpo__simd_step_f32(float *xp, float *x0, float *mu, double *term, const float *x, const float *o,
                         const float *z, size_t n, const dpo_step_coef_f32 *c, int level)
 {
     size_t i;
 #if DPO_SIMD_X86
     if (level == DPO_SIMD_SSE2) {
-        step_f32_sse2(xp, mu, term, x, o, z, n, c);
+        step_f32_sse2(xp, x0, mu, term, x, o, z, n, c);
         return;
     }
     if (level >= DPO_SIMD_AVX2) { /* the AVX-512 level uses the AVX2 form here */
-        step_f32_avx2(xp, mu, term, x, o, z, n, c);
+        step_f32_avx2(xp, x0, mu, term, x, o, z, n, c);
         return;
     }
 #else
@@ -424,6 +424,8 @@ void dpo__simd_step_f32(float *xp, float *mu, double *term, const float *x, cons
         p = dpo_step_elem_f32(&a, &m, x[i], o[i], z ? z[i] : 0.0f, c);
         xp[i] = p;
         mu[i] = m;
+        if (x0)
+            x0[i] = a;
         term[i] = dpo_lp_term((double)p, (double)m);
     }
 }

@@ -39,11 +39,11 @@ size_t dpo__simd_normal_f64(double *out, const uint32_t ctr[4], const uint32_t k
 size_t dpo__simd_words_f64(double *out, const uint32_t *w, size_t nblocks, int level);
 
 /* The float32 step element over n elements at the given level: x_prev,
- * mu and the log-probability term ((double)x_prev - (double)mu)^2 of each
- * (dpo_step_elem_f32, dpo_lp_term); z NULL means zero noise.  Every level
- * writes the same bits. */
+ * mu, x0 (when x0 is not NULL) and the log-probability term
+ * ((double)x_prev - (double)mu)^2 of each (dpo_step_elem_f32, dpo_lp_term);
+ * z NULL means zero noise.  Every level writes the same bits. */
 struct dpo_step_coef_f32;
-void dpo__simd_step_f32(float *xp, float *mu, double *term, const float *x, const float *o,
+void dpo__simd_step_f32(float *xp, float *x0, float *mu, double *term, const float *x, const float *o,
                         const float *z, size_t n, const struct dpo_step_coef_f32 *c, int level);
 
 /* 1 if every one of n floats is finite (dpo_pm_isfinitef), else 0. */

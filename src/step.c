@@ -455,12 +455,12 @@ static void fused_leaves(dpo_tree *tree, int *nonfinite, const double *t, size_t
     }
 }
 
-dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const float *x,
-                              const float *model_out, const float *noise,
-                              const dpo_noise_coord *nc, size_t batch, size_t dim,
-                              const dpo_step_coef_f32 *c, dpo_logprob_mode mode)
+dpo_status dpo_step_fused_x0_f32(float *x_prev, float *x0, float *mu, double *logprob, const float *x,
+                                 const float *model_out, const float *noise,
+                                 const dpo_noise_coord *nc, size_t batch, size_t dim,
+                                 const dpo_step_coef_f32 *c, dpo_logprob_mode mode)
 {
-    const void *outs[2];
+    const void *outs[3];
     const void *ins[3];
     size_t n, b, j;
     double sigma = 0, log_sigma = 0;
@@ -486,14 +486,16 @@ dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const f
             return DPO_ERR_SIGMA_ZERO;
     }
     outs[0] = x_prev;
-    outs[1] = mu;
+    outs[1] = x0;
+    outs[2] = mu;
     ins[0] = x;
     ins[1] = model_out;
     ins[2] = noise;
-    st = check_step_alias(outs, 2, ins, 3, n * sizeof(float));
+    st = check_step_alias(outs, 3, ins, 3, n * sizeof(float));
     if (st)
         return st;
     if (logprob && (dpo_overlap(logprob, batch * sizeof(double), x_prev, n * sizeof(float)) ||
+                    dpo_overlap(logprob, batch * sizeof(double), x0, n * sizeof(float)) ||
                     dpo_overlap(logprob, batch * sizeof(double), mu, n * sizeof(float)) ||
                     dpo_overlap(logprob, batch * sizeof(double), x, n * sizeof(float)) ||
                     dpo_overlap(logprob, batch * sizeof(double), model_out, n * sizeof(float)) ||
@@ -525,8 +527,8 @@ dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const f
                     return st;
                 z = zbuf;
             }
-            dpo__simd_step_f32(x_prev + at, mu ? mu + at : mbuf, term, x + at, model_out + at, z,
-                               len, c, level);
+            dpo__simd_step_f32(x_prev + at, x0 ? x0 + at : NULL, mu ? mu + at : mbuf, term, x + at,
+                               model_out + at, z, len, c, level);
             if (logprob)
                 fused_leaves(&tree, &nonfinite, term, len);
         }
@@ -541,4 +543,12 @@ dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const f
         return DPO_ERR_NONFINITE;
     }
     return DPO_OK;
+}
+
+dpo_status dpo_step_fused_f32(float *x_prev, float *mu, double *logprob, const float *x,
+                              const float *model_out, const float *noise,
+                              const dpo_noise_coord *nc, size_t batch, size_t dim,
+                              const dpo_step_coef_f32 *c, dpo_logprob_mode mode)
+{
+    return dpo_step_fused_x0_f32(x_prev, NULL, mu, logprob, x, model_out, noise, nc, batch, dim, c, mode);
 }

@@ -230,7 +230,8 @@ static void test_level_choice(void)
 #define FB 5
 #define FD 2100
 static float fx[FB * FD + PAD], fo[FB * FD + PAD], fz[FB * FD + PAD];
-static float rxp[FB * FD], rmu[FB * FD], gxp[FB * FD + PAD], gmu[FB * FD + PAD];
+static float rxp[FB * FD], rmu[FB * FD], rx0[FB * FD], gxp[FB * FD + PAD], gmu[FB * FD + PAD];
+static float gx0[FB * FD + PAD];
 
 static void fill(float *v, size_t n, double scale)
 {
@@ -239,8 +240,8 @@ static void fill(float *v, size_t n, double scale)
         v[i] = (float)(scale * ((double)(next() >> 11) / 9007199254740992.0 - 0.5));
 }
 
-/* The reference: dpo_step_f32 then dpo_step_logprob_f32 at the scalar
- * level, with the noise given or generated row by row. */
+/* The reference: dpo_step_f32 (x_prev, x0 and mu) then dpo_step_logprob_f32
+ * at the scalar level, with the noise given or generated row by row. */
 static dpo_status two_pass(double *lp, const float *x, const float *o, const float *z,
                            const dpo_noise_coord *nc, size_t batch, size_t dim,
                            const dpo_step_coef_f32 *c, dpo_logprob_mode mode)
@@ -258,7 +259,7 @@ static dpo_status two_pass(double *lp, const float *x, const float *o, const flo
         }
         z = zz;
     }
-    st = dpo_step_f32(rxp, NULL, rmu, x, o, z, batch * dim, c);
+    st = dpo_step_f32(rxp, rx0, rmu, x, o, z, batch * dim, c);
     if (!st && lp)
         st = dpo_step_logprob_f32(lp, rxp, rmu, batch, dim, c, mode);
     force(keep);
@@ -283,7 +284,9 @@ static void test_fused(void)
             size_t dim = dims[(size_t)r % (sizeof dims / sizeof dims[0])];
             size_t batch = 1 + (size_t)(next() % FB), n = batch * dim, i, bad = 0;
             size_t off = (size_t)(next() % 8), offz = (size_t)(next() % 8);
+            size_t offx = (size_t)(next() % 8);
             int gen = (int)(next() % 3) == 0, withmu = (int)(next() % 4) != 0;
+            int withx0 = (int)(next() % 3) != 0;
             dpo_logprob_mode mode = (next() & 1) ? DPO_LOGPROB_MEAN : DPO_LOGPROB_SUM;
             dpo_status s1, s2;
             o.kind = (next() % 3) == 0 ? DPO_STEP_DDPM : DPO_STEP_DDIM;
@@ -292,7 +295,8 @@ static void test_fused(void)
                                                                         : DPO_PRED_EPSILON));
             o.eta = (next() & 1) ? 1.0 : 0.5;
             o.clip = (int)(next() % 5) == 0;
-            o.use_clipped_output = o.clip && (next() & 1);
+            /* eps re-derived from x0 with or without the clip (diffusers' use_clipped_model_output) */
+            o.use_clipped_output = o.clip ? (int)(next() & 1) : (int)(next() % 4) == 0;
             dpo_step_coef_f32_init(&c, &sch, 21 + (int)(next() % 900), 20, &o);
             fill(fx + off, n, 4.0);
             fill(fo + off, n, 3.0);
@@ -304,19 +308,25 @@ static void test_fused(void)
             nc.candidate = (uint32_t)(next() % 3);
             s1 = two_pass(lp_ref, fx + off, fo + off, gen ? NULL : fz + offz, gen ? &nc : NULL,
                           batch, dim, &c, mode);
-            s2 = dpo_step_fused_f32(gxp + off, withmu ? gmu + offz : NULL, lp, fx + off, fo + off,
-                                    gen ? NULL : fz + offz, gen ? &nc : NULL, batch, dim, &c, mode);
+            if (withx0 || (next() & 1))
+                s2 = dpo_step_fused_x0_f32(gxp + off, withx0 ? gx0 + offx : NULL, withmu ? gmu + offz : NULL,
+                                           lp, fx + off, fo + off, gen ? NULL : fz + offz, gen ? &nc : NULL,
+                                           batch, dim, &c, mode);
+            else
+                s2 = dpo_step_fused_f32(gxp + off, withmu ? gmu + offz : NULL, lp, fx + off, fo + off,
+                                        gen ? NULL : fz + offz, gen ? &nc : NULL, batch, dim, &c, mode);
             CHECK(s1 == DPO_OK && s2 == DPO_OK, "status %d %d", (int)s1, (int)s2);
             for (i = 0; i < n; i++)
-                if (memcmp(&gxp[off + i], &rxp[i], 4) || (withmu && memcmp(&gmu[offz + i], &rmu[i], 4)))
+                if (memcmp(&gxp[off + i], &rxp[i], 4) || (withmu && memcmp(&gmu[offz + i], &rmu[i], 4)) ||
+                    (withx0 && memcmp(&gx0[offx + i], &rx0[i], 4)))
                     bad++;
             for (i = 0; i < batch; i++)
                 if (memcmp(&lp[i], &lp_ref[i], sizeof lp[i]))
                     bad++;
             CHECK(bad == 0,
-                  "level %s kind %d pred %d clip %d/%d batch %zu dim %zu gen %d mu %d: %zu differ",
+                  "level %s kind %d pred %d clip %d/%d batch %zu dim %zu gen %d mu %d x0 %d: %zu differ",
                   dpo_simd_level_name(level), (int)o.kind, (int)o.pred, o.clip,
-                  o.use_clipped_output, batch, dim, gen, withmu, bad);
+                  o.use_clipped_output, batch, dim, gen, withmu, withx0, bad);
         }
     }
     unsetenv("DPO_SIMD");
@@ -396,6 +406,105 @@ static void test_fused_errors(void)
     CHECK(dpo_step_fused_f32(gxp, gmu, lp, fx, fo, fz, NULL, 2, 100, &c, DPO_LOGPROB_MEAN) ==
               DPO_ERR_NONFINITE, "overflowing step");
     CHECK(lp[0] != lp[0] && lp[1] != lp[1], "NaN log-probabilities after an overflow");
+}
+
+/* The dispatch entry dpo__simd_step_f32 with x0 at every level against the
+ * scalar element (dpo_step_elem_f32, dpo_lp_term), 0 to 33 elements and
+ * 2 vector batches plus tails, every output misaligned against every vector
+ * width; nothing is written outside [0, n) (n = 0 writes nothing). */
+static void test_step_x0_shapes(void)
+{
+    static dpo_schedule sch;
+    static const size_t ns[] = {0, 1, 3, 7, 8, 9, 31, 33, 16, 17, 24, 25};
+    static float xp[64 + PAD], x0[64 + PAD], mu[64 + PAD];
+    static double term[64 + PAD];
+    int level, pred, variant;
+    size_t k, off, i, bad = 0, guard = 0, cases = 0;
+    dpo_schedule_init(&sch, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0);
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        for (pred = 0; pred < 3; pred++)
+            for (variant = 0; variant < 4; variant++) {
+                dpo_step_opts o = dpo_step_opts_default();
+                dpo_step_coef_f32 c;
+                o.pred = pred == 0 ? DPO_PRED_EPSILON : pred == 1 ? DPO_PRED_V : DPO_PRED_SAMPLE;
+                o.kind = variant == 3 ? DPO_STEP_DDPM : DPO_STEP_DDIM;
+                o.clip = variant == 1;
+                o.use_clipped_output = variant == 2;
+                dpo_step_coef_f32_init(&c, &sch, 21 + (int)(next() % 900), 20, &o);
+                for (k = 0; k < sizeof ns / sizeof ns[0]; k++)
+                    for (off = 0; off < 8; off++) {
+                        size_t n = ns[k];
+                        fill(fx, n + 8, 4.0);
+                        fill(fo, n + 8, 3.0);
+                        fill(fz, n + 8, 5.0);
+                        for (i = 0; i < 64 + PAD; i++) {
+                            xp[i] = x0[i] = mu[i] = -7.0f;
+                            term[i] = -7.0;
+                        }
+                        dpo__simd_step_f32(xp + off, x0 + (7 - off), mu + off, term, fx + off, fo + 1,
+                                           (off & 1) ? NULL : fz + 3, n, &c, level);
+                        for (i = 0; i < n; i++) {
+                            float a, m, p = dpo_step_elem_f32(&a, &m, fx[off + i], fo[1 + i],
+                                                              (off & 1) ? 0.0f : fz[3 + i], &c);
+                            double t = dpo_lp_term((double)p, (double)m);
+                            if (memcmp(&xp[off + i], &p, 4) || memcmp(&x0[7 - off + i], &a, 4) ||
+                                memcmp(&mu[off + i], &m, 4) || memcmp(&term[i], &t, 8))
+                                bad++;
+                        }
+                        for (i = 0; i < 64 + PAD; i++)
+                            if (((i < off || i >= off + n) && (xp[i] != -7.0f || mu[i] != -7.0f)) ||
+                                ((i < 7 - off || i >= 7 - off + n) && x0[i] != -7.0f) ||
+                                (i >= n && term[i] != -7.0))
+                                guard++;
+                        cases++;
+                    }
+            }
+    }
+    CHECK(bad == 0 && guard == 0, "%zu cases: %zu elements differ, %zu guard elements written", cases, bad,
+          guard);
+}
+
+static void test_fused_x0_errors(void)
+{
+    static dpo_schedule sch;
+    dpo_step_opts o = dpo_step_opts_default();
+    dpo_step_coef_f32 c;
+    double lp[2] = {-5.0, -5.0};
+    size_t i;
+    int untouched = 1;
+    dpo_schedule_init(&sch, DPO_BETA_SCALED_LINEAR, 0.00085, 0.012, 1000, 0);
+    dpo_step_coef_f32_init(&c, &sch, 501, 20, &o);
+    fill(fx, 200, 2.0);
+    fill(fo, 200, 2.0);
+    fill(fz, 200, 2.0);
+    for (i = 0; i < 200; i++)
+        gxp[i] = gmu[i] = gx0[i] = 9.0f;
+    CHECK(dpo_step_fused_x0_f32(gxp, gx0, gmu, lp, fx, fo, fz, NULL, 2, 0, &c, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_SIZE, "empty rows");
+    CHECK(dpo_step_fused_x0_f32(gxp, fx + 3, gmu, lp, fx, fo, fz, NULL, 2, 100, &c, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_ALIAS, "x0 overlapping x");
+    CHECK(dpo_step_fused_x0_f32(gxp, gxp + 50, gmu, lp, fx, fo, fz, NULL, 2, 100, &c, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_ALIAS, "x0 overlapping x_prev");
+    CHECK(dpo_step_fused_x0_f32(gxp, gx0, gmu, (double *)(void *)(gx0 + 4), fx, fo, fz, NULL, 2, 100, &c,
+                                DPO_LOGPROB_MEAN) == DPO_ERR_ALIAS, "logprob overlapping x0");
+    fz[120] = 0.0f / 0.0f;
+    CHECK(dpo_step_fused_x0_f32(gxp, gx0, gmu, lp, fx, fo, fz, NULL, 2, 100, &c, DPO_LOGPROB_MEAN) ==
+              DPO_ERR_NONFINITE, "non-finite noise");
+    fz[120] = 0.5f;
+    for (i = 0; i < 200; i++)
+        if (gxp[i] != 9.0f || gmu[i] != 9.0f || gx0[i] != 9.0f)
+            untouched = 0;
+    CHECK(untouched && lp[0] == -5.0 && lp[1] == -5.0, "outputs untouched on bad input");
+    /* x0 in place of x (the same pointer) is allowed: the same bits as out of place */
+    memcpy(gmu, fx, 200 * sizeof(float));
+    CHECK(dpo_step_fused_x0_f32(gxp, gx0, NULL, lp, fx, fo, fz, NULL, 2, 100, &c, DPO_LOGPROB_MEAN) == DPO_OK,
+          "out of place");
+    CHECK(dpo_step_fused_x0_f32(rxp, gmu, NULL, lp, gmu, fo, fz, NULL, 2, 100, &c, DPO_LOGPROB_MEAN) == DPO_OK,
+          "x0 in place of x");
+    CHECK(memcmp(gmu, gx0, 200 * sizeof(float)) == 0 && memcmp(rxp, gxp, 200 * sizeof(float)) == 0,
+          "in place = out of place");
 }
 
 /* ---- the fixed-order matrix product at every level ---- */
@@ -519,6 +628,8 @@ int main(void)
     RUN(test_random_and_extremes);
     RUN(test_fused);
     RUN(test_fused_errors);
+    RUN(test_step_x0_shapes);
+    RUN(test_fused_x0_errors);
     RUN(test_matmul);
     RUN(test_step_philox);
     unsetenv("DPO_SIMD");

@@ -18,6 +18,7 @@ from ._core import DiffpoError
 from .losses import (PairLoss, d3po_code, d3po_label, diffusion_dpo, dspo, gauss_logprob, logratio, rank_desc, rdpo,
                      rdpo_delta_q, spo, spo_resample_index, spo_select, stepdpo, tailorpo, tailorpo_g_eta,
                      tailorpo_g_update)
+from .losses import DdpoLoss, ddpo, ddpo_advantages, ddpo_from_logratio
 from .noise import fingerprint, normal, sum_canonical
 from .schedule import DDIMSchedule, StepOutput, ddim_coefficients, dmu_dout, grad_mu_to_out
 from . import vectors
@@ -28,4 +29,5 @@ HAS_CUDA = _capi.HAS_CUDA
 
 __all__ = ["DDIMSchedule", "StepOutput", "ddim_coefficients", "dmu_dout", "grad_mu_to_out", "PairLoss", "DiffpoError", "normal", "fingerprint", "sum_canonical",
            "gauss_logprob", "logratio", "stepdpo", "d3po_code", "d3po_label", "spo", "tailorpo", "rdpo", "diffusion_dpo", "dspo",
-           "tailorpo_g_update", "tailorpo_g_eta", "rank_desc", "rdpo_delta_q", "spo_select", "spo_resample_index"]
+           "tailorpo_g_update", "tailorpo_g_eta", "rank_desc", "rdpo_delta_q", "spo_select", "spo_resample_index",
+           "DdpoLoss", "ddpo", "ddpo_from_logratio", "ddpo_advantages"]

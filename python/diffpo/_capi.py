@@ -224,6 +224,22 @@ spo_resample_index = _fn("dpo_spo_resample_index", S, P_u32, c_u64, c_u32, c_u32
 dspo_params_paper = _fn("dpo_dspo_params_paper", DspoParams, c_double, c_double, c_int)
 dspo_params_code = _fn("dpo_dspo_params_code", DspoParams, c_double, c_int)
 
+# DDPO (include/diffpo_loss.h): the clipped-ratio policy-gradient loss of one sample
+class DdpoParams(C.Structure):
+    _fields_ = [("clip_eps", c_double), ("adv_clip", c_double), ("sigma", c_double), ("mode", c_int)]
+
+
+class DdpoResult(C.Structure):
+    _fields_ = [("loss", c_double), ("lr", c_double), ("ratio", c_double), ("adv", c_double),
+                ("dl_dlr", c_double), ("clipped", c_int)]
+
+
+ddpo = _twins("dpo_ddpo", S, lambda P: (C.POINTER(DdpoResult), P, P, P, P, c_size, c_double, DdpoParams))
+ddpo_from_logratio = _fn("dpo_ddpo_from_logratio", S, C.POINTER(DdpoResult), c_double, c_double, DdpoParams)
+ddpo_advantages = _fn("dpo_ddpo_advantages", S, P_f64, P_f64, vp, c_size, c_size, c_double)
+step_fused_x0_f32 = _fn("dpo_step_fused_x0_f32", S, P_f32, P_f32, P_f32, P_f64, P_f32, P_f32, P_f32,
+                        C.POINTER(NoiseCoord), c_size, c_size, C.POINTER(StepCoefF32), c_int)
+
 # CUDA (include/diffpo_cuda.h): present only in a CUDA=1 build of the
 # library; None in a CPU build.  Every d_* pointer is device memory (a CUDA
 # tensor's data_ptr()), the last argument the cudaStream_t (an integer

@@ -3,7 +3,8 @@ selection functions.  Arrays: float32 or float64 NumPy arrays or CPU torch
 tensors, all of one dtype and shape; the loss sums over every element (one
 pair per call: flatten a pair's tensors, or call once per pair).
 
-Each loss returns a PairLoss: the scalars of dpo_pair_result (float) and
+Each pair loss returns a PairLoss (DDPO's, of one sample, a DdpoLoss): the
+scalars of dpo_pair_result (float) and
 `grads`, a dict of gradient arrays of the inputs' kind, dtype and shape
 (float32 gradients are the double gradients rounded once).  docs/losses.md
 gives each function's paper, equation and reduction; docs/python.md maps
@@ -13,7 +14,7 @@ import ctypes as C
 import numpy as np
 
 from . import _capi
-from ._core import arr, check, choice, empty_like, is_torch, mode, real, same, to_kind
+from ._core import arr, check, choice, empty_like, integer, is_torch, mode, real, same, to_kind
 
 _RESULT_FIELDS = ("loss", "z", "sig_neg", "lr_w", "lr_l", "dl_dlr_w", "dl_dlr_l")
 
@@ -180,6 +181,93 @@ def dspo(eps_w, eps_l, eth_w, eref_w, eth_l, eref_l, variant="code", beta=0.001,
         raise ValueError("variant: need 'code' or 'paper', got %r" % (variant,))
     return _call("dpo_dspo", _capi.dspo, (eps_w, eps_l, eth_w, eref_w, eth_l, eref_l),
                  ("eps_w", "eps_l", "eth_w", "eref_w", "eth_l", "eref_l"), ("eth_w", "eth_l"), p, want_grads=grads)
+
+
+# ---------------------------------------------------------------- DDPO
+_DDPO_FIELDS = ("loss", "lr", "ratio", "adv", "dl_dlr", "clipped")
+
+
+class DdpoLoss:
+    """DDPO's loss of one sample: loss, lr = log pi_theta(x) - log pi_old(x),
+    ratio = exp(lr), adv (after the clamp), dl_dlr, clipped (True when the
+    ratio lies outside [1 - clip_eps, 1 + clip_eps]) and grads {'mu': array}
+    (empty for ddpo_from_logratio or grads=False)."""
+    __slots__ = _DDPO_FIELDS + ("grads",)
+
+    def __init__(self, res, grads):
+        for f in _DDPO_FIELDS:
+            setattr(self, f, getattr(res, f))
+        self.clipped = bool(res.clipped)
+        self.grads = grads
+
+    def __repr__(self):
+        return "DdpoLoss(loss=%r, lr=%r, ratio=%r, adv=%r, clipped=%r, grads=[%s])" % (
+            self.loss, self.lr, self.ratio, self.adv, self.clipped, ", ".join(self.grads))
+
+
+def _ddpo_params(clip_eps, adv_clip, sigma, logprob):
+    return _capi.DdpoParams(real(clip_eps, "clip_eps"), real(adv_clip, "adv_clip"), real(sigma, "sigma"),
+                            mode(logprob))
+
+
+def ddpo(x, mu, mu_old, adv, sigma, clip_eps=1e-4, adv_clip=5.0, logprob="mean", grads=True):
+    """DDPO's clipped-ratio policy-gradient loss (Black et al.; ddpo-pytorch)
+    of one sample's step x ~ N(mu_old, sigma^2 I): lr = log N(x; mu) -
+    log N(x; mu_old) (logprob 'mean': divided by the element count, the
+    public code's mean log-probability), ratio = exp(lr), A = clamp(adv,
+    -adv_clip, adv_clip) (adv_clip 0: none), L = max(-A ratio, -A
+    clamp(ratio, 1 - clip_eps, 1 + clip_eps)).  Defaults are the public
+    code's.  grads: 'mu' = dL/dmu.  The public code averages L over the
+    batch: scale each sample's gradient by 1/B.  Returns DdpoLoss."""
+    a = same((x, mu, mu_old), ("x", "mu", "mu_old"))
+    n = a[0].size
+    if n == 0:
+        raise ValueError("x: empty")
+    p = _ddpo_params(clip_eps, adv_clip, sigma, logprob)
+    g = {}
+    pg = None
+    if grads:
+        g["mu"], pg = empty_like(a[0])
+    res = _capi.DdpoResult()
+    prec = a[0].prec
+    check(_capi.ddpo[prec](C.byref(res), pg, a[0].ptr, a[1].ptr, a[2].ptr, n, real(adv, "adv"), p),
+          "dpo_ddpo_" + prec)
+    return DdpoLoss(res, g)
+
+
+def ddpo_from_logratio(lr, adv, clip_eps=1e-4, adv_clip=5.0):
+    """DDPO's loss from a log-ratio your code computed (log_prob -
+    old_log_prob of one sample).  Returns DdpoLoss (no grads: dl_dlr is
+    the derivative with respect to lr)."""
+    p = _capi.DdpoParams(real(clip_eps, "clip_eps"), real(adv_clip, "adv_clip"), 1.0, 0)
+    res = _capi.DdpoResult()
+    check(_capi.ddpo_from_logratio(C.byref(res), real(lr, "lr"), real(adv, "adv"), p), "dpo_ddpo_from_logratio")
+    return DdpoLoss(res, {})
+
+
+def ddpo_advantages(reward, group, min_count, std_eps=1e-6):
+    """DDPO's per-prompt advantages (ddpo-pytorch's per-prompt stat tracker,
+    one batch, no history): adv[i] = (reward[i] - mean) / (std + std_eps)
+    over the samples of prompt group[i] when there are at least min_count
+    of them, else over all rewards; std is the population standard
+    deviation.  reward: float64 (n,); group: n non-negative integer prompt
+    ids (< 2^32).  Returns float64 (n,)."""
+    a = _rewards(reward, "reward")
+    if a.size == 0:
+        raise ValueError("reward: empty")
+    gr = np.asarray(group.detach().cpu().numpy() if is_torch(group) else group)
+    if gr.shape != (a.size,):
+        raise ValueError("group: shape %s, expected (%d,) (one prompt id per reward)" % (gr.shape, a.size))
+    if gr.dtype.kind not in "iu" and not (gr.dtype.kind == "f" and np.all(gr == np.floor(gr))):
+        raise TypeError("group: need integer prompt ids, got dtype %s" % gr.dtype)
+    if gr.size and (np.any(gr < 0) or np.any(gr > 2 ** 32 - 1)):
+        raise ValueError("group: prompt ids must lie in [0, 2^32 - 1]")
+    g32 = np.ascontiguousarray(gr, dtype=np.uint32)
+    mc = integer(min_count, "min_count", 0)
+    out = np.empty(a.size, dtype=np.float64)
+    check(_capi.ddpo_advantages(out.ctypes.data, a.ptr, g32.ctypes.data, a.size, mc, real(std_eps, "std_eps")),
+          "dpo_ddpo_advantages")
+    return to_kind(out, a)
 
 
 # ---------------------------------------------------------------- TailorPO-G

@@ -6,7 +6,8 @@ from collections import namedtuple
 import numpy as np
 
 from . import _capi
-from ._core import (DiffpoError, arr, check, choice, empty_like, f64_out, integer, mode, real, to_kind, writable)
+from ._core import (DiffpoError, _torch, addr, arr, check, choice, empty_like, f64_out, integer, mode, real, to_kind,
+                    writable)
 from .noise import normal
 
 def _coords(noise):
@@ -22,6 +23,24 @@ def _coords(noise):
                          _stream(kw.get("stream", "step")), 0, integer(kw.get("step", 0), "noise['step']", 0, 2 ** 32 - 1),
                          integer(kw.get("candidate", 0), "noise['candidate']", 0, 65535))
     return c, integer(kw.get("sample", 0), "noise['sample']", 0, 2 ** 32 - 1)
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _outputs(a, k):
+    """k (2 or 3) new outputs of a's kind, shape and precision, and their
+    addresses (one allocation each: keeping one does not keep the others)."""
+    shape, dt = a.shape, (_F32 if a.prec == "f32" else _F64)
+    o0, o1 = np.empty(shape, dt), np.empty(shape, dt)
+    o2 = np.empty(shape, dt) if k == 3 else None
+    ptrs = (addr(o0), addr(o1), addr(o2) if k == 3 else None)
+    if a.kind == "torch":
+        from_numpy = _torch.from_numpy
+        o0, o1 = from_numpy(o0), from_numpy(o1)
+        if k == 3:
+            o2 = from_numpy(o2)
+    return (o0, o1, o2), ptrs
 
 
 StepOutput = namedtuple("StepOutput", ["prev_sample", "mean", "log_prob", "pred_original_sample"])
@@ -178,6 +197,11 @@ class DDIMSchedule:
         return {f: getattr(c, f) for f, _ in c._fields_}
 
     def _coef(self, timestep, S, eta, use_clipped_model_output, prev_rule, prec):
+        return self._coef_ref(timestep, S, eta, use_clipped_model_output, prev_rule, prec)[0]
+
+    def _coef_ref(self, timestep, S, eta, use_clipped_model_output, prev_rule, prec):
+        """(coefficient struct, its ctypes reference): the reference made once
+        and reused (converting a fresh byref costs most of a microsecond)."""
         # the coefficient struct is a pure function of these arguments and the
         # (immutable) table: cached, so a training loop pays for it once per step
         key = (timestep, self.num_inference_steps if S is None else S, eta, use_clipped_model_output, prev_rule,
@@ -187,12 +211,13 @@ class DDIMSchedule:
         except (KeyError, TypeError):
             pass
         c = self._coef_new(timestep, S, eta, use_clipped_model_output, prev_rule, prec)
+        cr = (c, C.byref(c))
         if len(self._cache) < 65536:
             try:
-                self._cache[key] = c
+                self._cache[key] = cr
             except TypeError:  # an unhashable timestep (a tensor): not cached
                 pass
-        return c
+        return cr
 
     def _coef_new(self, timestep, S, eta, use_clipped_model_output, prev_rule, prec):
         S = self.num_inference_steps if S is None else S
@@ -229,8 +254,9 @@ class DDIMSchedule:
         for one where sigma = 0 (eta = 0, or the last step with
         set_alpha_to_one) raises DiffpoError DPO_ERR_SIGMA_ZERO: the step is
         deterministic there.  pred_original_sample=False leaves x0 out
-        (None): float32 steps with a log-probability then run as one fused
-        pass (dpo_step_fused_f32, the same bits).  Returns StepOutput."""
+        (None).  float32 steps run as one fused pass (dpo_step_fused_x0_f32:
+        the same bits as the step followed by its log-probability) unless
+        prev_sample is given.  Returns StepOutput."""
         x = arr(sample, "sample", on=True)
         e = arr(model_output, "model_output", prec=x.prec, shape=x.shape, on=x)
         if x.size == 0:
@@ -238,12 +264,15 @@ class DDIMSchedule:
         if x.dev is not None:  # CUDA tensors: include/diffpo_cuda.h (_cuda.py)
             from . import _cuda
             _cuda._f32(x, "the DDIM step")
-        given = [n for n, v in (("variance_noise", variance_noise), ("noise", noise),
-                                ("prev_sample", prev_sample)) if v is not None]
-        if len(given) > 1:
-            raise ValueError("%s: give at most one of variance_noise, noise and prev_sample" % given[1])
+        if variance_noise is not None:
+            if noise is not None or prev_sample is not None:
+                raise ValueError("%s: give at most one of variance_noise, noise and prev_sample"
+                                 % ("noise" if noise is not None else "prev_sample"))
+        elif noise is not None and prev_sample is not None:
+            raise ValueError("prev_sample: give at most one of variance_noise, noise and prev_sample")
         lpm = None if logprob is None else mode(logprob)
-        c = self._coef(timestep, num_inference_steps, eta, use_clipped_model_output, prev_rule, x.prec)
+        c, cref = self._coef_ref(timestep, num_inference_steps, eta, use_clipped_model_output, prev_rule, x.prec)
+        f32 = x.prec == "f32"
         batch = x.shape[0] if len(x.shape) >= 2 else 1
         dim = x.size // batch
         z = None
@@ -255,7 +284,7 @@ class DDIMSchedule:
         elif prev_sample is not None:
             given_prev = arr(prev_sample, "prev_sample", prec=x.prec, shape=x.shape, on=x)
             if x.dev is None:
-                zz = np.zeros(x.shape, dtype=np.float32 if x.prec == "f32" else np.float64)
+                zz = np.zeros(x.shape, dtype=np.float32 if f32 else np.float64)
                 z = arr(zz, "noise")
         elif c.sigma != 0 or lpm is not None:
             if c.sigma == 0:
@@ -265,30 +294,38 @@ class DDIMSchedule:
         if x.dev is not None:
             return _cuda.step(self, x, e, c, lpm, z, coord if noise is not None else None,
                               given_prev if prev_sample is not None else None, pred_original_sample)
-        prev, p_prev = empty_like(x)
-        mean, p_mean = empty_like(x)
-        if (not pred_original_sample and x.prec == "f32" and lpm is not None and prev_sample is None
-                and c.sigma != 0):
-            lpv, p_lp = f64_out(batch)
-            check(_capi.step_fused_f32(p_prev, p_mean, p_lp, x.ptr, e.ptr, z.ptr if z is not None else None,
-                                       C.byref(coord) if noise is not None else None, batch, dim, C.byref(c), lpm),
-                  "dpo_step_fused_f32")
-            return StepOutput(prev, mean, to_kind(lpv, x), None)
-        if pred_original_sample:
-            x0, p_x0 = empty_like(x)
+        nout = 3 if pred_original_sample else 2
+        outs, ptrs = _outputs(x, nout)
+        if f32 and prev_sample is None and (lpm is None or c.sigma != 0):
+            # one pass: x_prev, mu, x0 and the log-probability (the same bits as the two passes below)
+            if lpm is not None:
+                lpv = np.empty(batch, _F64)
+                p_lp = addr(lpv)
+            else:
+                lpv, p_lp = None, None
+            check(_capi.step_fused_x0_f32(ptrs[0], ptrs[2] if nout == 3 else None, ptrs[1], p_lp, x.ptr, e.ptr,
+                                          z.ptr if z is not None else None,
+                                          C.byref(coord) if noise is not None else None, batch, dim, cref,
+                                          lpm or 0), "dpo_step_fused_x0_f32")
+            return StepOutput(outs[0], outs[1], None if lpv is None else to_kind(lpv, x),
+                              outs[2] if nout == 3 else None)
+        prev, mean = outs[0], outs[1]
+        p_prev, p_mean = ptrs[0], ptrs[1]
+        if nout == 3:
+            x0, p_x0 = outs[2], ptrs[2]
         else:
             x0, p_x0 = None, None
         if noise is not None:  # the noise drawn inside the library, row b from sample s0 + b
-            fn = _capi.step_philox_f32 if x.prec == "f32" else _capi.step_philox_f64
-            w = 4 if x.prec == "f32" else 8
+            fn = _capi.step_philox_f32 if f32 else _capi.step_philox_f64
+            w = 4 if f32 else 8
             for b in range(batch):
                 coord.sample = s0 + b
                 o = b * dim * w
                 check(fn(p_prev + o, p_x0 + o if p_x0 else None, p_mean + o, x.ptr + o, e.ptr + o, coord, dim,
-                         C.byref(c)), fn.__name__)
+                         cref), fn.__name__)
         else:
-            fn = _capi.step_f32 if x.prec == "f32" else _capi.step_f64
-            check(fn(p_prev, p_x0, p_mean, x.ptr, e.ptr, z.ptr if z is not None else None, x.size, C.byref(c)),
+            fn = _capi.step_f32 if f32 else _capi.step_f64
+            check(fn(p_prev, p_x0, p_mean, x.ptr, e.ptr, z.ptr if z is not None else None, x.size, cref),
                   fn.__name__)
         lp = None
         if prev_sample is not None:
@@ -298,8 +335,8 @@ class DDIMSchedule:
             xp_ptr = p_prev
         if lpm is not None:
             lpv, p_lp = f64_out(batch)
-            fl = _capi.step_logprob_f32 if x.prec == "f32" else _capi.step_logprob_f64
-            check(fl(p_lp, xp_ptr, p_mean, batch, dim, C.byref(c), lpm), fl.__name__)
+            fl = _capi.step_logprob_f32 if f32 else _capi.step_logprob_f64
+            check(fl(p_lp, xp_ptr, p_mean, batch, dim, cref, lpm), fl.__name__)
             lp = to_kind(lpv, x)
         return StepOutput(prev, mean, lp, x0)
 

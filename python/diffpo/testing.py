@@ -208,6 +208,7 @@ _METHODS = {
     "dspo.code_sg": ("eps eth_w eref_w eth_l eref_l", "beta", "d_w d_l u loss grad_eth_w grad_eth_l"),
     "dspo.paper": ("eps eth_w eref_w eth_l eref_l", "lambda c_t", "d_w d_l u loss grad_eth_w grad_eth_l"),
     "dspo.paper_sg": ("eps eth_w eref_w eth_l eref_l", "lambda c_t", "d_w d_l u loss grad_eth_w grad_eth_l"),
+    "ddpo": ("x mu mu_old", "clip_eps adv_clip sigma adv", "lr ratio adv loss dl_dlr clipped grad_mu"),
 }
 
 METHODS = sorted(_METHODS)
@@ -262,6 +263,14 @@ def diffpo_loss(method, case, logprob=None, as_dtype=None):
                 r = _L.dspo(*args, variant="paper", lambda_=p["lambda"], c_t=p["c_t"], stopgrad=sg)
         return dict(d_w=r.lr_w, d_l=r.lr_l, u=r.z, loss=r.loss, grad_eth_w=r.grads["eth_w"],
                     grad_eth_l=r.grads["eth_l"])
+    if fn == "ddpo":
+        r = _L.ddpo(i["x"], i["mu"], i["mu_old"], p["adv"], p["sigma"], clip_eps=p["clip_eps"],
+                    adv_clip=p["adv_clip"], logprob=red)
+        return dict(lr=r.lr, ratio=r.ratio, adv=r.adv, loss=r.loss, dl_dlr=r.dl_dlr, clipped=int(r.clipped),
+                    grad_mu=r.grads["mu"])
+    if fn == "ddpo.advantages":
+        return dict(adv=_L.ddpo_advantages(case.inputs["reward"], case.inputs["group"].astype(np.int64),
+                                           int(p["min_count"]), std_eps=p["std_eps"]))
     raise ValueError("method: no loss %r (choose from %s)" % (fn, ", ".join(METHODS)))
 
 
@@ -285,7 +294,10 @@ def check_loss(loss_fn, method, prec="f64", rtol=None, cases=None, array="numpy"
     """Checks loss_fn against the golden vectors of `method` (one of
     diffpo.testing.METHODS: 'tailorpo', 'stepdpo', 'd3po_code',
     'rdpo.printed', 'rdpo.intended', 'spo.loss', 'diffusion_dpo',
-    'dspo.code', 'dspo.code_sg', 'dspo.paper', 'dspo.paper_sg').
+    'dspo.code', 'dspo.code_sg', 'dspo.paper', 'dspo.paper_sg', 'ddpo').
+    DDPO's cases pass x, mu, mu_old and the scalars clip_eps, adv_clip,
+    sigma, adv; its outputs are lr, ratio, adv, loss, dl_dlr, clipped and
+    grad_mu.
 
     loss_fn(**inputs, **params, logprob=reduction) -> dict with 'loss' and
     any of the case's other outputs (e.g. 'grad_mu', 'lr_w', 'z'); only

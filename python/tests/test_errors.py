@@ -146,3 +146,35 @@ def test_diffpo_torch_refuses_gradients_it_does_not_provide():
         dt.tailorpo(t.clone().requires_grad_(), t, t, t, beta=0.1, sigma=0.1)
     with pytest.raises(TypeError, match=r"^mu_ref: diffpo.torch takes torch tensors"):
         dt.tailorpo(t, t, t, t.numpy(), beta=0.1, sigma=0.1)
+
+
+def test_ddpo_bad_input():
+    """DDPO's binding: argument names in the message, the library's status
+    as DiffpoError, and the gradient buffer of a failed call never returned."""
+    with pytest.raises(ValueError, match=r"^mu_old: shape \(11,\), expected \(12,\)"):
+        diffpo.ddpo(X, X, X[:11].copy(), adv=1.0, sigma=0.5)
+    with pytest.raises(TypeError, match=r"^mu: dtype float64, but the other arguments are float32"):
+        diffpo.ddpo(X, X.astype(np.float64), X, adv=1.0, sigma=0.5)
+    with pytest.raises(diffpo.DiffpoError) as ei:
+        diffpo.ddpo(X, X, X, adv=1.0, sigma=0.0)
+    assert ei.value.status == "DPO_ERR_SIGMA_ZERO" and ei.value.function == "dpo_ddpo_f32"
+    with pytest.raises(diffpo.DiffpoError) as ei:
+        diffpo.ddpo(X, X, X, adv=1.0, sigma=0.5, clip_eps=1.5)
+    assert ei.value.status == "DPO_ERR_RANGE"
+    with pytest.raises(diffpo.DiffpoError) as ei:
+        diffpo.ddpo(X, X, X, adv=float("nan"), sigma=0.5)
+    assert ei.value.status == "DPO_ERR_NONFINITE"
+    with pytest.raises(ValueError, match=r"^logprob: need 'sum' or 'mean'"):
+        diffpo.ddpo(X, X, X, adv=1.0, sigma=0.5, logprob="avg")
+    r = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"^group: prompt ids must lie in"):
+        diffpo.ddpo_advantages(r, [0, -1, 0], 0)
+    with pytest.raises(ValueError, match=r"^group: shape \(2,\), expected \(3,\)"):
+        diffpo.ddpo_advantages(r, [0, 1], 0)
+    with pytest.raises(TypeError, match=r"^group: need integer prompt ids"):
+        diffpo.ddpo_advantages(r, [0.5, 1, 0], 0)
+    with pytest.raises(TypeError, match=r"^reward: float64"):
+        diffpo.ddpo_advantages(r.astype(np.float32), [0, 1, 0], 0)
+    with pytest.raises(diffpo.DiffpoError) as ei:
+        diffpo.ddpo_advantages(np.ones(3), [0, 0, 0], 0, std_eps=0.0)  # equal rewards, std_eps 0
+    assert ei.value.status == "DPO_ERR_RANGE"

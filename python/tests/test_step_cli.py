@@ -173,3 +173,63 @@ def test_fingerprint_of_bytes_and_tensors():
     if have_torch():
         import torch
         assert diffpo.fingerprint(torch.from_numpy(a)) == diffpo.fingerprint(a)
+
+
+def _two_pass(sched, e, t, x, eta, z, coord, logprob, use_clipped):
+    """The library's two-pass float32 step (dpo_step_f32 or dpo_step_philox_f32
+    row by row, then dpo_step_logprob_f32), called directly: the reference
+    the fused one-pass step of DDIMSchedule.step must equal bit for bit."""
+    import ctypes as C
+    from diffpo import _capi
+    c = sched._coef(t, None, eta, use_clipped, None, "f32")
+    B, d = x.shape[0], x.size // x.shape[0]
+    prev, mu, x0 = (np.empty_like(x) for _ in range(3))
+    P = lambda a: a.ctypes.data  # noqa: E731
+    if coord is not None:
+        for b in range(B):
+            nc = _capi.NoiseCoord(coord["seed"], _capi.STREAMS["step"], coord["sample"] + b, coord["step"], 0)
+            o = b * d * 4
+            assert _capi.step_philox_f32(P(prev) + o, P(x0) + o, P(mu) + o, P(x) + o, P(e) + o, nc, d, C.byref(c)) == 0
+    else:
+        assert _capi.step_f32(P(prev), P(x0), P(mu), P(x), P(e), P(z) if z is not None else None, x.size,
+                              C.byref(c)) == 0
+    lp = None
+    if logprob:
+        lp = np.empty(B)
+        assert _capi.step_logprob_f32(P(lp), P(prev), P(mu), B, d, C.byref(c), _capi.LOGPROB[logprob]) == 0
+    return prev, mu, x0, lp
+
+
+@pytest.mark.parametrize("pred", ["epsilon", "v_prediction", "sample"])
+@pytest.mark.parametrize("variant", ["plain", "use_clipped", "clip", "coords", "eta0"])
+def test_full_step_fused_equals_two_pass(pred, variant):
+    """The full float32 step (x0 included) runs as one fused pass
+    (dpo_step_fused_x0_f32); x_prev, mean, x0 and the log-probability equal
+    the two-pass path bit for bit, with rows of 37 elements (vector
+    batches plus tails), use_clipped_model_output with and without the
+    clip, noise coordinates and eta = 0."""
+    clip = variant == "clip" or (variant == "use_clipped" and pred == "sample")
+    sched = diffpo.DDIMSchedule(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                                prediction_type=pred, clip_sample=clip, clip_sample_range=0.8)
+    sched.set_timesteps(20)
+    shape = (3, 37)
+    x = diffpo.normal(shape, seed=21, sample=[0, 1, 2], step=1) * np.float32(1.5)
+    e = diffpo.normal(shape, seed=21, sample=[0, 1, 2], step=2)
+    z = diffpo.normal(shape, seed=21, sample=[0, 1, 2], step=3)
+    uc = variant in ("use_clipped", "clip")
+    eta = 0.0 if variant == "eta0" else 1.0
+    coord = dict(seed=4, step=2, sample=7) if variant == "coords" else None
+    lp = None if variant == "eta0" else "mean"
+    kw = dict(eta=eta, use_clipped_model_output=uc, logprob=lp)
+    if coord is not None:
+        out = sched.step(e, 501, x, noise=coord, **kw)
+    else:
+        out = sched.step(e, 501, x, variance_noise=z if eta else None, **kw)
+    prev, mu, x0, lpr = _two_pass(sched, e, 501, x, eta, z if eta and coord is None else None, coord, lp, uc)
+    assert_bits(out.prev_sample, prev, "prev_sample")
+    assert_bits(out.mean, mu, "mean")
+    assert_bits(out.pred_original_sample, x0, "pred_original_sample")
+    if lp:
+        assert_bits(out.log_prob, lpr, "log_prob")
+    else:
+        assert out.log_prob is None

@@ -57,6 +57,33 @@ def test_check_loss_rdpo_variant():
     assert cases
 
 
+def ddpo_numpy(x, mu, mu_old, clip_eps, adv_clip, sigma, adv, logprob, reduce_as=None):
+    """DDPO's clipped-ratio loss in plain NumPy float64, typed from the
+    public code's formula (ratio = exp(lp - old_lp), loss = max(-A ratio,
+    -A clip(ratio, 1 - eps, 1 + eps)), A clamped to +-adv_clip), not from diffpo."""
+    n = x.size if (reduce_as or logprob) == "mean" else 1
+    lr = np.sum((x - mu_old) ** 2 - (x - mu) ** 2) / (2 * sigma ** 2 * n)
+    ratio = np.exp(lr)
+    A = np.clip(adv, -adv_clip, adv_clip) if adv_clip > 0 else adv
+    lo, hi = 1 - clip_eps, 1 + clip_eps
+    unclipped, clipped = -A * ratio, -A * np.clip(ratio, lo, hi)
+    loss = max(unclipped, clipped)
+    dl_dlr = -A * ratio if (unclipped >= clipped or lo <= ratio <= hi) else 0.0
+    return {"loss": loss, "lr": lr, "ratio": ratio, "adv": A, "dl_dlr": dl_dlr,
+            "grad_mu": dl_dlr * (x - mu) / (sigma ** 2 * n)}
+
+
+def test_check_loss_ddpo():
+    """DDPO's golden vectors through check_loss: a correct implementation
+    passes; the summed log-probability where the case uses the public
+    code's mean is named as a reduction mismatch."""
+    assert "cases of ddpo" in T.check_loss(ddpo_numpy, "ddpo")
+    with pytest.raises(AssertionError) as ei:
+        T.check_loss(lambda **kw: ddpo_numpy(reduce_as="sum", **kw), "ddpo")
+    msg = str(ei.value)
+    assert msg.startswith("diffpo.testing: case 'ddpo-f64-"), msg
+
+
 def test_check_loss_rejects_unknown_methods():
     with pytest.raises(ValueError, match="is not one of"):
         T.check_loss(tailorpo_numpy, "tailorpo-g")

@@ -14,9 +14,10 @@ pytestmark = needs_torch
 import diffpo  # noqa: E402
 from diffpo import vectors  # noqa: E402
 
-LOSS_FILES = ["stepdpo.vec", "tailorpo.vec", "d3po_code.vec", "rdpo.vec", "spo.vec", "diffusion_dpo.vec", "dspo.vec"]
+LOSS_FILES = ["stepdpo.vec", "tailorpo.vec", "d3po_code.vec", "rdpo.vec", "spo.vec", "diffusion_dpo.vec", "dspo.vec",
+              "ddpo.vec"]
 LOSS_FNS = {"stepdpo", "stepdpo.chain", "tailorpo", "tailorpo.chain", "d3po_code", "rdpo.printed", "rdpo.intended",
-            "spo.loss", "diffusion_dpo", "dspo.code", "dspo.code_sg", "dspo.paper", "dspo.paper_sg"}
+            "spo.loss", "diffusion_dpo", "dspo.code", "dspo.code_sg", "dspo.paper", "dspo.paper_sg", "ddpo"}
 
 
 def autograd_case(c):
@@ -46,6 +47,12 @@ def autograd_case(c):
         else:
             loss = dt.spo(T["x_w"], T["x_l"], mu, T["mu_ref"], p["sigma"], beta=p["beta"], clip_eps=p["clip_eps"],
                           logprob=red)
+        loss.backward()
+        return {"loss": loss, "grad_mu": mu.grad}
+    if f == "ddpo":
+        mu = leaf("mu")
+        loss = dt.ddpo(T["x"], mu, T["mu_old"], p["adv"], p["sigma"], clip_eps=p["clip_eps"], adv_clip=p["adv_clip"],
+                       logprob=red)
         loss.backward()
         return {"loss": loss, "grad_mu": mu.grad}
     if f == "d3po_code":
@@ -139,3 +146,28 @@ def test_step_mean_backward_is_the_library_chain_rule():
     assert_bits(w.grad, sched.grad_mu_to_out(g_mu.contiguous(), 501, eta=1.0), "parameter gradient")
     k = sched.dmu_dout(501, eta=1.0)
     assert k != 0 and np.isfinite(k)
+
+
+def test_ddpo_batched_rows_and_mean_loss():
+    """dt.ddpo with batched=True and one advantage per row: each row's loss
+    and gradient are the one-sample call's (the library's), and
+    loss.mean().backward() gives each row's gradient over B (the public
+    code's batch mean)."""
+    import torch
+    import diffpo.torch as dt
+    B, n = 3, 12
+    x = torch.from_numpy(diffpo.normal((B, n), seed=5, sample=[0, 1, 2]))
+    mu_old = torch.from_numpy(diffpo.normal((B, n), seed=6, sample=[0, 1, 2]))
+    mu0 = mu_old + 0.01 * torch.from_numpy(diffpo.normal((B, n), seed=7, sample=[0, 1, 2]))
+    adv = torch.tensor([1.5, -0.5, 7.0], dtype=torch.float64)
+    mu = mu0.clone().requires_grad_()
+    loss = dt.ddpo(x, mu, mu_old, adv, 0.4, clip_eps=0.05, batched=True)
+    assert loss.shape == (B,)
+    loss.mean().backward()
+    for b in range(B):
+        r = diffpo.ddpo(x[b], mu0[b], mu_old[b], float(adv[b]), 0.4, clip_eps=0.05)
+        assert_bits(loss[b].detach(), torch.tensor(r.loss, dtype=torch.float64), "loss row %d" % b)
+        assert_bits(mu.grad[b], r.grads["mu"] * (1.0 / B), "grad row %d" % b)
+    assert float(adv[2]) == 7.0 and r.adv == 5.0  # the advantage clamp of the public code
+    with pytest.raises(ValueError, match="adv"):
+        dt.ddpo(x, mu0, mu_old, torch.ones(2, dtype=torch.float64), 0.4, batched=True)

@@ -22,7 +22,7 @@ import torch
 from .. import losses as _L
 from .._core import arr
 
-__all__ = ["stepdpo", "d3po_code", "spo", "tailorpo", "rdpo", "diffusion_dpo", "dspo", "step_mean"]
+__all__ = ["stepdpo", "d3po_code", "spo", "tailorpo", "rdpo", "diffusion_dpo", "dspo", "ddpo", "step_mean"]
 
 
 class _Loss(torch.autograd.Function):
@@ -135,6 +135,31 @@ def dspo(eps_w, eps_l, eth_w, eref_w, eth_l, eref_l, variant="code", beta=0.001,
     n = ("eps_w", "eps_l", "eth_w", "eref_w", "eth_l", "eref_l")
     return _apply(_L.dspo, n, (eps_w, eps_l, eth_w, eref_w, eth_l, eref_l), {"eth_w": "eth_w", "eth_l": "eth_l"},
                   dict(variant=variant, beta=beta, lambda_=lambda_, c_t=c_t, stopgrad=stopgrad), batched)
+
+
+def _ddpo_row(x, mu, mu_old, adv, **kw):
+    return _L.ddpo(x, mu, mu_old, float(adv), **kw)
+
+
+def ddpo(x, mu, mu_old, adv, sigma, clip_eps=1e-4, adv_clip=5.0, logprob="mean", batched=False):
+    """DDPO's clipped-ratio loss of one sample (x the sampled x_{t-1}, mu the
+    policy's step mean, mu_old the sampling policy's); differentiable in mu.
+    adv: a number, or with batched=True a number or one advantage per row
+    (a (B,) tensor or sequence).  The public code's loss is the mean over
+    the batch: loss.mean() with batched=True."""
+    if batched:
+        B = mu.shape[0] if isinstance(mu, torch.Tensor) and mu.dim() > 0 else 0
+        a = torch.as_tensor(adv.detach() if isinstance(adv, torch.Tensor) else adv, dtype=torch.float64)
+        if a.dim() == 0:
+            a = a.expand(B).contiguous()
+        if a.shape != (B,):
+            raise ValueError("adv: shape %s, expected a number or (%d,) (one advantage per row)" % (tuple(a.shape), B))
+    else:
+        if isinstance(adv, torch.Tensor) and adv.numel() != 1:
+            raise ValueError("adv: one sample needs one advantage, got shape %s" % (tuple(adv.shape),))
+        a = torch.as_tensor(float(adv), dtype=torch.float64)
+    return _apply(_ddpo_row, ("x", "mu", "mu_old", "adv"), (x, mu, mu_old, a), {"mu": "mu"},
+                  dict(sigma=sigma, clip_eps=clip_eps, adv_clip=adv_clip, logprob=logprob), batched)
 
 
 class _StepMean(torch.autograd.Function):
