@@ -43,12 +43,15 @@ def reward(x0):
     return x0[:, :, 2:6, 2:6].mean(dim=(1, 2, 3)).double()
 
 
-def make_unet():
+def make_unet(channels=(16, 32), groups=8):
+    """The UNet2DModel, randomly initialised from torch.manual_seed(0) (no
+    download).  examples/python/distributed_align.py builds a smaller one
+    (channels=(8, 16), groups=4)."""
     torch.manual_seed(0)
     return diffusers.UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1,
-                                 block_out_channels=(16, 32), norm_num_groups=8,
-                                 down_block_types=("DownBlock2D", "DownBlock2D"),
-                                 up_block_types=("UpBlock2D", "UpBlock2D"))
+                                 block_out_channels=tuple(channels), norm_num_groups=groups,
+                                 down_block_types=("DownBlock2D",) * len(channels),
+                                 up_block_types=("UpBlock2D",) * len(channels))
 
 
 def eps(model, x, t):
@@ -83,62 +86,74 @@ def sample(model, sched, n, seed, first=0):
     return x
 
 
+def trajectory(method, model, ref, sched, first, count, seed, norm, steps=S):
+    """The alignment's work on samples [first, first + count) (global
+    indices): one trajectory each; at every step, k candidates x_{t-1} from
+    one x_t (diffpo noise, candidate index c), rewards of their predicted
+    x0, a pair (TailorPO: best/worst by diffpo.rank_desc, the winner
+    continues; SPO: diffpo.spo_select, a diffpo.spo_resample_index
+    candidate continues), and the pair's loss through diffpo.torch, summed,
+    divided by `norm` (the global batch) and back-propagated into p.grad
+    (one backward per step).  Every value depends only on the parameters,
+    `seed` and the global sample indices, so a fixed range of samples gives
+    the same gradient in any process (examples/python/distributed_align.py
+    runs it one sample at a time).  Returns the final samples x_0."""
+    ts = sched.timesteps(steps)
+    k = 2 if method == "tailorpo" else 4
+    with torch.no_grad():
+        x = diffpo.normal((count, 1, 8, 8), seed=seed, stream="init", sample=list(range(first, first + count)),
+                          dtype=next(model.parameters()).dtype)
+    for j, t in enumerate(ts):
+        t = int(t)
+        sigma = sched.coefficients(t, eta=ETA)["sigma"]
+        with torch.no_grad():
+            e = eps(model, x, t)
+            cands = [sched.step(e, t, x, eta=ETA, noise=dict(seed=seed, step=j, sample=first, candidate=c))
+                     .prev_sample for c in range(k)]
+            if j + 1 < len(ts):  # reward of each candidate's predicted x0 at the next timestep
+                tn = int(ts[j + 1])
+                r = torch.stack([reward(sched.step(eps(model, xc, tn), tn, xc, eta=0.0).pred_original_sample)
+                                 for xc in cands], dim=1)
+            else:
+                r = torch.stack([reward(xc) for xc in cands], dim=1)
+        pairs, nxt = [], []
+        for b in range(count):
+            rb = np.ascontiguousarray(r[b].numpy())
+            if method == "tailorpo":
+                order = diffpo.rank_desc(rb)
+                pairs.append((b, order[0], order[-1]))
+                nxt.append(cands[order[0]][b])
+            else:
+                best, worst, valid = diffpo.spo_select(rb, t, thr=0.0, kappa=750)
+                if valid:
+                    pairs.append((b, best, worst))
+                nxt.append(cands[diffpo.spo_resample_index(seed, first + b, j, k)][b])
+        if pairs and sigma > 0:
+            bi = [p[0] for p in pairs]
+            x_w = torch.stack([cands[p[1]][p[0]] for p in pairs]).contiguous()
+            x_l = torch.stack([cands[p[2]][p[0]] for p in pairs]).contiguous()
+            xs = x[bi].contiguous()
+            mu = dt.step_mean(sched, eps(model, xs, t), t, xs, eta=ETA)
+            with torch.no_grad():
+                mu_ref = sched.step(eps(ref, xs, t), t, xs, eta=ETA, prev_sample=xs).mean
+            if method == "tailorpo":
+                loss = dt.tailorpo(x_w, x_l, mu, mu_ref, beta=0.1, sigma=sigma, logprob="sum", batched=True)
+            else:
+                loss = dt.spo(x_w, x_l, mu, mu_ref, sigma, beta=10.0, clip_eps=0.1, logprob="mean", batched=True)
+            (loss.sum() / norm).backward()
+        x = torch.stack(nxt)
+    return x
+
+
 def align(method, base, sched, iters, batch, seed):
-    """One trajectory per sample and iteration: at every step, k candidates
-    x_{t-1} from one x_t (diffpo noise, candidate index c), rewards of their
-    predicted x0, a pair (TailorPO: best/worst by diffpo.rank_desc, the
-    winner continues; SPO: diffpo.spo_select, a diffpo.spo_resample_index
-    candidate continues), and the pair's loss through diffpo.torch."""
+    """`iters` iterations of `trajectory` over a batch of `batch` samples
+    (iteration it holds global samples it*batch ...), one Adam step each."""
     model, ref = copy.deepcopy(base), copy.deepcopy(base).requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    ts = sched.timesteps(S)
-    k = 2 if method == "tailorpo" else 4
     curve = []
     for it in range(iters):
-        first = it * batch
-        with torch.no_grad():
-            x = torch.from_numpy(diffpo.normal((batch, 1, 8, 8), seed=seed, stream="init",
-                                               sample=list(range(first, first + batch))))
         opt.zero_grad()
-        for j, t in enumerate(ts):
-            t = int(t)
-            sigma = sched.coefficients(t, eta=ETA)["sigma"]
-            with torch.no_grad():
-                e = eps(model, x, t)
-                cands = [sched.step(e, t, x, eta=ETA, noise=dict(seed=seed, step=j, sample=first, candidate=c))
-                         .prev_sample for c in range(k)]
-                if j + 1 < len(ts):  # reward of each candidate's predicted x0 at the next timestep
-                    tn = int(ts[j + 1])
-                    r = torch.stack([reward(sched.step(eps(model, xc, tn), tn, xc, eta=0.0).pred_original_sample)
-                                     for xc in cands], dim=1)
-                else:
-                    r = torch.stack([reward(xc) for xc in cands], dim=1)
-            pairs, nxt = [], []
-            for b in range(batch):
-                rb = np.ascontiguousarray(r[b].numpy())
-                if method == "tailorpo":
-                    order = diffpo.rank_desc(rb)
-                    pairs.append((b, order[0], order[-1]))
-                    nxt.append(cands[order[0]][b])
-                else:
-                    best, worst, valid = diffpo.spo_select(rb, t, thr=0.0, kappa=750)
-                    if valid:
-                        pairs.append((b, best, worst))
-                    nxt.append(cands[diffpo.spo_resample_index(seed, first + b, j, k)][b])
-            if pairs and sigma > 0:
-                bi = [p[0] for p in pairs]
-                x_w = torch.stack([cands[p[1]][p[0]] for p in pairs]).contiguous()
-                x_l = torch.stack([cands[p[2]][p[0]] for p in pairs]).contiguous()
-                xs = x[bi].contiguous()
-                mu = dt.step_mean(sched, eps(model, xs, t), t, xs, eta=ETA)
-                with torch.no_grad():
-                    mu_ref = sched.step(eps(ref, xs, t), t, xs, eta=ETA, prev_sample=xs).mean
-                if method == "tailorpo":
-                    loss = dt.tailorpo(x_w, x_l, mu, mu_ref, beta=0.1, sigma=sigma, logprob="sum", batched=True)
-                else:
-                    loss = dt.spo(x_w, x_l, mu, mu_ref, sigma, beta=10.0, clip_eps=0.1, logprob="mean", batched=True)
-                (loss.sum() / batch).backward()
-            x = torch.stack(nxt)
+        x = trajectory(method, model, ref, sched, it * batch, batch, seed, norm=batch)
         opt.step()
         curve.append(float(reward(x).mean()))
     return model, curve
