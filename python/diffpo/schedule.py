@@ -100,8 +100,9 @@ def _torch_scalars(ac32, final32, t, prev, eta):
     its sqrt kernel; that kernel is not correctly rounded on every build,
     docs/python.md).  DDPO's ddim_step_with_logprob applies the same
     operations to broadcast tensors; they give the same bits (measured,
-    docs/python.md).  eta stays a Python float, as diffusers receives it."""
-    acs = _torch.from_numpy(ac32)
+    docs/python.md).  ac32: the float32 table as a CPU torch tensor; eta
+    stays a Python float, as diffusers receives it."""
+    acs = ac32
     alpha_prod_t = acs[t]
     alpha_prod_t_prev = acs[prev] if prev >= 0 else _torch.tensor(final32, dtype=_torch.float32)
     beta_prod_t = 1 - alpha_prod_t
@@ -268,7 +269,7 @@ class DDIMSchedule:
         # the coefficient struct is a pure function of these arguments and the
         # (immutable) table: cached, so a training loop pays for it once per step
         key = (timestep, self.num_inference_steps if S is None else S, eta, use_clipped_model_output, prev_rule,
-               prec)
+               prec, self.scalars)
         try:
             return self._cache[key]
         except (KeyError, TypeError):
@@ -322,11 +323,12 @@ class DDIMSchedule:
         return c
 
     def _ac32_view(self):
+        """The float32 table as a torch tensor (made once)."""
         try:
-            return self._ac32_np
+            return self._ac32_t
         except AttributeError:
-            self._ac32_np = self.alphas_cumprod
-            return self._ac32_np
+            self._ac32_t = _torch.from_numpy(self.alphas_cumprod)
+            return self._ac32_t
 
     def step(self, model_output, timestep, sample, eta=0.0, use_clipped_model_output=False, variance_noise=None,
              noise=None, prev_sample=None, logprob=None, num_inference_steps=None, prev_rule=None,
