@@ -308,10 +308,13 @@ class DDIMSchedule:
         when they multiply a float64 tensor."""
         v = {k: float(x) for k, x in _torch_scalars(self._ac32_view(), float(self._s.final_ac32), c.t, c.prev_t,
                                                         eta).items()}
+        # checked here: dpo_step_fused_x0_f32 does not apply the coefficient rule to the struct
         bad = [k for k in ("sigma", "dir_coef") if not (np.isfinite(v[k]) and v[k] >= 0)]
+        bad += [k for k, x in v.items() if not np.isfinite(x) and k not in bad]
         if bad:
-            raise ValueError("eta: %r at timestep %d gives %s = %r with diffusers' scalars "
-                             "(1 - alpha_prev - sigma^2 < 0 in PyTorch's float32)" % (eta, c.t, bad[0], v[bad[0]]))
+            raise ValueError("eta: %r at timestep %d gives %s = %r with diffusers' scalars (1 - alpha_prev - "
+                             "sigma^2 < 0 in PyTorch's float32: diffusers' own step is NaN there); "
+                             "scalars='ieee' or a smaller eta" % (eta, c.t, bad[0], v[bad[0]]))
         if prec == "f64":
             d = _capi.StepCoefF64()
             for f, _ in d._fields_:

@@ -214,6 +214,31 @@ def test_diffusers_scalars_differ_from_ieee_here():
                 "pred_original_sample at t=%d" % t)
 
 
+def test_diffusers_scalars_zero_terminal_snr():
+    """A zero-terminal-SNR table (rescale_betas_zero_snr, trailing, v):
+    from_diffusers takes the scheduler's own table.  Where diffusers' float32
+    sigma^2 exceeds 1 - alpha_prev (its direction coefficient is NaN, and so
+    is its step) the mode raises naming eta instead of returning NaN; every
+    other timestep is diffusers' bits."""
+    ref = diffusers.DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                                  rescale_betas_zero_snr=True, timestep_spacing="trailing",
+                                  prediction_type="v_prediction", clip_sample=False)
+    ref.set_timesteps(50)
+    ours = diffpo.DDIMSchedule.from_diffusers(ref)
+    assert_bits(ours.alphas_cumprod, ref.alphas_cumprod.numpy(), "alphas_cumprod")
+    for eta in (0.0, 1.0):
+        for k, t in enumerate(ref.timesteps.tolist()):
+            x, e, z = _inputs(k, torch.float32)
+            want = ref.step(e, t, x, eta=eta, variance_noise=z)
+            if bool(torch.isnan(want.prev_sample).all()):
+                with pytest.raises(ValueError, match="^eta: .*diffusers' own step is NaN"):
+                    ours.step(e, t, x, eta=eta, variance_noise=z)
+                continue
+            got = ours.step(e, t, x, eta=eta, variance_noise=z if eta else None)
+            assert_bits(got.prev_sample, want.prev_sample, "prev_sample at t=%d, eta=%g" % (t, eta))
+            assert_bits(got.pred_original_sample, want.pred_original_sample, "pred_original_sample at t=%d" % t)
+
+
 def test_eta0_negative_zero_is_the_one_element_difference():
     """The element pass differs from diffusers' in one place: with eta = 0
     diffusers returns the mean as prev_sample, while diffpo adds sigma z
