@@ -89,6 +89,32 @@ def grad_mu_to_out(grad_mu, coef):
     return res
 
 
+SCALARS = ("ieee", "diffusers")
+
+
+def _torch_scalars(ac32, final32, t, prev, eta):
+    """The DDIM step's per-timestep scalars formed as diffusers 0.42.1's
+    DDIMScheduler.step (schedulers/scheduling_ddim.py: step and
+    _get_variance) forms them: PyTorch 0-d float32 tensors, the same
+    operations in the same order (`x ** 0.5` is PyTorch's pow, which takes
+    its sqrt kernel; that kernel is not correctly rounded on every build,
+    docs/python.md).  DDPO's ddim_step_with_logprob applies the same
+    operations to broadcast tensors; they give the same bits (measured,
+    docs/python.md).  ac32: the float32 table as a CPU torch tensor; eta
+    stays a Python float, as diffusers receives it."""
+    acs = ac32
+    alpha_prod_t = acs[t]
+    alpha_prod_t_prev = acs[prev] if prev >= 0 else _torch.tensor(final32, dtype=_torch.float32)
+    beta_prod_t = 1 - alpha_prod_t
+    beta_prod_t_prev = 1 - alpha_prod_t_prev
+    variance = (beta_prod_t_prev / beta_prod_t) * (1 - alpha_prod_t / alpha_prod_t_prev)
+    std_dev_t = eta * variance ** (0.5)
+    return dict(alpha_t=alpha_prod_t, alpha_prev=alpha_prod_t_prev, beta_t=beta_prod_t,
+                beta_prev=beta_prod_t_prev, sqrt_alpha_t=alpha_prod_t ** (0.5),
+                sqrt_beta_t=beta_prod_t ** (0.5), sqrt_alpha_prev=alpha_prod_t_prev ** (0.5), sigma=std_dev_t,
+                dir_coef=(1 - alpha_prod_t_prev - std_dev_t ** 2) ** (0.5))
+
+
 class DDIMSchedule:
     """A noise schedule with diffusers' DDIMScheduler argument names and
     defaults.  alphas_cumprod is diffusers' float32 table bit for bit for
@@ -97,13 +123,22 @@ class DDIMSchedule:
 
     prev_rule: 'diffusers' (prev = t - N//S, a negative prev uses
     final_alpha_cumprod) or 'clamped' (DDPO / D3PO / SPO public code:
-    prev clamped to [0, N-1])."""
+    prev clamped to [0, N-1]).
+
+    scalars: how the step's per-timestep scalars (sqrt(alpha_t),
+    sqrt(1-alpha_t), sqrt(alpha_prev), sigma, sqrt(1-alpha_prev-sigma^2))
+    are rounded.  'ieee' (default): correctly rounded by the library, the
+    same bits on every machine and PyTorch build.  'diffusers': computed
+    with PyTorch exactly as diffusers' DDIMScheduler.step (and DDPO's
+    ddim_step_with_logprob) computes them, so that step() gives diffusers'
+    bits on the same table, on this machine's PyTorch; needs torch.  The
+    element pass is the library's in both modes (docs/python.md)."""
 
     def __init__(self, num_train_timesteps=1000, beta_start=0.0001, beta_end=0.02, beta_schedule="linear",
                  trained_betas=None, clip_sample=True, set_alpha_to_one=True, steps_offset=0,
                  prediction_type="epsilon", thresholding=False, clip_sample_range=1.0,
                  timestep_spacing="leading", rescale_betas_zero_snr=False, alphas_cumprod=None,
-                 prev_rule="diffusers", **unused):
+                 prev_rule="diffusers", scalars="ieee", **unused):
         if trained_betas is not None:
             raise NotImplementedError("trained_betas: pass the cumulative product as alphas_cumprod= instead")
         if thresholding:
@@ -121,6 +156,12 @@ class DDIMSchedule:
         self.clip_sample_range = real(clip_sample_range, "clip_sample_range")
         self.prev_rule = prev_rule
         self._prev = choice(_capi.PREV_RULE, prev_rule, "prev_rule")
+        if scalars not in SCALARS:
+            raise ValueError("scalars: %r, expected one of %s" % (scalars, ", ".join(map(repr, SCALARS))))
+        if scalars == "diffusers" and _torch is None:
+            raise ValueError("scalars: 'diffusers' computes the step's scalars with PyTorch, which does not "
+                             "import here (make deps installs it); use scalars='ieee'")
+        self.scalars = scalars
         self.num_inference_steps = None
         self._cache = {}
         self._s = _capi.Schedule()
@@ -148,6 +189,28 @@ class DDIMSchedule:
         kw = {k: v for k, v in dict(config).items() if not k.startswith("_")}
         kw.update(overrides)
         return cls(**kw)
+
+    @classmethod
+    def from_diffusers(cls, scheduler, scalars="diffusers", **overrides):
+        """A stand-in for a diffusers DDIMScheduler: its config and its own
+        float32 alphas_cumprod table (so trained_betas or
+        rescale_betas_zero_snr tables come along), with diffusers' scalars
+        by default, and its num_inference_steps if set_timesteps was
+        called.  step() then gives scheduler.step's bits (docs/python.md)."""
+        table = getattr(scheduler, "alphas_cumprod", None)
+        if table is None or not hasattr(scheduler, "config"):
+            raise TypeError("scheduler: need a diffusers scheduler (config and alphas_cumprod)")
+        if hasattr(table, "detach"):
+            table = table.detach().cpu().numpy()
+        kw = {k: v for k, v in dict(scheduler.config).items()
+              if not k.startswith("_") and k not in ("trained_betas", "rescale_betas_zero_snr")}
+        kw.update(alphas_cumprod=table, scalars=scalars)
+        kw.update(overrides)
+        s = cls(**kw)
+        S = getattr(scheduler, "num_inference_steps", None)
+        if S is not None:
+            s.set_timesteps(S)
+        return s
 
     @property
     def alphas_cumprod(self):
@@ -191,7 +254,8 @@ class DDIMSchedule:
     def coefficients(self, timestep, num_inference_steps=None, eta=0.0, use_clipped_model_output=False,
                      prev_rule=None, dtype="float32"):
         """The library's per-step coefficient struct (alpha_t, alpha_prev,
-        sigma, dir_coef, ...) as a dict."""
+        sigma, dir_coef, ...) as a dict, as step() uses it (under this
+        schedule's scalars=)."""
         c = self._coef(timestep, num_inference_steps, eta, use_clipped_model_output, prev_rule,
                        "f32" if np.dtype(dtype) == np.float32 else "f64")
         return {f: getattr(c, f) for f, _ in c._fields_}
@@ -205,7 +269,7 @@ class DDIMSchedule:
         # the coefficient struct is a pure function of these arguments and the
         # (immutable) table: cached, so a training loop pays for it once per step
         key = (timestep, self.num_inference_steps if S is None else S, eta, use_clipped_model_output, prev_rule,
-               prec)
+               prec, self.scalars)
         try:
             return self._cache[key]
         except (KeyError, TypeError):
@@ -226,13 +290,48 @@ class DDIMSchedule:
         S = integer(S, "num_inference_steps", 1, self.num_train_timesteps)
         t = integer(timestep, "timestep", 0, self.num_train_timesteps - 1)
         o = self._opts(eta, use_clipped_model_output, prev_rule)
-        if prec == "f32":
+        if prec == "f32" or self.scalars == "diffusers":
             c = _capi.StepCoefF32()
             check(_capi.step_coef_f32_init(C.byref(c), C.byref(self._s), t, S, C.byref(o)), "dpo_step_coef_f32_init")
         else:
             c = _capi.StepCoefF64()
             check(_capi.step_coef_f64_init(C.byref(c), C.byref(self._s), t, S, C.byref(o)), "dpo_step_coef_f64_init")
+        if self.scalars == "diffusers":
+            c = self._diffusers_scalars(c, o.eta, prec)
         return c
+
+    def _diffusers_scalars(self, c, eta, prec):
+        """The float32 struct c (made and checked by dpo_step_coef_f32_init:
+        t, prev_t, kind, prediction, clipping) with its DDIM scalars
+        replaced by PyTorch's (_torch_scalars).  For float64 samples the
+        float32 scalars are widened, as diffusers' 0-d float32 tensors are
+        when they multiply a float64 tensor."""
+        v = {k: float(x) for k, x in _torch_scalars(self._ac32_view(), float(self._s.final_ac32), c.t, c.prev_t,
+                                                        eta).items()}
+        # checked here: dpo_step_fused_x0_f32 does not apply the coefficient rule to the struct
+        bad = [k for k in ("sigma", "dir_coef") if not (np.isfinite(v[k]) and v[k] >= 0)]
+        bad += [k for k, x in v.items() if not np.isfinite(x) and k not in bad]
+        if bad:
+            raise ValueError("eta: %r at timestep %d gives %s = %r with diffusers' scalars (1 - alpha_prev - "
+                             "sigma^2 < 0 in PyTorch's float32: diffusers' own step is NaN there); "
+                             "scalars='ieee' or a smaller eta" % (eta, c.t, bad[0], v[bad[0]]))
+        if prec == "f64":
+            d = _capi.StepCoefF64()
+            for f, _ in d._fields_:
+                setattr(d, f, getattr(c, f))
+            d.clip_range = self.clip_sample_range  # diffusers clamps a float64 tensor at the double
+            c = d
+        for k, x in v.items():
+            setattr(c, k, x)
+        return c
+
+    def _ac32_view(self):
+        """The float32 table as a torch tensor (made once)."""
+        try:
+            return self._ac32_t
+        except AttributeError:
+            self._ac32_t = _torch.from_numpy(self.alphas_cumprod)
+            return self._ac32_t
 
     def step(self, model_output, timestep, sample, eta=0.0, use_clipped_model_output=False, variance_noise=None,
              noise=None, prev_sample=None, logprob=None, num_inference_steps=None, prev_rule=None,
