@@ -471,6 +471,9 @@ dpo_status dpo_step_fused_x0_f32(float *x_prev, float *x0, float *mu, double *lo
     if (batch == 0 || dim == 0 || dim > DPO_MAX_ELEMS || batch > DPO_MAX_ELEMS / dim)
         return DPO_ERR_SIZE;
     n = batch * dim;
+    /* a caller-filled struct obeys the same rule as in dpo_step_f32 */
+    if (!DPO_RULE_STEP_COEF_OK(c, dpo_pm_isfinitef))
+        return DPO_ERR_RANGE;
     if (noise && nc)
         return DPO_ERR_RANGE;
     if (!noise && !nc && c->sigma != 0)

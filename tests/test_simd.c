@@ -362,6 +362,20 @@ static void test_fused_errors(void)
               DPO_ERR_SIZE, "empty batch");
     CHECK(dpo_step_fused_f32(fx + 1, gmu, lp, fx, fo, fz, NULL, 2, 100, &c, DPO_LOGPROB_MEAN) ==
               DPO_ERR_ALIAS, "x_prev overlapping x");
+    {
+        /* a caller-filled coefficient struct with a NaN scalar or an unknown kind:
+         * the rule dpo_step_f32 applies (DPO_RULE_STEP_COEF_OK), outputs untouched */
+        dpo_step_coef_f32 bad = c;
+        bad.dir_coef = 0.0f / 0.0f;
+        CHECK(dpo_step_fused_x0_f32(gxp, NULL, gmu, NULL, fx, fo, fz, NULL, 2, 100, &bad, DPO_LOGPROB_MEAN) ==
+                  DPO_ERR_RANGE, "NaN dir_coef refused without a log-probability");
+        CHECK(dpo_step_fused_f32(gxp, gmu, lp, fx, fo, fz, NULL, 2, 100, &bad, DPO_LOGPROB_MEAN) ==
+                  DPO_ERR_RANGE, "NaN dir_coef refused with a log-probability");
+        bad = c;
+        bad.kind = 9;
+        CHECK(dpo_step_fused_x0_f32(gxp, NULL, gmu, NULL, fx, fo, fz, NULL, 2, 100, &bad, DPO_LOGPROB_MEAN) ==
+                  DPO_ERR_RANGE, "unknown kind refused");
+    }
     nc.sample = 0xffffffffu;
     CHECK(dpo_step_fused_f32(gxp, gmu, lp, fx, fo, NULL, &nc, 2, 100, &c, DPO_LOGPROB_MEAN) ==
               DPO_ERR_RANGE, "sample index past 2^32");
