@@ -150,25 +150,6 @@ static dpo_status mt_check_finite(mt_task *t, int threads)
     return st;
 }
 
-/* Each output either exactly one of the inputs or overlapping none of
- * them, and the outputs disjoint: the rule of the single-threaded step
- * (src/step.c). */
-static dpo_status step_alias(const void *const *outs, int nout, const void *const *ins, int nin, size_t bytes)
-{
-    int i, j;
-    for (i = 0; i < nout; i++) {
-        if (!outs[i])
-            continue;
-        for (j = 0; j < nin; j++)
-            if (ins[j] && outs[i] != ins[j] && dpo_overlap(outs[i], bytes, ins[j], bytes))
-                return DPO_ERR_ALIAS;
-        for (j = i + 1; j < nout; j++)
-            if (outs[j] && dpo_overlap(outs[i], bytes, outs[j], bytes))
-                return DPO_ERR_ALIAS;
-    }
-    return DPO_OK;
-}
-
 /* ------------------------------------------------------------- normals */
 
 /* Philox blocks [lo, hi) counted from the block holding element e0. */
@@ -270,7 +251,7 @@ static dpo_status step_philox_check(const void *x_prev, const void *x0, const vo
     outs[2] = mu;
     ins[0] = x;
     ins[1] = model_out;
-    return step_alias(outs, 3, ins, 2, n * es);
+    return dpo_step_alias_status(outs, 3, ins, 2, n * es);
 }
 
 static dpo_status step_philox_mt(mt_task *t, int threads)
@@ -369,7 +350,7 @@ static dpo_status fused_check(const float *x_prev, const float *mu, const double
     ins[0] = x;
     ins[1] = model_out;
     ins[2] = noise;
-    if ((st = step_alias(outs, 2, ins, 3, n * sizeof(float))) != DPO_OK)
+    if ((st = dpo_step_alias_status(outs, 2, ins, 3, n * sizeof(float))) != DPO_OK)
         return st;
     lb = batch * sizeof(double);
     if (logprob && (dpo_overlap(logprob, lb, x_prev, n * sizeof(float)) || dpo_overlap(logprob, lb, mu, n * sizeof(float)) ||
