@@ -2,12 +2,14 @@
  * single-threaded calls, bit for bit: the reference is the single-threaded
  * call at the scalar level (DPO_SIMD=scalar); every dispatch level this CPU
  * supports is forced in turn and run with threads 0, 1, 2, 3, 4 and 7.
- * Sizes 0, 1, 3, 7, 31, 33, 4097 and a few larger ones (pieces beyond the
- * 16-block rounding), starts inside a Philox block, batches with fewer rows
+ * Sizes 0, 1, 3, 7, 31, 33 and 4097 (pieces past the 16-block rounding: 4097
+ * elements on 2 threads are 513 blocks rounded to 528), starts inside a
+ * Philox block, batches with fewer rows
  * than threads, outputs misaligned against every vector width, in-place
  * steps.  Every error case gives the single-threaded call's status and
  * leaves every output byte untouched, including a non-finite input in the
- * last piece (no earlier piece may have written). */
+ * last piece (no earlier piece may have written).  Kept small: it also runs
+ * under qemu-aarch64 (tests/cross_aarch64.sh), where a normal costs ~45 us. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +22,8 @@
 
 static const int thread_counts[] = {0, 1, 2, 3, 4, 7};
 #define NTC ((int)(sizeof thread_counts / sizeof thread_counts[0]))
-static const size_t sizes[] = {1, 3, 7, 31, 33, 4097, 3 * 4096 + 5, 70001};
+static const size_t sizes[] = {1, 3, 7, 31, 33, 4097};
 #define NSIZES ((int)(sizeof sizes / sizeof sizes[0]))
-#define MAXN 70001
 
 static uint64_t rng = 0x243f6a8885a308d3ULL;
 static uint64_t next(void)
@@ -143,8 +144,7 @@ static void test_normals(void)
     int s;
     for (s = 0; s < NSIZES; s++) {
         normals_case(rand_coord(), 0, sizes[s]);
-        normals_case(rand_coord(), 1 + next() % 3, sizes[s]);         /* starts inside a block */
-        normals_case(rand_coord(), 4 * (next() % 1000) + next() % 4, sizes[s]);
+        normals_case(rand_coord(), 4 * (next() % 1000) + 1 + next() % 3, sizes[s]); /* starts inside a block */
     }
     /* the top of the element range */
     normals_case(rand_coord(), ((uint64_t)1 << 34) - 4097, 4097);
@@ -345,7 +345,7 @@ static void test_fused(void)
             fused_case(batches[b], dims[d], (int)(next() % 3), (int)(next() & 1), (int)(next() & 1),
                        next() & 1 ? DPO_LOGPROB_SUM : DPO_LOGPROB_MEAN, 2.0f);
         }
-    fused_case(9, 2048 + 5, 1, 1, 1, DPO_LOGPROB_SUM, 2.0f);
+    fused_case(9, 517, 1, 1, 1, DPO_LOGPROB_SUM, 2.0f);
 }
 
 /* An overflow in one row (finite inputs near FLT_MAX): every logprob NaN
@@ -559,7 +559,7 @@ static void *conc_main(void *p)
 
 static void test_concurrent(void)
 {
-    const size_t n = 50001;
+    const size_t n = 20001;
     conc a, b;
     pthread_t t;
     float *ra = (float *)xalloc(n * 4), *rb = (float *)xalloc(n * 4);
