@@ -334,6 +334,43 @@ dpo_status dpo_split_reduce_range_f32(double *out, void *ws, size_t ws_size, con
 dpo_status dpo_split_combine(double *out, void *ws, size_t ws_size, const double *values,
                              const dpo_split_node *nodes, size_t count, size_t dim, uint64_t n);
 
+/* ---------------------------------------------------------------- threads
+ * Multi-threaded forms (src/threads.c, docs/api.md "Threads"): the same
+ * arguments as the single-threaded call, plus `threads`, the most POSIX
+ * threads the call runs on.  0 or 1: exactly the single-threaded call (no
+ * thread is created).  2 .. DPO_MAX_THREADS: the work is cut into at most
+ * `threads` pieces, threads - 1 of them run on threads created for this
+ * call and joined before it returns, one on the calling thread; a thread
+ * that cannot be created leaves its piece to the calling thread.  Every
+ * output bit equals the single-threaded call's, for every thread count and
+ * dispatch level.  All checks are made, in the single-threaded call's order
+ * and with its status, before any thread starts: on error the outputs are
+ * untouched.  threads < 0 or > DPO_MAX_THREADS is DPO_ERR_RANGE, checked
+ * first.  No global state: calls may run concurrently on disjoint outputs.
+ * Creating a thread costs tens of microseconds: use threads > 1 for tensors
+ * of about 10^4 elements or more (docs/performance.md). */
+#define DPO_MAX_THREADS 256
+
+/* dpo_normal_f32 / _f64, the range cut at multiples of the Philox block
+ * (4 elements). */
+dpo_status dpo_normal_f32_mt(float *out, dpo_noise_coord c, uint64_t e0, size_t n, int threads);
+dpo_status dpo_normal_f64_mt(double *out, dpo_noise_coord c, uint64_t e0, size_t n, int threads);
+/* dpo_step_philox_f32 / _f64, the n elements cut at multiples of the Philox
+ * block. */
+dpo_status dpo_step_philox_f32_mt(float *x_prev, float *x0, float *mu, const float *x, const float *model_out,
+                                  dpo_noise_coord nc, size_t n, const dpo_step_coef_f32 *c, int threads);
+dpo_status dpo_step_philox_f64_mt(double *x_prev, double *x0, double *mu, const double *x,
+                                  const double *model_out, dpo_noise_coord nc, size_t n,
+                                  const dpo_step_coef_f64 *c, int threads);
+/* dpo_step_fused_f32, the batch cut into ranges of whole rows (a row's
+ * log-probability is one canonical tree on one thread): at most `batch`
+ * threads are used.  An overflow in any row makes every logprob NaN and the
+ * result DPO_ERR_NONFINITE, as in the single-threaded call. */
+dpo_status dpo_step_fused_f32_mt(float *x_prev, float *mu, double *logprob, const float *x,
+                                 const float *model_out, const float *noise, const dpo_noise_coord *nc,
+                                 size_t batch, size_t dim, const dpo_step_coef_f32 *c, dpo_logprob_mode mode,
+                                 int threads);
+
 /* ---------------------------------------------------------------- ε-model */
 /* A noise-prediction model.  forward() must compute each sample's output
  * from that sample's input alone (no batch statistics) and deterministically:

@@ -25,6 +25,27 @@ static inline int dpo_work_ok(const void *work, size_t work_size, size_t need)
 {
     return work && work_size >= need && (uintptr_t)work % DPO_WORK_ALIGN == 0;
 }
+/* The aliasing rule of the step's outputs (src/step.c, src/threads.c):
+ * each output (NULL: absent) either exactly one of the inputs, element by
+ * element in place, or overlapping none of them, and the outputs disjoint;
+ * every array `bytes` long.  DPO_ERR_ALIAS otherwise. */
+static inline dpo_status dpo_step_alias_status(const void *const *outs, int nout, const void *const *ins, int nin,
+                                               size_t bytes)
+{
+    int i, j;
+    for (i = 0; i < nout; i++) {
+        if (!outs[i])
+            continue;
+        for (j = 0; j < nin; j++)
+            if (ins[j] && outs[i] != ins[j] && dpo_overlap(outs[i], bytes, ins[j], bytes))
+                return DPO_ERR_ALIAS;
+        for (j = i + 1; j < nout; j++)
+            if (outs[j] && dpo_overlap(outs[i], bytes, outs[j], bytes))
+                return DPO_ERR_ALIAS;
+    }
+    return DPO_OK;
+}
+
 /* The splittable tree sum (dpo_split_*, docs/reproducibility.md) of one
  * element of n float32 rows: x[b * stride], b in [0, n) (src/split_reduce.c). */
 double dpo_split_sum1_f32(const float *x, size_t stride, uint64_t n);

@@ -261,21 +261,10 @@ dpo_status dpo_step_coef_f64_init(dpo_step_coef_f64 *c, const dpo_schedule *s, i
 
 /* Each output must either be exactly one of the inputs (element-wise
  * in-place use is safe) or overlap none of them; outputs must not overlap
- * each other. */
+ * each other (the rule in src/internal.h, shared with src/threads.c). */
 static dpo_status check_step_alias(const void *const *outs, int nout, const void *const *ins, int nin, size_t bytes)
 {
-    int i, j;
-    for (i = 0; i < nout; i++) {
-        if (!outs[i])
-            continue;
-        for (j = 0; j < nin; j++)
-            if (ins[j] && outs[i] != ins[j] && dpo_overlap(outs[i], bytes, ins[j], bytes))
-                return DPO_ERR_ALIAS;
-        for (j = i + 1; j < nout; j++)
-            if (outs[j] && dpo_overlap(outs[i], bytes, outs[j], bytes))
-                return DPO_ERR_ALIAS;
-    }
-    return DPO_OK;
+    return dpo_step_alias_status(outs, nout, ins, nin, bytes);
 }
 
 #define DPO_STEP_BODY(T, SUFFIX, FIN)                                                           \

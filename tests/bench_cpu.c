@@ -8,6 +8,7 @@
  *   fused_large_elems_per_s   given noise, batch 256 (80 MiB in all: out of cache)
  *   copy_bytes_per_s          memcpy of a 64 MiB buffer, bytes read + written
  *   matmul_<pass>_<m>x<k>x<n>_flops  dpo_matmul_f32 at the built-in network's shapes
+ *   mt<T>_*                   the multi-threaded forms at T = 1 and 2 threads (bench_threads)
  * The dispatch level is the one DPO_SIMD selects (printed as simd_level). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,77 @@ static double bench_matmul(size_t m, size_t k, size_t n, int ta, int tb)
     free(Bm);
     free(C);
     return 2.0 * (double)m * (double)k * (double)n / best;
+}
+
+/* Process CPU time (every thread of the process, the finished ones too). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The multi-threaded forms (dpo_*_mt) at 1 and 2 threads, best wall time
+ * of REPS, and the process CPU time per call (mean over the REPS; on a
+ * machine busy with other work the wall-time ratio measures the scheduler,
+ * the CPU time what the split costs):
+ *   mt<T>_normals_per_s            dpo_normal_f32_mt, one call of 131072 (16384 x 8) elements
+ *   mt<T>_normals_row_per_s        the same as 8 calls of 16384 (a call per row)
+ *   mt<T>_step_philox_elems_per_s  dpo_step_philox_f32_mt, one call of 131072 elements
+ *   mt<T>_fused_elems_per_s        dpo_step_fused_f32_mt, given noise, d = 16384, batch 64
+ *   mt<T>_fused_gen_elems_per_s    the same with the noise generated in the pass
+ *   mt<T>_call8_s                  seconds per call of 8 normals (2 blocks: the cost of
+ *                                  starting and joining a thread at T = 2)
+ * each followed by the same key with _cpu_s: CPU seconds per call. */
+#define MT_NM 6
+static void bench_threads(float *xp, float *mu, double *lp, const float *x, const float *e, const float *z,
+                          const dpo_step_coef_f32 *c)
+{
+    static const int tc[] = {1, 2};
+    static const char *const key[MT_NM] = {"normals_per_s", "normals_row_per_s", "step_philox_elems_per_s",
+                                           "fused_elems_per_s", "fused_gen_elems_per_s", "call8_s"};
+    const double elems[MT_NM] = {(double)B * D, (double)B * D, (double)B * D, (double)BF * D, (double)BF * D, 0};
+    dpo_noise_coord nc = {1234, DPO_STREAM_STEP, 0, 0, 0};
+    int k, rep, b, it, m;
+    for (k = 0; k < 2; k++) {
+        double best[MT_NM], cpu[MT_NM], t0, c0, t;
+        for (m = 0; m < MT_NM; m++)
+            best[m] = 1e30, cpu[m] = 0;
+        for (rep = 0; rep < REPS; rep++) {
+            for (m = 0; m < MT_NM; m++) {
+                nc.sample = 0;
+                t0 = now();
+                c0 = cpu_now();
+                if (m == 0)
+                    dpo_normal_f32_mt(xp, nc, 0, (size_t)B * D, tc[k]);
+                else if (m == 1)
+                    for (b = 0; b < B; b++) {
+                        nc.sample = (uint32_t)b;
+                        dpo_normal_f32_mt(xp + (size_t)b * D, nc, 0, D, tc[k]);
+                    }
+                else if (m == 2)
+                    dpo_step_philox_f32_mt(xp, NULL, mu, x, e, nc, (size_t)B * D, c, tc[k]);
+                else if (m == 3)
+                    dpo_step_fused_f32_mt(xp, mu, lp, x, e, z, NULL, BF, D, c, DPO_LOGPROB_MEAN, tc[k]);
+                else if (m == 4)
+                    dpo_step_fused_f32_mt(xp, mu, lp, x, e, NULL, &nc, BF, D, c, DPO_LOGPROB_MEAN, tc[k]);
+                else
+                    for (it = 0; it < 100; it++)
+                        dpo_normal_f32_mt(xp, nc, 0, 8, tc[k]);
+                c0 = cpu_now() - c0;
+                t = now() - t0;
+                if (m == 5)
+                    t /= 100, c0 /= 100;
+                if (t < best[m])
+                    best[m] = t;
+                cpu[m] += c0 / REPS;
+            }
+        }
+        for (m = 0; m < MT_NM; m++) {
+            printf("mt%d_%s %.4g\n", tc[k], key[m], elems[m] ? elems[m] / best[m] : best[m]);
+            printf("mt%d_%s_cpu_s %.4g\n", tc[k], key[m], cpu[m]);
+        }
+    }
 }
 
 int main(void)
@@ -152,6 +224,7 @@ int main(void)
     printf("matmul_fwd_8x128x128_flops %.4g\n", bench_matmul(8, 128, 128, 0, 1));
     printf("matmul_dx_8x128x128_flops %.4g\n", bench_matmul(8, 128, 128, 0, 0));
     printf("matmul_dw_128x8x128_flops %.4g\n", bench_matmul(128, 8, 128, 1, 0));
+    bench_threads(xp, mu, lp, x, e, z, &c);
     free(x);
     free(e);
     free(z);

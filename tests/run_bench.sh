@@ -13,6 +13,7 @@ PYTHON=${PYTHON:-python3}
 DOC=${BENCH_DOC:-docs/performance.md}
 VENV=$BUILD/bench-venv
 
+load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) # the threads rows depend on it
 out=$("$BUILD/tests/bench_cpu") || { echo "bench_cpu failed"; exit 1; }
 sc=$(DPO_SIMD=scalar "$BUILD/tests/bench_cpu") || { echo "bench_cpu (scalar) failed"; exit 1; }
 echo "diffpo (one thread, $(uname -m)):"
@@ -77,6 +78,20 @@ table=$(
     for k in matmul_fwd_8x88x128_flops matmul_fwd_8x128x128_flops matmul_dx_8x128x128_flops matmul_dw_128x8x128_flops; do
         echo "| $k | $(get "$out" $k) | $(get "$sc" $k) | torch.mm $(get "$th" $k) | $(ratio "$(get "$out" $k)" "$(get "$th" $k)") |"
     done
+    echo
+    echo "Multi-threaded forms (\`dpo_*_mt\`), dispatch level $lvl, $(nproc 2>/dev/null || echo '?') CPUs,"
+    echo "load average ${load:-unknown} (1, 5, 15 min) when the run began; rates per second of wall"
+    echo "time (best of 5), CPU seconds of the whole process per call (mean of 5)."
+    echo
+    echo "| measure | 1 thread | 2 threads | 2 threads / 1 | CPU s per call, 1 thread | CPU s per call, 2 threads |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    mt_row() { echo "| $1 | $(get "$out" mt1_$2) | $(get "$out" mt2_$2) | $(ratio "$(get "$out" mt2_$2)" "$(get "$out" mt1_$2)") | $(get "$out" mt1_$2_cpu_s) | $(get "$out" mt2_$2_cpu_s) |"; }
+    mt_row "float32 normals, one call of 131072" normals_per_s
+    mt_row "float32 normals, 8 calls of 16384 (a call per row)" normals_row_per_s
+    mt_row "Philox step (dpo_step_philox_f32_mt), 131072 elements" step_philox_elems_per_s
+    mt_row "fused step + log-prob, given noise, d = 16384, batch 64" fused_elems_per_s
+    mt_row "fused step + log-prob, noise generated in the pass, batch 64" fused_gen_elems_per_s
+    mt_row "seconds per call of 8 normals (thread start and join)" call8_s
 )
 echo
 echo "$table"

@@ -14,7 +14,7 @@ static const cli_cmd cmds[] = {
     {"run", cmd_align, "the main job on its built-in default"},
     {"align", cmd_align, "preference alignment of the built-in network with every method (table, plots)"},
     {"experiments", cmd_experiments, "the papers' claims measured on the built-in model -> docs/results.md"},
-    {"philox", cmd_philox, "--key K0,K1 --counter C0,C1,C2,C3: one Philox4x32-10 block"},
+    {"philox", cmd_philox, "one Philox4x32-10 block, or --normals N --seed S [--threads T]: a noise tensor"},
     {"schedule", cmd_schedule, "alphas_cumprod table (--out) and inference timesteps"},
     {"ddim-step", cmd_ddim_step, "one DDIM/DDPM step on .npy tensors, with log-probabilities"},
     {"rollout", cmd_rollout, "seeded rollout of the built-in model, per-step hashes and fingerprint"},
