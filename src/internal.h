@@ -50,4 +50,19 @@ static inline dpo_status dpo_step_alias_status(const void *const *outs, int nout
  * element of n float32 rows: x[b * stride], b in [0, n) (src/split_reduce.c). */
 double dpo_split_sum1_f32(const float *x, size_t stride, uint64_t n);
 
+/* The argument rules of the step with Philox noise and of the fused step
+ * (src/step.c), all but the inputs' finiteness, in the functions' order:
+ * one copy, which src/threads.c also applies to a whole call before it
+ * splits the call into pieces. */
+dpo_status dpo__step_philox_args_f32(const float *x_prev, const float *x0, const float *mu, const float *x,
+                                     const float *model_out, dpo_noise_coord nc, size_t n,
+                                     const dpo_step_coef_f32 *c);
+dpo_status dpo__step_philox_args_f64(const double *x_prev, const double *x0, const double *mu, const double *x,
+                                     const double *model_out, dpo_noise_coord nc, size_t n,
+                                     const dpo_step_coef_f64 *c);
+dpo_status dpo__step_fused_args_f32(const float *x_prev, const float *x0, const float *mu, const double *logprob,
+                                    const float *x, const float *model_out, const float *noise,
+                                    const dpo_noise_coord *nc, size_t batch, size_t dim,
+                                    const dpo_step_coef_f32 *c, dpo_logprob_mode mode);
+
 #endif

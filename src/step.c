@@ -316,23 +316,36 @@ dpo_status dpo_step_f64(double *x_prev, double *x0, double *mu, const double *x,
  * written.  The noise comes DPO_PHILOX_CHUNK elements at a time from
  * dpo_normal_* (its vector forms, src/cpu_simd.h) through a stack buffer. */
 #define DPO_PHILOX_CHUNK 512
+/* Every argument rule of dpo_step_philox_* except the inputs' finiteness,
+ * in its order: also the check src/threads.c applies to a whole call
+ * before splitting it (src/internal.h). */
+#define DPO_STEP_PHILOX_ARGS(T, SUFFIX, FIN)                                                    \
+    dpo_status dpo__step_philox_args_##SUFFIX(const T *x_prev, const T *x0, const T *mu,       \
+                                              const T *x, const T *model_out, dpo_noise_coord nc, \
+                                              size_t n, const dpo_step_coef_##SUFFIX *c)        \
+    {                                                                                           \
+        const void *outs[3];                                                                    \
+        const void *ins[2];                                                                     \
+        dpo_status st;                                                                          \
+        if (!x || !model_out || !c)                                                             \
+            return DPO_ERR_NULL;                                                                \
+        if (n == 0 || n > DPO_MAX_ELEMS)                                                        \
+            return DPO_ERR_SIZE;                                                                \
+        st = dpo_rule_coord_status(nc, 0, n); /* the rule shared with the CUDA step */         \
+        if (st)                                                                                 \
+            return st;                                                                          \
+        if (!DPO_RULE_STEP_COEF_OK(c, FIN))                                                     \
+            return DPO_ERR_RANGE;                                                               \
+        outs[0] = x_prev; outs[1] = x0; outs[2] = mu;                                           \
+        ins[0] = x; ins[1] = model_out;                                                         \
+        return check_step_alias(outs, 3, ins, 2, n * sizeof(T));                                \
+    }
+DPO_STEP_PHILOX_ARGS(float, f32, dpo_pm_isfinitef)
+DPO_STEP_PHILOX_ARGS(double, f64, dpo_pm_isfinite)
+
 #define DPO_STEP_PHILOX_BODY(T, SUFFIX, FIN)                                                    \
-    const void *outs[3];                                                                        \
-    const void *ins[2];                                                                         \
     size_t i;                                                                                   \
-    dpo_status st;                                                                              \
-    if (!x || !model_out || !c)                                                                 \
-        return DPO_ERR_NULL;                                                                    \
-    if (n == 0 || n > DPO_MAX_ELEMS)                                                            \
-        return DPO_ERR_SIZE;                                                                    \
-    st = dpo_rule_coord_status(nc, 0, n); /* the rule shared with the CUDA step */             \
-    if (st)                                                                                     \
-        return st;                                                                              \
-    if (!DPO_RULE_STEP_COEF_OK(c, FIN))                                                         \
-        return DPO_ERR_RANGE;                                                                   \
-    outs[0] = x_prev; outs[1] = x0; outs[2] = mu;                                               \
-    ins[0] = x; ins[1] = model_out;                                                             \
-    st = check_step_alias(outs, 3, ins, 2, n * sizeof(T));                                      \
+    dpo_status st = dpo__step_philox_args_##SUFFIX(x_prev, x0, mu, x, model_out, nc, n, c);    \
     if (st)                                                                                     \
         return st;                                                                              \
     for (i = 0; i < n; i++)                                                                     \
@@ -444,16 +457,17 @@ static void fused_leaves(dpo_tree *tree, int *nonfinite, const double *t, size_t
     }
 }
 
-dpo_status dpo_step_fused_x0_f32(float *x_prev, float *x0, float *mu, double *logprob, const float *x,
-                                 const float *model_out, const float *noise,
-                                 const dpo_noise_coord *nc, size_t batch, size_t dim,
-                                 const dpo_step_coef_f32 *c, dpo_logprob_mode mode)
+/* Every argument rule of dpo_step_fused_x0_f32 except the inputs'
+ * finiteness, in its order: also the check src/threads.c applies to a
+ * whole call before splitting it (src/internal.h). */
+dpo_status dpo__step_fused_args_f32(const float *x_prev, const float *x0, const float *mu, const double *logprob,
+                                    const float *x, const float *model_out, const float *noise,
+                                    const dpo_noise_coord *nc, size_t batch, size_t dim,
+                                    const dpo_step_coef_f32 *c, dpo_logprob_mode mode)
 {
     const void *outs[3];
     const void *ins[3];
-    size_t n, b, j;
-    double sigma = 0, log_sigma = 0;
-    int level, nonfinite = 0;
+    size_t n;
     dpo_status st;
     if (!x_prev || !x || !model_out || !c)
         return DPO_ERR_NULL;
@@ -473,8 +487,7 @@ dpo_status dpo_step_fused_x0_f32(float *x_prev, float *x0, float *mu, double *lo
     if (logprob) {
         if (!dpo_rule_mode_ok(mode))
             return DPO_ERR_RANGE;
-        sigma = (double)c->sigma;
-        if (!(sigma > 0))
+        if (!((double)c->sigma > 0))
             return DPO_ERR_SIGMA_ZERO;
     }
     outs[0] = x_prev;
@@ -483,8 +496,7 @@ dpo_status dpo_step_fused_x0_f32(float *x_prev, float *x0, float *mu, double *lo
     ins[0] = x;
     ins[1] = model_out;
     ins[2] = noise;
-    st = check_step_alias(outs, 3, ins, 3, n * sizeof(float));
-    if (st)
+    if ((st = check_step_alias(outs, 3, ins, 3, n * sizeof(float))) != DPO_OK)
         return st;
     if (logprob && (dpo_overlap(logprob, batch * sizeof(double), x_prev, n * sizeof(float)) ||
                     dpo_overlap(logprob, batch * sizeof(double), x0, n * sizeof(float)) ||
@@ -493,6 +505,24 @@ dpo_status dpo_step_fused_x0_f32(float *x_prev, float *x0, float *mu, double *lo
                     dpo_overlap(logprob, batch * sizeof(double), model_out, n * sizeof(float)) ||
                     dpo_overlap(logprob, batch * sizeof(double), noise, n * sizeof(float))))
         return DPO_ERR_ALIAS;
+    return DPO_OK;
+}
+
+dpo_status dpo_step_fused_x0_f32(float *x_prev, float *x0, float *mu, double *logprob, const float *x,
+                                 const float *model_out, const float *noise,
+                                 const dpo_noise_coord *nc, size_t batch, size_t dim,
+                                 const dpo_step_coef_f32 *c, dpo_logprob_mode mode)
+{
+    size_t n, b, j;
+    double sigma = 0, log_sigma = 0;
+    int level, nonfinite = 0;
+    dpo_status st = dpo__step_fused_args_f32(x_prev, x0, mu, logprob, x, model_out, noise, nc, batch, dim, c,
+                                             mode);
+    if (st)
+        return st;
+    n = batch * dim;
+    if (logprob)
+        sigma = (double)c->sigma;
     level = dpo_simd_level();
     if (!dpo__simd_allfinite_f32(x, n, level) || !dpo__simd_allfinite_f32(model_out, n, level) ||
         (noise && !dpo__simd_allfinite_f32(noise, n, level)))

@@ -228,32 +228,6 @@ static dpo_status piece_step_philox(const mt_task *t, size_t lo, size_t hi)
     return st;
 }
 
-/* The checks of dpo_step_philox_* in its order (src/step.c,
- * DPO_STEP_PHILOX_BODY) except finiteness; coef_ok is
- * DPO_RULE_STEP_COEF_OK of c in its precision. */
-static dpo_status step_philox_check(const void *x_prev, const void *x0, const void *mu, const void *x,
-                                    const void *model_out, dpo_noise_coord nc, size_t n, const void *c,
-                                    int coef_ok, size_t es)
-{
-    const void *outs[3];
-    const void *ins[2];
-    dpo_status st;
-    if (!x || !model_out || !c)
-        return DPO_ERR_NULL;
-    if (n == 0 || n > DPO_MAX_ELEMS)
-        return DPO_ERR_SIZE;
-    if ((st = dpo_rule_coord_status(nc, 0, n)) != DPO_OK)
-        return st;
-    if (!coef_ok)
-        return DPO_ERR_RANGE;
-    outs[0] = x_prev;
-    outs[1] = x0;
-    outs[2] = mu;
-    ins[0] = x;
-    ins[1] = model_out;
-    return dpo_step_alias_status(outs, 3, ins, 2, n * es);
-}
-
 static dpo_status step_philox_mt(mt_task *t, int threads)
 {
     size_t blocks = (t->n + 3) / 4;
@@ -273,8 +247,7 @@ dpo_status dpo_step_philox_f32_mt(float *x_prev, float *x0, float *mu, const flo
     if (!mt_threads_ok(threads))
         return DPO_ERR_RANGE;
     if (threads <= 1 || n <= 4 ||
-        step_philox_check(x_prev, x0, mu, x, model_out, nc, n, c,
-                          c && DPO_RULE_STEP_COEF_OK(c, dpo_pm_isfinitef), sizeof(float)) != DPO_OK)
+        dpo__step_philox_args_f32(x_prev, x0, mu, x, model_out, nc, n, c) != DPO_OK)
         return dpo_step_philox_f32(x_prev, x0, mu, x, model_out, nc, n, c);
     memset(&t, 0, sizeof t);
     t.x_prev = x_prev, t.x0 = x0, t.mu = mu, t.x = x, t.model_out = model_out;
@@ -290,8 +263,7 @@ dpo_status dpo_step_philox_f64_mt(double *x_prev, double *x0, double *mu, const 
     if (!mt_threads_ok(threads))
         return DPO_ERR_RANGE;
     if (threads <= 1 || n <= 4 ||
-        step_philox_check(x_prev, x0, mu, x, model_out, nc, n, c,
-                          c && DPO_RULE_STEP_COEF_OK(c, dpo_pm_isfinite), sizeof(double)) != DPO_OK)
+        dpo__step_philox_args_f64(x_prev, x0, mu, x, model_out, nc, n, c) != DPO_OK)
         return dpo_step_philox_f64(x_prev, x0, mu, x, model_out, nc, n, c);
     memset(&t, 0, sizeof t);
     t.x_prev = x_prev, t.x0 = x0, t.mu = mu, t.x = x, t.model_out = model_out;
@@ -318,49 +290,6 @@ static dpo_status piece_fused(const mt_task *t, size_t lo, size_t hi)
                               t->dim, (const dpo_step_coef_f32 *)t->c, t->mode);
 }
 
-/* The checks of dpo_step_fused_f32 in its order (src/step.c) except
- * finiteness. */
-static dpo_status fused_check(const float *x_prev, const float *mu, const double *logprob, const float *x,
-                              const float *model_out, const float *noise, const dpo_noise_coord *nc,
-                              size_t batch, size_t dim, const dpo_step_coef_f32 *c, dpo_logprob_mode mode)
-{
-    const void *outs[2];
-    const void *ins[3];
-    size_t n, lb;
-    dpo_status st;
-    if (!x_prev || !x || !model_out || !c)
-        return DPO_ERR_NULL;
-    if (batch == 0 || dim == 0 || dim > DPO_MAX_ELEMS || batch > DPO_MAX_ELEMS / dim)
-        return DPO_ERR_SIZE;
-    n = batch * dim;
-    if (noise && nc)
-        return DPO_ERR_RANGE;
-    if (!noise && !nc && c->sigma != 0)
-        return DPO_ERR_NULL;
-    if (nc && (st = dpo_rule_coord_rows_status(*nc, batch, dim)) != DPO_OK)
-        return st;
-    if (logprob) {
-        if (!dpo_rule_mode_ok(mode))
-            return DPO_ERR_RANGE;
-        if (!((double)c->sigma > 0))
-            return DPO_ERR_SIGMA_ZERO;
-    }
-    outs[0] = x_prev;
-    outs[1] = mu;
-    ins[0] = x;
-    ins[1] = model_out;
-    ins[2] = noise;
-    if ((st = dpo_step_alias_status(outs, 2, ins, 3, n * sizeof(float))) != DPO_OK)
-        return st;
-    lb = batch * sizeof(double);
-    if (logprob && (dpo_overlap(logprob, lb, x_prev, n * sizeof(float)) || dpo_overlap(logprob, lb, mu, n * sizeof(float)) ||
-                    dpo_overlap(logprob, lb, x, n * sizeof(float)) ||
-                    dpo_overlap(logprob, lb, model_out, n * sizeof(float)) ||
-                    dpo_overlap(logprob, lb, noise, n * sizeof(float))))
-        return DPO_ERR_ALIAS;
-    return DPO_OK;
-}
-
 dpo_status dpo_step_fused_f32_mt(float *x_prev, float *mu, double *logprob, const float *x,
                                  const float *model_out, const float *noise, const dpo_noise_coord *nc,
                                  size_t batch, size_t dim, const dpo_step_coef_f32 *c, dpo_logprob_mode mode,
@@ -372,7 +301,7 @@ dpo_status dpo_step_fused_f32_mt(float *x_prev, float *mu, double *logprob, cons
     if (!mt_threads_ok(threads))
         return DPO_ERR_RANGE;
     if (threads <= 1 || batch < 2 ||
-        fused_check(x_prev, mu, logprob, x, model_out, noise, nc, batch, dim, c, mode) != DPO_OK)
+        dpo__step_fused_args_f32(x_prev, NULL, mu, logprob, x, model_out, noise, nc, batch, dim, c, mode) != DPO_OK)
         return dpo_step_fused_f32(x_prev, mu, logprob, x, model_out, noise, nc, batch, dim, c, mode);
     memset(&t, 0, sizeof t);
     t.x_prev = x_prev, t.mu = mu, t.logprob = logprob, t.x = x, t.model_out = model_out, t.noise = noise;
