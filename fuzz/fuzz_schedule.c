@@ -2,7 +2,8 @@
  * are read as float64 (or float32) alphas_cumprod values, a train-step
  * count, an inference step count, spacing, offset, prediction type, eta and
  * prev rule.  Invariants: no crash or sanitizer report; a table is accepted
- * only when every value is finite and in (0, 1], and then ac32 and ac64
+ * only when every value is finite and in (0, 1], the last one possibly
+ * exactly 0 (a zero-terminal-SNR table, include/diffpo.h), and then ac32 and ac64
  * hold the values (ac32 = ac64 rounded); dpo_timesteps on success gives S
  * values in [0, N), non-increasing; every accepted step coefficient struct
  * has finite scalars and sigma >= 0 (the struct the step itself accepts). */
@@ -47,13 +48,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         n = DPO_MAX_TRAIN_STEPS;
     ok = n >= 2;
     for (i = 0; i < n; i++) {
+        /* the header's rule: the last entry may be exactly 0 */
+        int last_zero;
         if (use32) {
             memcpy(&t32[i], data + 4 * i, 4);
-            ok &= finite(t32[i]) && t32[i] > 0 && t32[i] <= 1;
+            last_zero = i == n - 1 && t32[i] == 0;
+            ok &= last_zero || (finite(t32[i]) && t32[i] > 0 && t32[i] <= 1);
         } else {
             memcpy(&t64[i], data + 8 * i, 8);
+            last_zero = i == n - 1 && t64[i] == 0;
             /* and its float32 rounding stays positive (the header says so) */
-            ok &= finite(t64[i]) && t64[i] > 0 && t64[i] <= 1 && (float)t64[i] > 0;
+            ok &= last_zero || (finite(t64[i]) && t64[i] > 0 && t64[i] <= 1 && (float)t64[i] > 0);
         }
     }
     st = dpo_schedule_from_table(&s, use32 ? t32 : 0, use32 ? 0 : t64, n, 0);
