@@ -1,0 +1,463 @@
+/* The vector forms of the training element loops (src/cpu_simd_model.h)
+ * against the scalar definition, bit for bit, at every level this CPU
+ * supports: AdamW, SiLU and its vector-Jacobian product, the leaves of the
+ * canonical reduction tree and the log-ratio sum.  The reference is
+ * computed here straight from the scalar element math of src/core
+ * (dpo_adamw_elem, dpo_silu_f32, dpo_silu_vjp_f32, dpo_sum_add of
+ * dpo_lr_term), never through the dispatching code.  Shapes: 0, 1, 3, 7, 8,
+ * 9, 31, 33 elements and larger ones with every tail, pointers misaligned
+ * against every vector width, guard elements around each output, special
+ * values (zeros of both signs, subnormals, infinities, NaN, the exp
+ * underflow and rescaling edges) where the scalar code defines them.  The
+ * public paths (dpo_adamw_step, the network's forward and backward, the
+ * log-ratio losses) are checked with DPO_SIMD forcing each level in turn. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "diffpo.h"
+#include "diffpo_align.h"
+#include "diffpo_loss.h"
+#include "core/dpo_mlp.h"
+#include "core/dpo_loss.h"
+#include "core/dpo_reduce.h"
+#include "cpu_simd_model.h"
+
+#define MAXN 20000
+#define PAD 16
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* uniform in [-1, 1) */
+static double unif(void)
+{
+    return (double)(next() >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+}
+
+/* A float of random sign and magnitude 2^e, e uniform in [lo, hi]. */
+static float wide_f32(int lo, int hi)
+{
+    int e = lo + (int)(next() % (uint64_t)(hi - lo + 1));
+    return (float)(unif() * ldexp(1.0, e));
+}
+
+static float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static const size_t sizes[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 129, 1000, 4099};
+#define NSIZES (sizeof sizes / sizeof sizes[0])
+
+/* ------------------------------------------------------------- AdamW */
+
+static float p0[MAXN], m0[MAXN], v0[MAXN], g0[MAXN];
+static float rp[MAXN], rm[MAXN], rv[MAXN];
+static float gp[MAXN + PAD], gm[MAXN + PAD], gv[MAXN + PAD], gg[MAXN + PAD];
+
+static void adamw_inputs(size_t n, int kind)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        p0[i] = wide_f32(-20, 3);
+        m0[i] = wide_f32(-30, 0);
+        v0[i] = (float)fabs(wide_f32(-60, 0));
+        g0[i] = kind == 0 ? wide_f32(-12, 2) : wide_f32(-140, 60); /* 1: subnormal .. g*g = inf */
+        if (kind == 1 && i % 7 == 3)
+            g0[i] = (i & 8) ? 0.0f : -0.0f;
+        if (kind == 1 && i % 11 == 5)
+            v0[i] = 0.0f;
+        if (kind == 1 && i % 13 == 2)
+            p0[i] = bits_f32(0x00000001u); /* smallest subnormal */
+    }
+}
+
+static void test_adamw(void)
+{
+    static const double lrs[] = {1e-3, 0.5};
+    static const double wds[] = {0.0, 0.01};
+    static const uint64_t steps[] = {1, 2, 1000};
+    int level, kind;
+    size_t s, off, i;
+    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        for (kind = 0; kind < 2; kind++)
+            for (s = 0; s < NSIZES; s++)
+                for (off = 0; off < 4; off++) {
+                    size_t n = sizes[s], bad = 0, guard = 0;
+                    dpo_adamw_coef c;
+                    int h = (int)(next() % 12);
+                    dpo_adamw_coef_init(&c, lrs[h & 1], 0.9, 0.999, 1e-8, wds[(h >> 1) & 1], steps[h >> 2]);
+                    adamw_inputs(n, kind);
+                    for (i = 0; i < MAXN + PAD; i++)
+                        gp[i] = gm[i] = gv[i] = gg[i] = -7.0f;
+                    memcpy(rp, p0, n * sizeof(float));
+                    memcpy(rm, m0, n * sizeof(float));
+                    memcpy(rv, v0, n * sizeof(float));
+                    memcpy(gp + off, p0, n * sizeof(float));
+                    memcpy(gm + off, m0, n * sizeof(float));
+                    memcpy(gv + off, v0, n * sizeof(float));
+                    memcpy(gg + off, g0, n * sizeof(float));
+                    for (i = 0; i < n; i++)
+                        dpo_adamw_elem(rp + i, rm + i, rv + i, g0[i], &c);
+                    dpo__simd_adamw_f32(gp + off, gm + off, gv + off, gg + off, n, &c, level);
+                    for (i = 0; i < n; i++)
+                        if (memcmp(&rp[i], &gp[off + i], 4) || memcmp(&rm[i], &gm[off + i], 4) ||
+                            memcmp(&rv[i], &gv[off + i], 4))
+                            bad++;
+                    for (i = 0; i < MAXN + PAD; i++)
+                        if ((i < off || i >= off + n) && (gp[i] != -7.0f || gm[i] != -7.0f || gv[i] != -7.0f))
+                            guard++;
+                    CHECK(bad == 0 && guard == 0, "level %s kind %d n %zu off %zu: %zu differ, %zu guard written",
+                          dpo_simd_level_name(level), kind, n, off, bad, guard);
+                }
+    }
+}
+
+/* dpo_adamw_step (the public entry) with DPO_SIMD forcing each level: every
+ * level's result equals the scalar element loop's. */
+static void test_adamw_public(void)
+{
+    dpo_adamw h = dpo_adamw_default(1e-3);
+    size_t n = 4099, i;
+    int level;
+    dpo_adamw_coef c;
+    h.weight_decay = 0.02;
+    adamw_inputs(n, 0);
+    memcpy(rp, p0, n * 4);
+    memcpy(rm, m0, n * 4);
+    memcpy(rv, v0, n * 4);
+    dpo_adamw_coef_init(&c, h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, 7);
+    for (i = 0; i < n; i++)
+        dpo_adamw_elem(rp + i, rm + i, rv + i, g0[i], &c);
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        setenv("DPO_SIMD", dpo_simd_level_name(level), 1);
+        memcpy(gp + 1, p0, n * 4);
+        memcpy(gm + 1, m0, n * 4);
+        memcpy(gv + 1, v0, n * 4);
+        memcpy(gg + 1, g0, n * 4);
+        CHECK(dpo_adamw_step(gp + 1, gm + 1, gv + 1, gg + 1, n, &h, 7) == DPO_OK, "status");
+        CHECK(!memcmp(rp, gp + 1, n * 4) && !memcmp(rm, gm + 1, n * 4) && !memcmp(rv, gv + 1, n * 4),
+              "level %s: dpo_adamw_step differs from the element loop", dpo_simd_level_name(level));
+        /* a non-finite gradient is still refused with the outputs untouched */
+        gg[1 + n / 2] = bits_f32(0x7f800000u);
+        memcpy(gp + 1, p0, n * 4);
+        CHECK(dpo_adamw_step(gp + 1, gm + 1, gv + 1, gg + 1, n, &h, 7) == DPO_ERR_NONFINITE &&
+                  !memcmp(gp + 1, p0, n * 4),
+              "level %s: non-finite gradient", dpo_simd_level_name(level));
+    }
+    unsetenv("DPO_SIMD");
+}
+
+/* ------------------------------------------------------------- SiLU */
+
+static float zin[MAXN], gin[MAXN], ra[MAXN], ga[MAXN + PAD];
+
+/* z values: moderate, large (the exp rescaling below 2^-1000 and the
+ * underflow to 0 near |z| = 693 .. 746), tiny, and the special values. */
+static void silu_inputs(size_t n)
+{
+    static const uint32_t special[] = {
+        0x00000000u, 0x80000000u, 0x00000001u, 0x80000001u, 0x7f800000u, 0xff800000u,
+        0x7fc00000u, 0xffc00001u, 0x7f7fffffu, 0xff7fffffu, 0x3f800000u, 0xbf800000u,
+    };
+    size_t i;
+    for (i = 0; i < n; i++) {
+        switch (next() % 6) {
+        case 0:
+            zin[i] = (float)(unif() * 8.0);
+            break;
+        case 1:
+            zin[i] = (float)(unif() * 40.0);
+            break;
+        case 2: /* |z| in [680, 760]: k crosses -1000 and the underflow bound */
+            zin[i] = (float)((unif() < 0 ? -1.0 : 1.0) * (680.0 + 80.0 * fabs(unif())));
+            break;
+        case 3:
+            zin[i] = wide_f32(-149, 127);
+            break;
+        case 4:
+            zin[i] = bits_f32(special[next() % (sizeof special / sizeof special[0])]);
+            break;
+        default:
+            zin[i] = (float)(unif() * 1e-3);
+        }
+        gin[i] = next() % 17 == 0 ? bits_f32(special[next() % 12]) : wide_f32(-30, 10);
+    }
+}
+
+static void test_silu(void)
+{
+    int level, rep;
+    size_t s, off, i;
+    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        for (rep = 0; rep < 3; rep++)
+            for (s = 0; s < NSIZES; s++)
+                for (off = 0; off < 4; off++) {
+                    size_t n = sizes[s], bad = 0, badv = 0, guard = 0;
+                    silu_inputs(n);
+                    for (i = 0; i < MAXN + PAD; i++)
+                        ga[i] = -7.0f;
+                    for (i = 0; i < n; i++)
+                        ra[i] = dpo_silu_f32(zin[i]);
+                    dpo__simd_silu_f32(ga + off, zin, n, level);
+                    for (i = 0; i < n; i++)
+                        bad += memcmp(&ra[i], &ga[off + i], 4) != 0;
+                    for (i = 0; i < MAXN + PAD; i++)
+                        guard += (i < off || i >= off + n) && ga[i] != -7.0f;
+                    /* the VJP, in place on a misaligned gradient */
+                    for (i = 0; i < n; i++)
+                        ra[i] = dpo_silu_vjp_f32(gin[i], zin[i]);
+                    memcpy(ga + off, gin, n * 4);
+                    dpo__simd_silu_vjp_f32(ga + off, zin, n, level);
+                    for (i = 0; i < n; i++)
+                        badv += memcmp(&ra[i], &ga[off + i], 4) != 0;
+                    for (i = 0; i < MAXN + PAD; i++)
+                        guard += (i < off || i >= off + n) && ga[i] != -7.0f;
+                    CHECK(bad == 0 && badv == 0 && guard == 0,
+                          "level %s n %zu off %zu: %zu silu and %zu vjp differ, %zu guard written",
+                          dpo_simd_level_name(level), n, off, bad, badv, guard);
+                }
+    }
+}
+
+/* Every float of one binade sweep of z in [-760, 760] and at the exp
+ * underflow bound, so that each branch edge is met exactly. */
+static void test_silu_sweep(void)
+{
+    int level;
+    size_t i, n = 0, bad = 0;
+    float lim = (float)745.1332191019412;
+    for (i = 0; i < 4000; i++)
+        zin[n++] = (float)(-760.0 + 0.38 * (double)i);
+    for (i = 0; i < 200; i++) {
+        uint32_t u;
+        memcpy(&u, &lim, 4);
+        zin[n++] = bits_f32(u - 100u + (uint32_t)i);
+        zin[n++] = -bits_f32(u - 100u + (uint32_t)i);
+    }
+    for (i = 0; i < 400; i++) { /* z where -z / ln 2 rounds to -1000 or -1001 */
+        zin[n] = (float)(-(1000.5 * 0.69314718055994530942) + 0.0005 * ((double)i - 200.0));
+        zin[n + 1] = -zin[n];
+        n += 2;
+    }
+    for (i = 0; i < n; i++)
+        ra[i] = dpo_silu_f32(zin[i]);
+    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        dpo__simd_silu_f32(ga, zin, n, level);
+        for (i = 0; i < n; i++)
+            bad += memcmp(&ra[i], &ga[i], 4) != 0;
+        CHECK(bad == 0, "level %s: %zu of %zu differ", dpo_simd_level_name(level), bad, n);
+    }
+}
+
+/* The double sigmoid under SiLU, on doubles: every lane's bits (the float
+ * outputs above hide most last-bit differences of the double kernel). */
+static double sx[MAXN], sref[MAXN], sgot[MAXN + PAD];
+
+static void test_sigmoid_f64(void)
+{
+    static const uint64_t special[] = {0, 0x8000000000000000ULL, 1, 0x8000000000000001ULL, 0x7ff0000000000000ULL,
+                                       0xfff0000000000000ULL, 0x7ff8000000000000ULL, 0xfff8000000000123ULL,
+                                       0x7fefffffffffffffULL, 0xffefffffffffffffULL};
+    int level;
+    size_t i, n = MAXN, off, bad;
+    for (i = 0; i < n; i++) {
+        switch (i % 5) {
+        case 0:
+            sx[i] = unif() * 10.0;
+            break;
+        case 1:
+            sx[i] = unif() * 50.0;
+            break;
+        case 2:
+            sx[i] = (unif() < 0 ? -1.0 : 1.0) * (690.0 + 60.0 * fabs(unif()));
+            break;
+        case 3:
+            sx[i] = unif() * ldexp(1.0, (int)(next() % 2000) - 1000);
+            break;
+        default:
+            if (i % 50 == 4)
+                memcpy(&sx[i], &special[(i / 50) % 10], 8);
+            else
+                sx[i] = (unif() < 0 ? -1.0 : 1.0) * (0.69314718055994530942 * (1000.5 + 0.01 * unif()));
+        }
+        sref[i] = dpo_sigmoid(sx[i]);
+    }
+    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        for (off = 0; off < 3; off++) {
+            bad = 0;
+            dpo__simd_sigmoid_f64(sgot + off, sx, n - off, level);
+            for (i = 0; i < n - off; i++)
+                bad += memcmp(&sref[i], &sgot[off + i], 8) != 0;
+            CHECK(bad == 0, "level %s off %zu: %zu of %zu differ", dpo_simd_level_name(level), off, bad, n - off);
+        }
+    }
+}
+
+/* ------------------------------------------------------------- leaves */
+
+static double tin[MAXN + PAD], rpart[MAXN / 64 + 2], gpart[MAXN / 64 + 2 + PAD];
+
+static void test_leaves(void)
+{
+    static const size_t ln[] = {0,   1,   3,   7,   8,   9,        31,       33,       63,        64,  65,
+                                127, 128, 129, 256, 320, 64 * 8 + 5, 64 * 9, 64 * 17 + 33, 64 * 33, 5000, MAXN};
+    int level, kind;
+    size_t s, off, i, k;
+    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        for (kind = 0; kind < 3; kind++)
+            for (s = 0; s < sizeof ln / sizeof ln[0]; s++)
+                for (off = 0; off < 3; off++) {
+                    size_t n = ln[s], nb = (n + 63) / 64, bad = 0, guard = 0;
+                    dpo_sum sum;
+                    dpo_tree tree;
+                    double whole;
+                    for (i = 0; i < n; i++) {
+                        /* wide exponents: any other order of additions changes bits */
+                        tin[off + i] = unif() * ldexp(1.0, (int)(next() % 80) - 40);
+                        if (kind == 2 && next() % 97 == 0)
+                            tin[off + i] = next() & 1 ? HUGE_VAL : -HUGE_VAL;
+                        if (kind == 1 && i % 64 == 0)
+                            tin[off + i] = -0.0;
+                    }
+                    for (k = 0; k < nb; k++) {
+                        size_t len = n - 64 * k < 64 ? n - 64 * k : 64;
+                        double v = tin[off + 64 * k];
+                        for (i = 1; i < len; i++)
+                            v = v + tin[off + 64 * k + i];
+                        rpart[k] = v;
+                    }
+                    for (i = 0; i < sizeof gpart / sizeof gpart[0]; i++)
+                        gpart[i] = -7.0;
+                    dpo__simd_leaves_f64(gpart + off, tin + off, n, level);
+                    for (k = 0; k < nb; k++)
+                        bad += memcmp(&rpart[k], &gpart[off + k], 8) != 0;
+                    for (i = 0; i < sizeof gpart / sizeof gpart[0]; i++)
+                        guard += (i < off || i >= off + nb) && gpart[i] != -7.0;
+                    /* the whole sum through the tree equals the streaming definition */
+                    dpo_sum_init(&sum);
+                    for (i = 0; i < n; i++)
+                        dpo_sum_add(&sum, tin[off + i]);
+                    whole = dpo_sum_result(&sum);
+                    dpo_tree_init(&tree);
+                    for (k = 0; k < nb; k++)
+                        dpo_tree_push(&tree, gpart[off + k]);
+                    {
+                        double got = dpo_tree_result(&tree);
+                        CHECK(bad == 0 && guard == 0 && memcmp(&got, &whole, 8) == 0,
+                              "level %s kind %d n %zu off %zu: %zu partials differ, %zu guard written, sum %a vs %a",
+                              dpo_simd_level_name(level), kind, n, off, bad, guard, got, whole);
+                    }
+                }
+    }
+}
+
+/* ------------------------------------------------------------- log-ratio */
+
+static float fx[MAXN + PAD], fm[MAXN + PAD], fr[MAXN + PAD];
+static double dx[MAXN + PAD], dm[MAXN + PAD], dr[MAXN + PAD];
+
+static void test_lr_sum(void)
+{
+    static const size_t ln[] = {0, 1, 3, 7, 8, 9, 31, 33, 64, 65, 1023, 1024, 1025, 3000, 16384 + 7};
+    int level;
+    size_t s, off, i;
+    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        for (s = 0; s < sizeof ln / sizeof ln[0]; s++)
+            for (off = 0; off < 3; off++) {
+                size_t n = ln[s];
+                dpo_sum r32, r64;
+                double want32, want64, got32, got64;
+                for (i = 0; i < n; i++) {
+                    fx[off + i] = (float)unif();
+                    fm[off + i] = fx[off + i] + wide_f32(-24, -4);
+                    fr[off + i] = fm[off + i] + wide_f32(-30, -8);
+                    dx[off + i] = unif();
+                    dm[off + i] = dx[off + i] + unif() * ldexp(1.0, -(int)(next() % 30));
+                    dr[off + i] = dm[off + i] + unif() * ldexp(1.0, -(int)(next() % 40));
+                }
+                dpo_sum_init(&r32);
+                dpo_sum_init(&r64);
+                for (i = 0; i < n; i++) {
+                    dpo_sum_add(&r32, dpo_lr_term((double)fx[off + i], (double)fm[off + i], (double)fr[off + i]));
+                    dpo_sum_add(&r64, dpo_lr_term(dx[off + i], dm[off + i], dr[off + i]));
+                }
+                want32 = dpo_sum_result(&r32);
+                want64 = dpo_sum_result(&r64);
+                got32 = dpo__simd_lr_sum(fx + off, fm + off, fr + off, n, 1, level);
+                got64 = dpo__simd_lr_sum(dx + off, dm + off, dr + off, n, 0, level);
+                CHECK(!memcmp(&got32, &want32, 8) && !memcmp(&got64, &want64, 8),
+                      "level %s n %zu off %zu: f32 %a vs %a, f64 %a vs %a", dpo_simd_level_name(level), n, off,
+                      got32, want32, got64, want64);
+            }
+    }
+}
+
+/* The public log-ratio (dpo_logratio_f32/f64) with each level forced gives
+ * the scalar level's bits. */
+static void test_lr_public(void)
+{
+    size_t n = 3000, i;
+    int level;
+    double ref32 = 0, ref64 = 0;
+    for (i = 0; i < n; i++) {
+        fx[i] = (float)unif();
+        fm[i] = fx[i] + wide_f32(-24, -4);
+        fr[i] = fm[i] + wide_f32(-30, -8);
+        dx[i] = (double)fx[i];
+        dm[i] = (double)fm[i];
+        dr[i] = (double)fr[i] * (1.0 + 1e-12);
+    }
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
+        double lr32, lr64;
+        if (!dpo_simd_supported(level))
+            continue;
+        setenv("DPO_SIMD", dpo_simd_level_name(level), 1);
+        CHECK(dpo_logratio_f32(&lr32, fx, fm, fr, n, 0.3, DPO_LOGPROB_MEAN) == DPO_OK, "f32 status");
+        CHECK(dpo_logratio_f64(&lr64, dx, dm, dr, n, 0.3, DPO_LOGPROB_SUM) == DPO_OK, "f64 status");
+        if (level == 0) {
+            ref32 = lr32;
+            ref64 = lr64;
+        }
+        CHECK(!memcmp(&lr32, &ref32, 8) && !memcmp(&lr64, &ref64, 8),
+              "level %s: log-ratio differs from the scalar level", dpo_simd_level_name(level));
+    }
+    unsetenv("DPO_SIMD");
+}
+
+int main(void)
+{
+    RUN(test_adamw);
+    RUN(test_adamw_public);
+    RUN(test_silu);
+    RUN(test_silu_sweep);
+    RUN(test_sigmoid_f64);
+    RUN(test_leaves);
+    RUN(test_lr_sum);
+    RUN(test_lr_public);
+    return chk_summary();
+}
