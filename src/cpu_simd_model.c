@@ -349,7 +349,10 @@ void dpo__simd_leaves_f64(double *part, const double *t, size_t n, int level)
 
 #define LR_CHUNK (16 * DPO_REDUCE_BLOCK) /* terms per pass; a whole number of blocks */
 
-double dpo__simd_lr_sum(const void *x, const void *mu, const void *mr, size_t n, int f32, int level)
+/* The canonical sum of one of the three-tensor terms (kind as in terms3 of
+ * src/cpu_simd_model_body.h): chunks of whole blocks, terms and leaves in
+ * vector form, partials pushed in order. */
+static double term_sum(const void *a, const void *b, const void *c, size_t n, int f32, int kind, int level)
 {
     double t[LR_CHUNK], part[LR_CHUNK / DPO_REDUCE_BLOCK];
     size_t at, k;
@@ -358,22 +361,34 @@ double dpo__simd_lr_sum(const void *x, const void *mu, const void *mr, size_t n,
     for (at = 0; at < n; at += LR_CHUNK) {
         size_t len = n - at < LR_CHUNK ? n - at : LR_CHUNK;
         size_t sz = f32 ? sizeof(float) : sizeof(double);
-        const char *px = (const char *)x + at * sz, *pm = (const char *)mu + at * sz;
-        const char *pr = (const char *)mr + at * sz;
+        const char *pa = (const char *)a + at * sz, *pb = (const char *)b + at * sz;
+        const char *pc = (const char *)c + at * sz;
 #if DPO_SIMDM_X86
         if (level == DPO_SIMD_SSE2)
-            lr_terms_sse2(t, px, pm, pr, len, f32);
+            terms3_sse2(t, pa, pb, pc, len, f32, kind);
         else if (level == DPO_SIMD_AVX2)
-            lr_terms_avx2(t, px, pm, pr, len, f32);
+            terms3_avx2(t, pa, pb, pc, len, f32, kind);
         else if (level == DPO_SIMD_AVX512)
-            lr_terms_avx512(t, px, pm, pr, len, f32);
+            terms3_avx512(t, pa, pb, pc, len, f32, kind);
         else
 #endif
-            for (k = 0; k < len; k++)
-                t[k] = dpo_lr_term(dpo_ld(px, f32, k), dpo_ld(pm, f32, k), dpo_ld(pr, f32, k));
+            for (k = 0; k < len; k++) {
+                double x = dpo_ld(pa, f32, k), y = dpo_ld(pb, f32, k), z = dpo_ld(pc, f32, k);
+                t[k] = kind == 0 ? dpo_lr_term(x, y, z) : dpo_err_diff_term(x, y, z);
+            }
         dpo__simd_leaves_f64(part, t, len, level);
         for (k = 0; k < (len + DPO_REDUCE_BLOCK - 1) / DPO_REDUCE_BLOCK; k++)
             dpo_tree_push(&tree, part[k]);
     }
     return dpo_tree_result(&tree);
+}
+
+double dpo__simd_lr_sum(const void *x, const void *mu, const void *mr, size_t n, int f32, int level)
+{
+    return term_sum(x, mu, mr, n, f32, 0, level);
+}
+
+double dpo__simd_err_sum(const void *eps, const void *eth, const void *eref, size_t n, int f32, int level)
+{
+    return term_sum(eps, eth, eref, n, f32, 1, level);
 }

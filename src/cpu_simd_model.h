@@ -41,4 +41,8 @@ void dpo__simd_leaves_f64(double *part, const double *t, size_t n, int level);
  * dpo_sum_add loop, bit for bit. */
 double dpo__simd_lr_sum(const void *x, const void *mu, const void *mr, size_t n, int f32, int level);
 
+/* The same for dpo_err_diff_term(eps[i], eth[i], eref[i]) (Diffusion-DPO,
+ * DSPO). */
+double dpo__simd_err_sum(const void *eps, const void *eth, const void *eref, size_t n, int f32, int level);
+
 #endif

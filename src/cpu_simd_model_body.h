@@ -132,24 +132,31 @@ static M_TGT void M_NAME(silu_vjp)(float *g, const float *z, size_t n)
         g[i] = dpo_silu_vjp_f32(g[i], z[i]);
 }
 
-/* dpo_lr_term over n elements into t. */
-static M_TGT void M_NAME(lr_terms)(double *t, const void *x, const void *mu, const void *mr,
-                                   size_t n, int f32)
+/* Terms over n elements into t: kind 0 dpo_lr_term(a, b, c) =
+ * (b - c)((a - b) + (a - c)); kind 1 dpo_err_diff_term(a, b, c) =
+ * (b - c)((b - a) + (c - a)). */
+static M_TGT void M_NAME(terms3)(double *t, const void *a, const void *b, const void *c, size_t n, int f32,
+                                 int kind)
 {
     size_t i = 0;
     for (; i + DW <= n; i += DW) {
-        D vx, vm, vr;
+        D va, vb, vc;
         if (f32) {
-            vx = DF_LOAD((const float *)x + i);
-            vm = DF_LOAD((const float *)mu + i);
-            vr = DF_LOAD((const float *)mr + i);
+            va = DF_LOAD((const float *)a + i);
+            vb = DF_LOAD((const float *)b + i);
+            vc = DF_LOAD((const float *)c + i);
         } else {
-            vx = D_LOADU((const double *)x + i);
-            vm = D_LOADU((const double *)mu + i);
-            vr = D_LOADU((const double *)mr + i);
+            va = D_LOADU((const double *)a + i);
+            vb = D_LOADU((const double *)b + i);
+            vc = D_LOADU((const double *)c + i);
         }
-        D_STOREU(t + i, D_MUL(D_SUB(vm, vr), D_ADD(D_SUB(vx, vm), D_SUB(vx, vr))));
+        if (kind == 0)
+            D_STOREU(t + i, D_MUL(D_SUB(vb, vc), D_ADD(D_SUB(va, vb), D_SUB(va, vc))));
+        else
+            D_STOREU(t + i, D_MUL(D_SUB(vb, vc), D_ADD(D_SUB(vb, va), D_SUB(vc, va))));
     }
-    for (; i < n; i++)
-        t[i] = dpo_lr_term(dpo_ld(x, f32, i), dpo_ld(mu, f32, i), dpo_ld(mr, f32, i));
+    for (; i < n; i++) {
+        double x = dpo_ld(a, f32, i), y = dpo_ld(b, f32, i), z = dpo_ld(c, f32, i);
+        t[i] = kind == 0 ? dpo_lr_term(x, y, z) : dpo_err_diff_term(x, y, z);
+    }
 }

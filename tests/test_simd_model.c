@@ -1,16 +1,18 @@
 /* The vector forms of the training element loops (src/cpu_simd_model.h)
  * against the scalar definition, bit for bit, at every level this CPU
  * supports: AdamW, SiLU and its vector-Jacobian product, the leaves of the
- * canonical reduction tree and the log-ratio sum.  The reference is
+ * canonical reduction tree and the loss term sums.  The reference is
  * computed here straight from the scalar element math of src/core
  * (dpo_adamw_elem, dpo_silu_f32, dpo_silu_vjp_f32, dpo_sum_add of
- * dpo_lr_term), never through the dispatching code.  Shapes: 0, 1, 3, 7, 8,
+ * dpo_lr_term and dpo_err_diff_term), never through the dispatching code.  Shapes: 0, 1, 3, 7, 8,
  * 9, 31, 33 elements and larger ones with every tail, pointers misaligned
  * against every vector width, guard elements around each output, special
  * values (zeros of both signs, subnormals, infinities, NaN, the exp
- * underflow and rescaling edges) where the scalar code defines them.  The
+ * underflow and rescaling edges) where the scalar code defines them (a NaN
+ * must stay a NaN; its payload is compiler-dependent even in the scalar
+ * code, see same_f32).  The
  * public paths (dpo_adamw_step, the network's forward and backward, the
- * log-ratio losses) are checked with DPO_SIMD forcing each level in turn. */
+ * log-ratio) are checked with DPO_SIMD forcing each level in turn. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,15 @@ static float bits_f32(uint32_t u)
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
+}
+
+/* Same bits, or both NaN.  NaN payloads are not part of the contract: which
+ * operand's NaN an operation passes on follows the compiler's operand order
+ * even in the scalar code (dpo_silu_vjp_f32 with a NaN gradient and a NaN
+ * input returns the gradient's NaN at gcc -O0 and the input's at -O2). */
+static int same_f32(const float *a, const float *b)
+{
+    return memcmp(a, b, 4) == 0 || (*a != *a && *b != *b);
 }
 
 static const size_t sizes[] = {0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 129, 1000, 4099};
@@ -113,8 +124,8 @@ static void test_adamw(void)
                         dpo_adamw_elem(rp + i, rm + i, rv + i, g0[i], &c);
                     dpo__simd_adamw_f32(gp + off, gm + off, gv + off, gg + off, n, &c, level);
                     for (i = 0; i < n; i++)
-                        if (memcmp(&rp[i], &gp[off + i], 4) || memcmp(&rm[i], &gm[off + i], 4) ||
-                            memcmp(&rv[i], &gv[off + i], 4))
+                        if (!same_f32(&rp[i], &gp[off + i]) || !same_f32(&rm[i], &gm[off + i]) ||
+                            !same_f32(&rv[i], &gv[off + i]))
                             bad++;
                     for (i = 0; i < MAXN + PAD; i++)
                         if ((i < off || i >= off + n) && (gp[i] != -7.0f || gm[i] != -7.0f || gv[i] != -7.0f))
@@ -217,7 +228,7 @@ static void test_silu(void)
                         ra[i] = dpo_silu_f32(zin[i]);
                     dpo__simd_silu_f32(ga + off, zin, n, level);
                     for (i = 0; i < n; i++)
-                        bad += memcmp(&ra[i], &ga[off + i], 4) != 0;
+                        bad += !same_f32(&ra[i], &ga[off + i]);
                     for (i = 0; i < MAXN + PAD; i++)
                         guard += (i < off || i >= off + n) && ga[i] != -7.0f;
                     /* the VJP, in place on a misaligned gradient */
@@ -226,7 +237,7 @@ static void test_silu(void)
                     memcpy(ga + off, gin, n * 4);
                     dpo__simd_silu_vjp_f32(ga + off, zin, n, level);
                     for (i = 0; i < n; i++)
-                        badv += memcmp(&ra[i], &ga[off + i], 4) != 0;
+                        badv += !same_f32(&ra[i], &ga[off + i]);
                     for (i = 0; i < MAXN + PAD; i++)
                         guard += (i < off || i >= off + n) && ga[i] != -7.0f;
                     CHECK(bad == 0 && badv == 0 && guard == 0,
@@ -263,7 +274,7 @@ static void test_silu_sweep(void)
             continue;
         dpo__simd_silu_f32(ga, zin, n, level);
         for (i = 0; i < n; i++)
-            bad += memcmp(&ra[i], &ga[i], 4) != 0;
+            bad += !same_f32(&ra[i], &ga[i]);
         CHECK(bad == 0, "level %s: %zu of %zu differ", dpo_simd_level_name(level), bad, n);
     }
 }
@@ -390,8 +401,8 @@ static void test_lr_sum(void)
         for (s = 0; s < sizeof ln / sizeof ln[0]; s++)
             for (off = 0; off < 3; off++) {
                 size_t n = ln[s];
-                dpo_sum r32, r64;
-                double want32, want64, got32, got64;
+                dpo_sum r32, r64, e32, e64;
+                double want32, want64, got32, got64, ew32, ew64, eg32, eg64;
                 for (i = 0; i < n; i++) {
                     fx[off + i] = (float)unif();
                     fm[off + i] = fx[off + i] + wide_f32(-24, -4);
@@ -402,10 +413,21 @@ static void test_lr_sum(void)
                 }
                 dpo_sum_init(&r32);
                 dpo_sum_init(&r64);
+                dpo_sum_init(&e32);
+                dpo_sum_init(&e64);
                 for (i = 0; i < n; i++) {
                     dpo_sum_add(&r32, dpo_lr_term((double)fx[off + i], (double)fm[off + i], (double)fr[off + i]));
                     dpo_sum_add(&r64, dpo_lr_term(dx[off + i], dm[off + i], dr[off + i]));
+                    dpo_sum_add(&e32, dpo_err_diff_term((double)fx[off + i], (double)fm[off + i], (double)fr[off + i]));
+                    dpo_sum_add(&e64, dpo_err_diff_term(dx[off + i], dm[off + i], dr[off + i]));
                 }
+                ew32 = dpo_sum_result(&e32);
+                ew64 = dpo_sum_result(&e64);
+                eg32 = dpo__simd_err_sum(fx + off, fm + off, fr + off, n, 1, level);
+                eg64 = dpo__simd_err_sum(dx + off, dm + off, dr + off, n, 0, level);
+                CHECK(!memcmp(&eg32, &ew32, 8) && !memcmp(&eg64, &ew64, 8),
+                      "level %s n %zu off %zu: err sum f32 %a vs %a, f64 %a vs %a", dpo_simd_level_name(level), n,
+                      off, eg32, ew32, eg64, ew64);
                 want32 = dpo_sum_result(&r32);
                 want64 = dpo_sum_result(&r64);
                 got32 = dpo__simd_lr_sum(fx + off, fm + off, fr + off, n, 1, level);
@@ -449,6 +471,68 @@ static void test_lr_public(void)
     unsetenv("DPO_SIMD");
 }
 
+/* The network (dpo_mlp_forward / dpo_mlp_backward, whose SiLU loops use the
+ * vector forms) with DPO_SIMD forcing each level: outputs and every gradient
+ * equal the scalar level's bit for bit.  Inputs scaled up so that the
+ * hidden pre-activations reach the saturated ends of the sigmoid. */
+static void test_mlp_public(void)
+{
+    dpo_mlp_cfg cfg = dpo_mlp_cfg_default();
+    size_t nb = dpo_mlp_num_base(&cfg), nl = dpo_mlp_num_lora(&cfg), n = 9, D = cfg.dim, i;
+    size_t wsz = dpo_mlp_workspace_size(&cfg, n);
+    float *base = malloc(nb * 4), *lora = malloc(nl * 4), *x = malloc(n * D * 4), *go = malloc(n * D * 4);
+    float *o[2], *gx[2], *gb[2], *gl[2];
+    int32_t t[9] = {0, 1, 17, 250, 500, 777, 998, 999, 3}, c[9] = {0, 1, 2, 3, 0, 1, 2, 3, 0};
+    void *work = NULL;
+    int level, k;
+    for (k = 0; k < 2; k++) {
+        o[k] = malloc(n * D * 4);
+        gx[k] = malloc(n * D * 4);
+        gb[k] = malloc(nb * 4);
+        gl[k] = malloc(nl * 4);
+    }
+    if (posix_memalign(&work, DPO_WORK_ALIGN, wsz ? wsz : 1) || !base || !lora || !x || !go || !o[1] || !gl[1]) {
+        CHECK(0, "out of memory");
+        return;
+    }
+    dpo_mlp_init_base(base, &cfg, 5);
+    CHECK(dpo_mlp_init_lora(lora, &cfg, 6) == DPO_OK, "init lora");
+    for (i = 0; i < nl; i++)
+        lora[i] = (float)(0.2 * unif());
+    for (i = 0; i < n * D; i++) {
+        x[i] = (float)(unif() * (i % 3 == 0 ? 40.0 : 2.0));
+        go[i] = (float)unif();
+    }
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        k = level == 0 ? 0 : 1;
+        setenv("DPO_SIMD", dpo_simd_level_name(level), 1);
+        memset(gx[k], 0, n * D * 4);
+        memset(gb[k], 0, nb * 4);
+        memset(gl[k], 0, nl * 4);
+        CHECK(dpo_mlp_forward(o[k], &cfg, base, lora, x, t, c, n, work, wsz) == DPO_OK, "forward");
+        CHECK(dpo_mlp_backward(gx[k], gb[k], gl[k], go, &cfg, base, lora, n, work, wsz) == DPO_OK, "backward");
+        if (k == 1)
+            CHECK(!memcmp(o[0], o[1], n * D * 4) && !memcmp(gx[0], gx[1], n * D * 4) &&
+                      !memcmp(gb[0], gb[1], nb * 4) && !memcmp(gl[0], gl[1], nl * 4),
+                  "level %s: the network's output or a gradient differs from the scalar level",
+                  dpo_simd_level_name(level));
+    }
+    unsetenv("DPO_SIMD");
+    for (k = 0; k < 2; k++) {
+        free(o[k]);
+        free(gx[k]);
+        free(gb[k]);
+        free(gl[k]);
+    }
+    free(base);
+    free(lora);
+    free(x);
+    free(go);
+    free(work);
+}
+
 int main(void)
 {
     RUN(test_adamw);
@@ -459,5 +543,6 @@ int main(void)
     RUN(test_leaves);
     RUN(test_lr_sum);
     RUN(test_lr_public);
+    RUN(test_mlp_public);
     return chk_summary();
 }
