@@ -392,3 +392,26 @@ double dpo__simd_err_sum(const void *eps, const void *eth, const void *eref, siz
 {
     return term_sum(eps, eth, eref, n, f32, 1, level);
 }
+
+void dpo__simd_grad_diff(void *g, const void *a, const void *b, size_t n, double coef, int f32, int level)
+{
+    size_t i;
+#if DPO_SIMDM_X86
+    if (level == DPO_SIMD_SSE2) {
+        grad_diff_sse2(g, a, b, n, coef, f32);
+        return;
+    }
+    if (level == DPO_SIMD_AVX2) {
+        grad_diff_avx2(g, a, b, n, coef, f32);
+        return;
+    }
+    if (level == DPO_SIMD_AVX512) {
+        grad_diff_avx512(g, a, b, n, coef, f32);
+        return;
+    }
+#else
+    (void)level;
+#endif
+    for (i = 0; i < n; i++)
+        dpo_st(g, f32, i, dpo_grad_diff(coef, dpo_ld(a, f32, i), dpo_ld(b, f32, i)));
+}

@@ -160,3 +160,21 @@ static M_TGT void M_NAME(terms3)(double *t, const void *a, const void *b, const 
         t[i] = kind == 0 ? dpo_lr_term(x, y, z) : dpo_err_diff_term(x, y, z);
     }
 }
+
+/* g[i] = dpo_grad_diff(coef, a[i], b[i]) = coef (a[i] - b[i]), stored as
+ * float32 (rounded once) or float64. */
+static M_TGT void M_NAME(grad_diff)(void *g, const void *a, const void *b, size_t n, double coef, int f32)
+{
+    const D vc = D_SET1(coef);
+    size_t i = 0;
+    if (f32)
+        for (; i + DW <= n; i += DW)
+            DF_STORE((float *)g + i,
+                     D_MUL(vc, D_SUB(DF_LOAD((const float *)a + i), DF_LOAD((const float *)b + i))));
+    else
+        for (; i + DW <= n; i += DW)
+            D_STOREU((double *)g + i,
+                     D_MUL(vc, D_SUB(D_LOADU((const double *)a + i), D_LOADU((const double *)b + i))));
+    for (; i < n; i++)
+        dpo_st(g, f32, i, dpo_grad_diff(coef, dpo_ld(a, f32, i), dpo_ld(b, f32, i)));
+}

@@ -109,11 +109,8 @@ dpo_status dpo_logratio_f64(double *lr, const double *x, const double *mu, const
 /* g[i] = coef * (x[i] - mu[i]) */
 static void grad_write(void *g, const void *x, const void *mu, size_t n, double coef, int f32)
 {
-    size_t i;
-    if (!g)
-        return;
-    for (i = 0; i < n; i++)
-        dpo_st(g, f32, i, dpo_grad_diff(coef, dpo_ld(x, f32, i), dpo_ld(mu, f32, i)));
+    if (g) /* the element loop in the CPU level's vector form (src/cpu_simd_model.h) */
+        dpo__simd_grad_diff(g, x, mu, n, coef, f32, dpo_simd_level());
 }
 
 /* -------------------------------------------------------------- step DPO */

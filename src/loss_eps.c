@@ -48,11 +48,8 @@ static double err_sum(const void *eps, const void *eth, const void *eref, size_t
 /* g[i] = coef * (eth[i] - eps[i]) */
 static void grad_err(void *g, const void *eth, const void *eps, size_t n, double coef, int f32)
 {
-    size_t i;
-    if (!g)
-        return;
-    for (i = 0; i < n; i++)
-        dpo_st(g, f32, i, dpo_grad_diff(coef, dpo_ld(eth, f32, i), dpo_ld(eps, f32, i)));
+    if (g) /* the element loop in the CPU level's vector form (src/cpu_simd_model.h) */
+        dpo__simd_grad_diff(g, eth, eps, n, coef, f32, dpo_simd_level());
 }
 
 /* ---------------------------------------------------------- Diffusion-DPO */

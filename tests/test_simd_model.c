@@ -1,18 +1,20 @@
 /* The vector forms of the training element loops (src/cpu_simd_model.h)
  * against the scalar definition, bit for bit, at every level this CPU
- * supports: AdamW, SiLU and its vector-Jacobian product, the leaves of the
- * canonical reduction tree and the loss term sums.  The reference is
- * computed here straight from the scalar element math of src/core
- * (dpo_adamw_elem, dpo_silu_f32, dpo_silu_vjp_f32, dpo_sum_add of
- * dpo_lr_term and dpo_err_diff_term), never through the dispatching code.  Shapes: 0, 1, 3, 7, 8,
- * 9, 31, 33 elements and larger ones with every tail, pointers misaligned
- * against every vector width, guard elements around each output, special
- * values (zeros of both signs, subnormals, infinities, NaN, the exp
- * underflow and rescaling edges) where the scalar code defines them (a NaN
- * must stay a NaN; its payload is compiler-dependent even in the scalar
- * code, see same_f32).  The
- * public paths (dpo_adamw_step, the network's forward and backward, the
- * log-ratio) are checked with DPO_SIMD forcing each level in turn. */
+ * supports (level 0 too: the dispatcher's own scalar path, the only one on
+ * other targets): AdamW, SiLU and its vector-Jacobian product, the leaves of the
+ * canonical reduction tree, the loss term sums and the losses' gradient
+ * writes.  The reference is computed here straight from the scalar element
+ * math of src/core (dpo_adamw_elem, dpo_silu_f32, dpo_silu_vjp_f32,
+ * dpo_sum_add of dpo_lr_term and dpo_err_diff_term, dpo_st of
+ * dpo_grad_diff), never through the dispatching code.  Shapes: 0, 1, 3, 7,
+ * 8, 9, 31, 33 elements and larger ones with every tail, pointers
+ * misaligned against every vector width, guard elements around each
+ * output, special values (zeros of both signs, subnormals, infinities, NaN,
+ * the exp underflow and rescaling edges) where the scalar code defines them
+ * (a NaN must stay a NaN; its payload is compiler-dependent even in the
+ * scalar code, see same_f32).  The public paths (dpo_adamw_step, the
+ * network's forward and backward, the log-ratio) are checked with DPO_SIMD
+ * forcing each level in turn. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +102,7 @@ static void test_adamw(void)
     static const uint64_t steps[] = {1, 2, 1000};
     int level, kind;
     size_t s, off, i;
-    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
         if (!dpo_simd_supported(level))
             continue;
         for (kind = 0; kind < 2; kind++)
@@ -214,7 +216,7 @@ static void test_silu(void)
 {
     int level, rep;
     size_t s, off, i;
-    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
         if (!dpo_simd_supported(level))
             continue;
         for (rep = 0; rep < 3; rep++)
@@ -269,7 +271,7 @@ static void test_silu_sweep(void)
     }
     for (i = 0; i < n; i++)
         ra[i] = dpo_silu_f32(zin[i]);
-    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
         if (!dpo_simd_supported(level))
             continue;
         dpo__simd_silu_f32(ga, zin, n, level);
@@ -312,7 +314,7 @@ static void test_sigmoid_f64(void)
         }
         sref[i] = dpo_sigmoid(sx[i]);
     }
-    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
         if (!dpo_simd_supported(level))
             continue;
         for (off = 0; off < 3; off++) {
@@ -335,7 +337,7 @@ static void test_leaves(void)
                                 127, 128, 129, 256, 320, 64 * 8 + 5, 64 * 9, 64 * 17 + 33, 64 * 33, 5000, MAXN};
     int level, kind;
     size_t s, off, i, k;
-    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
         if (!dpo_simd_supported(level))
             continue;
         for (kind = 0; kind < 3; kind++)
@@ -395,7 +397,7 @@ static void test_lr_sum(void)
     static const size_t ln[] = {0, 1, 3, 7, 8, 9, 31, 33, 64, 65, 1023, 1024, 1025, 3000, 16384 + 7};
     int level;
     size_t s, off, i;
-    for (level = 1; level < DPO_SIMD_NLEVELS; level++) {
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
         if (!dpo_simd_supported(level))
             continue;
         for (s = 0; s < sizeof ln / sizeof ln[0]; s++)
@@ -436,6 +438,49 @@ static void test_lr_sum(void)
                       "level %s n %zu off %zu: f32 %a vs %a, f64 %a vs %a", dpo_simd_level_name(level), n, off,
                       got32, want32, got64, want64);
             }
+    }
+}
+
+/* The losses' gradient writes: g[i] = coef (a[i] - b[i]) stored as float32
+ * (rounded once) or float64, against dpo_st(dpo_grad_diff(...)). */
+static float gf[MAXN + PAD], rf[MAXN];
+static double gd[MAXN + PAD], rd[MAXN];
+
+static void test_grad_diff(void)
+{
+    static const double coefs[] = {1.0, -3.7e-3, 6.02e23, 1e-300, 0.0};
+    int level;
+    size_t s, off, i, c;
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        for (c = 0; c < sizeof coefs / sizeof coefs[0]; c++)
+            for (s = 0; s < NSIZES; s++)
+                for (off = 0; off < 3; off++) {
+                    size_t n = sizes[s], bad = 0, guard = 0;
+                    for (i = 0; i < n; i++) {
+                        fx[i] = wide_f32(-30, 30);
+                        fm[i] = i % 9 == 4 ? fx[i] : fx[i] + wide_f32(-40, 20);
+                        dx[i] = unif() * ldexp(1.0, (int)(next() % 200) - 100);
+                        dm[i] = dx[i] + unif() * ldexp(1.0, (int)(next() % 200) - 120);
+                    }
+                    for (i = 0; i < MAXN + PAD; i++) {
+                        gf[i] = -7.0f;
+                        gd[i] = -7.0;
+                    }
+                    for (i = 0; i < n; i++) {
+                        dpo_st(rf, 1, i, dpo_grad_diff(coefs[c], (double)fx[i], (double)fm[i]));
+                        dpo_st(rd, 0, i, dpo_grad_diff(coefs[c], dx[i], dm[i]));
+                    }
+                    dpo__simd_grad_diff(gf + off, fx, fm, n, coefs[c], 1, level);
+                    dpo__simd_grad_diff(gd + off, dx, dm, n, coefs[c], 0, level);
+                    for (i = 0; i < n; i++)
+                        bad += memcmp(&rf[i], &gf[off + i], 4) != 0 || memcmp(&rd[i], &gd[off + i], 8) != 0;
+                    for (i = 0; i < MAXN + PAD; i++)
+                        guard += (i < off || i >= off + n) && (gf[i] != -7.0f || gd[i] != -7.0);
+                    CHECK(bad == 0 && guard == 0, "level %s coef %g n %zu off %zu: %zu differ, %zu guard written",
+                          dpo_simd_level_name(level), coefs[c], n, off, bad, guard);
+                }
     }
 }
 
@@ -542,6 +587,7 @@ int main(void)
     RUN(test_sigmoid_f64);
     RUN(test_leaves);
     RUN(test_lr_sum);
+    RUN(test_grad_diff);
     RUN(test_lr_public);
     RUN(test_mlp_public);
     return chk_summary();
