@@ -7,6 +7,7 @@
 #include "core/dpo_mlp.h"
 #include "core/dpo_loss.h"
 #include "core/dpo_reduce.h"
+#include "core/dpo_ddim.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define DPO_SIMDM_X86 1
@@ -27,6 +28,16 @@ static void leaves_scalar(double *part, const double *t, size_t nb)
             s = s + b[i];
         part[k] = s;
     }
+}
+
+/* One term of term_sum's kinds in scalar form (the definitions). */
+static double term3(double x, double y, double z, int kind)
+{
+    if (kind == 0)
+        return dpo_lr_term(x, y, z);
+    if (kind == 1)
+        return dpo_err_diff_term(x, y, z);
+    return dpo_lp_term(x, y);
 }
 
 #if DPO_SIMDM_X86
@@ -372,10 +383,8 @@ static double term_sum(const void *a, const void *b, const void *c, size_t n, in
             terms3_avx512(t, pa, pb, pc, len, f32, kind);
         else
 #endif
-            for (k = 0; k < len; k++) {
-                double x = dpo_ld(pa, f32, k), y = dpo_ld(pb, f32, k), z = dpo_ld(pc, f32, k);
-                t[k] = kind == 0 ? dpo_lr_term(x, y, z) : dpo_err_diff_term(x, y, z);
-            }
+            for (k = 0; k < len; k++)
+                t[k] = term3(dpo_ld(pa, f32, k), dpo_ld(pb, f32, k), dpo_ld(pc, f32, k), kind);
         dpo__simd_leaves_f64(part, t, len, level);
         for (k = 0; k < (len + DPO_REDUCE_BLOCK - 1) / DPO_REDUCE_BLOCK; k++)
             dpo_tree_push(&tree, part[k]);
@@ -414,4 +423,9 @@ void dpo__simd_grad_diff(void *g, const void *a, const void *b, size_t n, double
 #endif
     for (i = 0; i < n; i++)
         dpo_st(g, f32, i, dpo_grad_diff(coef, dpo_ld(a, f32, i), dpo_ld(b, f32, i)));
+}
+
+double dpo__simd_lp_sum(const void *x_prev, const void *mu, size_t n, int f32, int level)
+{
+    return term_sum(x_prev, mu, mu, n, f32, 2, level);
 }

@@ -45,6 +45,9 @@ double dpo__simd_lr_sum(const void *x, const void *mu, const void *mr, size_t n,
  * DSPO). */
 double dpo__simd_err_sum(const void *eps, const void *eth, const void *eref, size_t n, int f32, int level);
 
+/* The same for dpo_lp_term(x_prev[i], mu[i]) (the step's log-probability). */
+double dpo__simd_lp_sum(const void *x_prev, const void *mu, size_t n, int f32, int level);
+
 /* g[i] = dpo_grad_diff(coef, a[i], b[i]) stored with dpo_st: the losses'
  * per-element gradient writes. */
 void dpo__simd_grad_diff(void *g, const void *a, const void *b, size_t n, double coef, int f32, int level);

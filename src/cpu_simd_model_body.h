@@ -134,7 +134,8 @@ static M_TGT void M_NAME(silu_vjp)(float *g, const float *z, size_t n)
 
 /* Terms over n elements into t: kind 0 dpo_lr_term(a, b, c) =
  * (b - c)((a - b) + (a - c)); kind 1 dpo_err_diff_term(a, b, c) =
- * (b - c)((b - a) + (c - a)). */
+ * (b - c)((b - a) + (c - a)); kind 2 dpo_lp_term(a, b) = (a - b)^2 (c is
+ * not read). */
 static M_TGT void M_NAME(terms3)(double *t, const void *a, const void *b, const void *c, size_t n, int f32,
                                  int kind)
 {
@@ -152,13 +153,15 @@ static M_TGT void M_NAME(terms3)(double *t, const void *a, const void *b, const 
         }
         if (kind == 0)
             D_STOREU(t + i, D_MUL(D_SUB(vb, vc), D_ADD(D_SUB(va, vb), D_SUB(va, vc))));
-        else
+        else if (kind == 1)
             D_STOREU(t + i, D_MUL(D_SUB(vb, vc), D_ADD(D_SUB(vb, va), D_SUB(vc, va))));
+        else {
+            D d = D_SUB(va, vb);
+            D_STOREU(t + i, D_MUL(d, d));
+        }
     }
-    for (; i < n; i++) {
-        double x = dpo_ld(a, f32, i), y = dpo_ld(b, f32, i), z = dpo_ld(c, f32, i);
-        t[i] = kind == 0 ? dpo_lr_term(x, y, z) : dpo_err_diff_term(x, y, z);
-    }
+    for (; i < n; i++)
+        t[i] = term3(dpo_ld(a, f32, i), dpo_ld(b, f32, i), dpo_ld(c, f32, i), kind);
 }
 
 /* g[i] = dpo_grad_diff(coef, a[i], b[i]) = coef (a[i] - b[i]), stored as

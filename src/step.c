@@ -7,6 +7,7 @@
 #include "core/dpo_rules.h"
 #include "internal.h"
 #include "cpu_simd.h"
+#include "cpu_simd_model.h"
 
 dpo_step_opts dpo_step_opts_default(void)
 {
@@ -324,14 +325,12 @@ dpo_status dpo_step_philox_f64(double *x_prev, double *x0, double *mu, const dou
         if (!FIN(x_prev[j]) || !FIN(mu[j]))                                                     \
             return DPO_ERR_NONFINITE;                                                           \
     log_sigma = dpo_log(sigma);                                                                 \
-    for (b = 0; b < batch; b++) {                                                               \
-        dpo_sum s;                                                                              \
-        const T *xp = x_prev + b * dim, *m = mu + b * dim;                                      \
-        dpo_sum_init(&s);                                                                       \
-        for (j = 0; j < dim; j++)                                                               \
-            dpo_sum_add(&s, dpo_lp_term((double)xp[j], (double)m[j]));                          \
-        out[b] = dpo_lp_finish(dpo_sum_result(&s), (double)dim, sigma, log_sigma, (int)mode);   \
-    }                                                                                           \
+    /* per row the canonical sum of dpo_lp_term, terms and leaves in the                       \
+     * CPU level's vector form (src/cpu_simd_model.h; the same bits) */                         \
+    for (b = 0; b < batch; b++)                                                                 \
+        out[b] = dpo_lp_finish(dpo__simd_lp_sum(x_prev + b * dim, mu + b * dim, dim,            \
+                                                sizeof(T) == sizeof(float), dpo_simd_level()),  \
+                               (double)dim, sigma, log_sigma, (int)mode);                       \
     return DPO_OK;
 
 dpo_status dpo_step_logprob_f32(double *out, const float *x_prev, const float *mu, size_t batch, size_t dim,

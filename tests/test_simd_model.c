@@ -5,7 +5,7 @@
  * canonical reduction tree, the loss term sums and the losses' gradient
  * writes.  The reference is computed here straight from the scalar element
  * math of src/core (dpo_adamw_elem, dpo_silu_f32, dpo_silu_vjp_f32,
- * dpo_sum_add of dpo_lr_term and dpo_err_diff_term, dpo_st of
+ * dpo_sum_add of dpo_lr_term, dpo_err_diff_term and dpo_lp_term, dpo_st of
  * dpo_grad_diff), never through the dispatching code.  Shapes: 0, 1, 3, 7,
  * 8, 9, 31, 33 elements and larger ones with every tail, pointers
  * misaligned against every vector width, guard elements around each
@@ -13,7 +13,8 @@
  * the exp underflow and rescaling edges) where the scalar code defines them
  * (a NaN must stay a NaN; its payload is compiler-dependent even in the
  * scalar code, see same_f32).  The public paths (dpo_adamw_step, the
- * network's forward and backward, the log-ratio) are checked with DPO_SIMD
+ * network's forward and backward, the log-ratio, the step's
+ * log-probability) are checked with DPO_SIMD
  * forcing each level in turn. */
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "core/dpo_mlp.h"
 #include "core/dpo_loss.h"
 #include "core/dpo_reduce.h"
+#include "core/dpo_ddim.h"
 #include "cpu_simd_model.h"
 
 #define MAXN 20000
@@ -423,6 +425,23 @@ static void test_lr_sum(void)
                     dpo_sum_add(&e32, dpo_err_diff_term((double)fx[off + i], (double)fm[off + i], (double)fr[off + i]));
                     dpo_sum_add(&e64, dpo_err_diff_term(dx[off + i], dm[off + i], dr[off + i]));
                 }
+                {
+                    dpo_sum l32, l64;
+                    double lw32, lw64, lg32, lg64;
+                    dpo_sum_init(&l32);
+                    dpo_sum_init(&l64);
+                    for (i = 0; i < n; i++) {
+                        dpo_sum_add(&l32, dpo_lp_term((double)fx[off + i], (double)fm[off + i]));
+                        dpo_sum_add(&l64, dpo_lp_term(dx[off + i], dm[off + i]));
+                    }
+                    lw32 = dpo_sum_result(&l32);
+                    lw64 = dpo_sum_result(&l64);
+                    lg32 = dpo__simd_lp_sum(fx + off, fm + off, n, 1, level);
+                    lg64 = dpo__simd_lp_sum(dx + off, dm + off, n, 0, level);
+                    CHECK(!memcmp(&lg32, &lw32, 8) && !memcmp(&lg64, &lw64, 8),
+                          "level %s n %zu off %zu: lp sum f32 %a vs %a, f64 %a vs %a", dpo_simd_level_name(level),
+                          n, off, lg32, lw32, lg64, lw64);
+                }
                 ew32 = dpo_sum_result(&e32);
                 ew64 = dpo_sum_result(&e64);
                 eg32 = dpo__simd_err_sum(fx + off, fm + off, fr + off, n, 1, level);
@@ -490,7 +509,7 @@ static void test_lr_public(void)
 {
     size_t n = 3000, i;
     int level;
-    double ref32 = 0, ref64 = 0;
+    double ref32 = 0, ref64 = 0, lp32[3], lp64[3], lpr32[3], lpr64[3];
     for (i = 0; i < n; i++) {
         fx[i] = (float)unif();
         fm[i] = fx[i] + wide_f32(-24, -4);
@@ -506,6 +525,23 @@ static void test_lr_public(void)
         setenv("DPO_SIMD", dpo_simd_level_name(level), 1);
         CHECK(dpo_logratio_f32(&lr32, fx, fm, fr, n, 0.3, DPO_LOGPROB_MEAN) == DPO_OK, "f32 status");
         CHECK(dpo_logratio_f64(&lr64, dx, dm, dr, n, 0.3, DPO_LOGPROB_SUM) == DPO_OK, "f64 status");
+        {
+            /* the step's log-probability, rows of 1000 (tails at every width) */
+            dpo_step_coef_f32 c32;
+            dpo_step_coef_f64 c64;
+            memset(&c32, 0, sizeof c32);
+            memset(&c64, 0, sizeof c64);
+            c32.sigma = 0.25f;
+            c64.sigma = 0.25;
+            CHECK(dpo_step_logprob_f32(lp32, fx, fm, 3, 1000, &c32, DPO_LOGPROB_MEAN) == DPO_OK, "lp f32");
+            CHECK(dpo_step_logprob_f64(lp64, dx, dm, 3, 1000, &c64, DPO_LOGPROB_SUM) == DPO_OK, "lp f64");
+            if (level == 0) {
+                memcpy(lpr32, lp32, sizeof lp32);
+                memcpy(lpr64, lp64, sizeof lp64);
+            }
+            CHECK(!memcmp(lp32, lpr32, sizeof lp32) && !memcmp(lp64, lpr64, sizeof lp64),
+                  "level %s: step log-probability differs from the scalar level", dpo_simd_level_name(level));
+        }
         if (level == 0) {
             ref32 = lr32;
             ref64 = lr64;
