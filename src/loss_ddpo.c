@@ -7,6 +7,7 @@
 #include "diffpo.h"
 #include "core/dpo_loss.h"
 #include "internal.h"
+#include "cpu_simd_model.h"
 
 static int ddpo_finite_arr(const void *p, int f32, size_t n)
 {
@@ -52,10 +53,9 @@ dpo_status dpo_ddpo_from_logratio(dpo_ddpo_result *res, double lr, double adv, d
 static dpo_status ddpo_tensors(dpo_ddpo_result *res, void *g_mu, const void *x, const void *mu, const void *mu_old,
                                size_t n, double adv, dpo_ddpo_params p, int f32)
 {
-    size_t i, bytes = n * (f32 ? sizeof(float) : sizeof(double));
+    size_t bytes = n * (f32 ? sizeof(float) : sizeof(double));
     int mean = p.mode == DPO_LOGPROB_MEAN;
     double var, coef, lr;
-    dpo_sum s;
     dpo_ddpo_result r;
     dpo_status st;
     if (!res || !x || !mu || !mu_old)
@@ -80,17 +80,16 @@ static dpo_status ddpo_tensors(dpo_ddpo_result *res, void *g_mu, const void *x, 
         return DPO_ERR_ALIAS;
     if (!ddpo_finite_arr(x, f32, n) || !ddpo_finite_arr(mu, f32, n) || !ddpo_finite_arr(mu_old, f32, n))
         return DPO_ERR_NONFINITE;
-    dpo_sum_init(&s);
-    for (i = 0; i < n; i++)
-        dpo_sum_add(&s, dpo_lr_term(dpo_ld(x, f32, i), dpo_ld(mu, f32, i), dpo_ld(mu_old, f32, i)));
-    lr = dpo_lr_finish(dpo_sum_result(&s), 2.0 * (p.sigma * p.sigma), (double)n, mean);
+    /* the canonical sum of dpo_lr_term and the gradient write below in the
+     * CPU level's vector forms (src/cpu_simd_model.h; the same bits) */
+    lr = dpo_lr_finish(dpo__simd_lr_sum(x, mu, mu_old, n, f32, dpo_simd_level()), 2.0 * (p.sigma * p.sigma),
+                       (double)n, mean);
     if (!dpo_pm_isfinite(lr))
         return DPO_ERR_NONFINITE;
     ddpo_fill(&r, lr, adv, p);
     if (g_mu) {
         coef = dpo_lr_grad_coef(r.dl_dlr, var, (double)n, mean);
-        for (i = 0; i < n; i++)
-            dpo_st(g_mu, f32, i, dpo_grad_diff(coef, dpo_ld(x, f32, i), dpo_ld(mu, f32, i)));
+        dpo__simd_grad_diff(g_mu, x, mu, n, coef, f32, dpo_simd_level());
     }
     *res = r;
     return DPO_OK;

@@ -8,6 +8,7 @@
 #include "core/dpo_loss.h"
 #include "core/dpo_rules.h"
 #include "internal.h"
+#include "cpu_simd_model.h"
 
 /* ------------------------------------------------------------ validation */
 
@@ -57,14 +58,12 @@ static dpo_status check_tensors(const void *const *ins, int nin, void *const *ou
 
 /* ----------------------------------------------------------- log-ratio */
 
+/* The canonical sum of dpo_lr_term over the n elements (dpo_sum_add in
+ * order), the terms and the tree's leaves in the CPU level's vector form:
+ * the same bits at every level (src/cpu_simd_model.h). */
 static double lr_sum(const void *x, const void *mu, const void *mr, size_t n, int f32)
 {
-    dpo_sum s;
-    size_t i;
-    dpo_sum_init(&s);
-    for (i = 0; i < n; i++)
-        dpo_sum_add(&s, dpo_lr_term(dpo_ld(x, f32, i), dpo_ld(mu, f32, i), dpo_ld(mr, f32, i)));
-    return dpo_sum_result(&s);
+    return dpo__simd_lr_sum(x, mu, mr, n, f32, dpo_simd_level());
 }
 
 static double lr_of(const void *x, const void *mu, const void *mr, size_t n, int f32, double sigma, int mean)
@@ -110,11 +109,8 @@ dpo_status dpo_logratio_f64(double *lr, const double *x, const double *mu, const
 /* g[i] = coef * (x[i] - mu[i]) */
 static void grad_write(void *g, const void *x, const void *mu, size_t n, double coef, int f32)
 {
-    size_t i;
-    if (!g)
-        return;
-    for (i = 0; i < n; i++)
-        dpo_st(g, f32, i, dpo_grad_diff(coef, dpo_ld(x, f32, i), dpo_ld(mu, f32, i)));
+    if (g) /* the element loop in the CPU level's vector form (src/cpu_simd_model.h) */
+        dpo__simd_grad_diff(g, x, mu, n, coef, f32, dpo_simd_level());
 }
 
 /* -------------------------------------------------------------- step DPO */

@@ -5,6 +5,7 @@
 #include "core/dpo_loss.h"
 #include "core/dpo_rules.h"
 #include "internal.h"
+#include "cpu_simd_model.h"
 
 static int finite_arr(const void *p, int f32, size_t n)
 {
@@ -37,24 +38,18 @@ static dpo_status check6(const void *const *in, void *gw, void *gl, size_t n, in
 }
 
 /* sum_i (eth - eref)((eth - eps) + (eref - eps)), canonical */
+/* (the dpo_sum_add loop's bits, terms and leaves in the CPU level's vector
+ * form: src/cpu_simd_model.h) */
 static double err_sum(const void *eps, const void *eth, const void *eref, size_t n, int f32)
 {
-    dpo_sum s;
-    size_t i;
-    dpo_sum_init(&s);
-    for (i = 0; i < n; i++)
-        dpo_sum_add(&s, dpo_err_diff_term(dpo_ld(eps, f32, i), dpo_ld(eth, f32, i), dpo_ld(eref, f32, i)));
-    return dpo_sum_result(&s);
+    return dpo__simd_err_sum(eps, eth, eref, n, f32, dpo_simd_level());
 }
 
 /* g[i] = coef * (eth[i] - eps[i]) */
 static void grad_err(void *g, const void *eth, const void *eps, size_t n, double coef, int f32)
 {
-    size_t i;
-    if (!g)
-        return;
-    for (i = 0; i < n; i++)
-        dpo_st(g, f32, i, dpo_grad_diff(coef, dpo_ld(eth, f32, i), dpo_ld(eps, f32, i)));
+    if (g) /* the element loop in the CPU level's vector form (src/cpu_simd_model.h) */
+        dpo__simd_grad_diff(g, eth, eps, n, coef, f32, dpo_simd_level());
 }
 
 /* ---------------------------------------------------------- Diffusion-DPO */

@@ -7,6 +7,7 @@
 #include "core/dpo_rules.h"
 #include "internal.h"
 #include "cpu_simd.h"
+#include "cpu_simd_model.h"
 
 dpo_step_opts dpo_step_opts_default(void)
 {
@@ -55,208 +56,136 @@ static dpo_status coef_common(int *prev_idx, int *prev_t, const dpo_schedule *s,
     return DPO_OK;
 }
 
-/* The float32 scalars follow diffusers' DDIMScheduler.step / DDPMScheduler
- * .step order of operations, all in float32 as 0-d float32 tensors are. */
-/* DDIM scalars from alpha_t, alpha_prev and sigma given directly; the
- * DDIM branch of dpo_step_coef_f32_init calls this too. */
+/* The step scalars, written once for both precisions: T is float or double,
+ * SQRT its correctly rounded square root, and every constant is a literal of
+ * T's own type (ONE, ZERO, TINY), so that each precision performs exactly the
+ * operations it always did.  The float32 scalars follow diffusers'
+ * DDIMScheduler.step / DDPMScheduler.step order of operations, all in float32
+ * as 0-d float32 tensors are; the float64 ones the same formulas in double. */
+
+/* DDIM scalars from alpha_t, alpha_prev and sigma given directly; the DDIM
+ * branch of dpo_step_coef_*_init calls this too. */
+#define DPO_STEP_COEF_DDIM_BODY(T, SQRT, ONE, ZERO)                                                  \
+    T d;                                                                                             \
+    if (!c)                                                                                          \
+        return DPO_ERR_NULL;                                                                         \
+    if ((int)pred != DPO_PRED_EPSILON && (int)pred != DPO_PRED_V && (int)pred != DPO_PRED_SAMPLE)    \
+        return DPO_ERR_RANGE;                                                                        \
+    /* alpha_t = 0 (zero terminal SNR): defined for v and sample prediction only */                  \
+    if (!((alpha_t > ZERO || (alpha_t == ZERO && pred != DPO_PRED_EPSILON)) && alpha_t < ONE &&      \
+          alpha_prev > ZERO && alpha_prev <= ONE))                                                   \
+        return DPO_ERR_RANGE;                                                                        \
+    if (!(sigma >= ZERO && sigma - sigma == ZERO))                                                   \
+        return DPO_ERR_RANGE;                                                                        \
+    d = ONE - alpha_prev - sigma * sigma;                                                            \
+    if (!(d >= ZERO))                                                                                \
+        return DPO_ERR_RANGE;                                                                        \
+    memset(&r, 0, sizeof r);                                                                         \
+    r.kind = DPO_STEP_DDIM;                                                                          \
+    r.pred = (int)pred;                                                                              \
+    r.alpha_t = alpha_t;                                                                             \
+    r.alpha_prev = alpha_prev;                                                                       \
+    r.beta_t = ONE - alpha_t;                                                                        \
+    r.beta_prev = ONE - alpha_prev;                                                                  \
+    r.sqrt_alpha_t = SQRT(alpha_t);                                                                  \
+    r.sqrt_beta_t = SQRT(r.beta_t);                                                                  \
+    r.sqrt_alpha_prev = SQRT(alpha_prev);                                                            \
+    r.sigma = sigma;                                                                                 \
+    r.dir_coef = SQRT(d);                                                                            \
+    *c = r;                                                                                          \
+    return DPO_OK
+
+/* The full scalars of step t of S from the schedule's table AC (ac32 or
+ * ac64) and final alpha FINAL; DDIM goes through DDIM_FN. */
+#define DPO_STEP_COEF_INIT_BODY(T, SQRT, ONE, ZERO, TINY, AC, FINAL, DDIM_FN)                         \
+    int prev, prev_t;                                                                                \
+    T at, ap, bt, bp;                                                                                \
+    dpo_status st;                                                                                   \
+    if (!c)                                                                                          \
+        return DPO_ERR_NULL;                                                                         \
+    st = coef_common(&prev, &prev_t, s, t, S, o);                                                    \
+    if (st)                                                                                          \
+        return st;                                                                                   \
+    at = s->AC[t];                                                                                   \
+    if (o->kind == DPO_STEP_DDPM)                                                                    \
+        ap = prev >= 0 ? s->AC[prev] : ONE; /* DDPMScheduler always uses one */                      \
+    else                                                                                             \
+        ap = prev >= 0 ? s->AC[prev] : s->FINAL;                                                     \
+    /* at = 0 (zero terminal SNR): defined for v and sample prediction only */                       \
+    if (!((at > ZERO || (at == ZERO && o->pred != DPO_PRED_EPSILON)) && at < ONE && ap > ZERO &&     \
+          ap <= ONE))                                                                                \
+        return DPO_ERR_RANGE;                                                                        \
+    bt = ONE - at;                                                                                   \
+    bp = ONE - ap;                                                                                   \
+    r.kind = (int)o->kind;                                                                           \
+    r.pred = (int)o->pred;                                                                           \
+    r.clip = o->clip ? 1 : 0;                                                                        \
+    r.use_clipped_output = o->use_clipped_output ? 1 : 0;                                            \
+    r.clip_range = (T)o->clip_range;                                                                 \
+    r.t = t;                                                                                         \
+    r.prev_t = prev_t;                                                                               \
+    r.alpha_t = at;                                                                                  \
+    r.alpha_prev = ap;                                                                               \
+    r.beta_t = bt;                                                                                   \
+    r.beta_prev = bp;                                                                                \
+    r.sqrt_alpha_t = SQRT(at);                                                                       \
+    r.sqrt_beta_t = SQRT(bt);                                                                        \
+    r.sqrt_alpha_prev = SQRT(ap);                                                                    \
+    if (o->kind == DPO_STEP_DDIM) {                                                                  \
+        T variance = (bp / bt) * (ONE - at / ap);                                                    \
+        if (!(variance >= ZERO)) /* alphas_cumprod must not increase */                              \
+            return DPO_ERR_RANGE;                                                                    \
+        /* the DDIM scalars, formed in one place (DDIM_FN) */                                        \
+        st = DDIM_FN(&r, at, ap, (T)o->eta * SQRT(variance), o->pred);                               \
+        if (st)                                                                                      \
+            return st; /* eta too large for this step */                                             \
+        r.clip = o->clip ? 1 : 0;                                                                    \
+        r.use_clipped_output = o->use_clipped_output ? 1 : 0;                                        \
+        r.clip_range = (T)o->clip_range;                                                             \
+        r.t = t;                                                                                     \
+        r.prev_t = prev_t;                                                                           \
+    } else {                                                                                         \
+        T cur_alpha = at / ap;                                                                       \
+        T cur_beta = ONE - cur_alpha;                                                                \
+        T variance = bp / bt * cur_beta;                                                             \
+        if (!(cur_alpha > ZERO && cur_alpha <= ONE))                                                 \
+            return DPO_ERR_RANGE;                                                                    \
+        r.mean_x0 = (SQRT(ap) * cur_beta) / bt;                                                      \
+        r.mean_xt = SQRT(cur_alpha) * bp / bt;                                                       \
+        if (variance < TINY)                                                                         \
+            variance = TINY;                                                                         \
+        r.sigma = t > 0 ? SQRT(variance) : ZERO; /* no noise is added at t = 0 */                    \
+        r.dir_coef = ZERO;                                                                           \
+    }                                                                                                \
+    *c = r;                                                                                          \
+    return DPO_OK
+
 dpo_status dpo_step_coef_f32_ddim(dpo_step_coef_f32 *c, float alpha_t, float alpha_prev, float sigma,
                                   dpo_pred_type pred)
 {
     dpo_step_coef_f32 r;
-    float d;
-    if (!c)
-        return DPO_ERR_NULL;
-    if ((int)pred != DPO_PRED_EPSILON && (int)pred != DPO_PRED_V && (int)pred != DPO_PRED_SAMPLE)
-        return DPO_ERR_RANGE;
-    /* alpha_t = 0 (zero terminal SNR): defined for v and sample prediction only */
-    if (!((alpha_t > 0.0f || (alpha_t == 0.0f && pred != DPO_PRED_EPSILON)) && alpha_t < 1.0f &&
-          alpha_prev > 0.0f && alpha_prev <= 1.0f))
-        return DPO_ERR_RANGE;
-    if (!(sigma >= 0.0f && sigma - sigma == 0.0f))
-        return DPO_ERR_RANGE;
-    d = 1.0f - alpha_prev - sigma * sigma;
-    if (!(d >= 0.0f))
-        return DPO_ERR_RANGE;
-    memset(&r, 0, sizeof r);
-    r.kind = DPO_STEP_DDIM;
-    r.pred = (int)pred;
-    r.alpha_t = alpha_t;
-    r.alpha_prev = alpha_prev;
-    r.beta_t = 1.0f - alpha_t;
-    r.beta_prev = 1.0f - alpha_prev;
-    r.sqrt_alpha_t = DPO_SQRTF(alpha_t);
-    r.sqrt_beta_t = DPO_SQRTF(r.beta_t);
-    r.sqrt_alpha_prev = DPO_SQRTF(alpha_prev);
-    r.sigma = sigma;
-    r.dir_coef = DPO_SQRTF(d);
-    *c = r;
-    return DPO_OK;
+    DPO_STEP_COEF_DDIM_BODY(float, DPO_SQRTF, 1.0f, 0.0f);
 }
 
 dpo_status dpo_step_coef_f32_init(dpo_step_coef_f32 *c, const dpo_schedule *s, int t, int S,
                                   const dpo_step_opts *o)
 {
     dpo_step_coef_f32 r;
-    int prev, prev_t;
-    float at, ap, bt, bp;
-    dpo_status st;
-    if (!c)
-        return DPO_ERR_NULL;
-    st = coef_common(&prev, &prev_t, s, t, S, o);
-    if (st)
-        return st;
-    at = s->ac32[t];
-    if (o->kind == DPO_STEP_DDPM)
-        ap = prev >= 0 ? s->ac32[prev] : 1.0f; /* DDPMScheduler always uses one */
-    else
-        ap = prev >= 0 ? s->ac32[prev] : s->final_ac32;
-    /* at = 0 (zero terminal SNR): defined for v and sample prediction only */
-    if (!((at > 0.0f || (at == 0.0f && o->pred != DPO_PRED_EPSILON)) && at < 1.0f && ap > 0.0f && ap <= 1.0f))
-        return DPO_ERR_RANGE;
-    bt = 1.0f - at;
-    bp = 1.0f - ap;
-    r.kind = (int)o->kind;
-    r.pred = (int)o->pred;
-    r.clip = o->clip ? 1 : 0;
-    r.use_clipped_output = o->use_clipped_output ? 1 : 0;
-    r.clip_range = (float)o->clip_range;
-    r.t = t;
-    r.prev_t = prev_t;
-    r.alpha_t = at;
-    r.alpha_prev = ap;
-    r.beta_t = bt;
-    r.beta_prev = bp;
-    r.sqrt_alpha_t = DPO_SQRTF(at);
-    r.sqrt_beta_t = DPO_SQRTF(bt);
-    r.sqrt_alpha_prev = DPO_SQRTF(ap);
-    if (o->kind == DPO_STEP_DDIM) {
-        float variance = (bp / bt) * (1.0f - at / ap);
-        if (!(variance >= 0.0f)) /* alphas_cumprod must not increase */
-            return DPO_ERR_RANGE;
-        /* the DDIM scalars, formed in one place (dpo_step_coef_f32_ddim) */
-        st = dpo_step_coef_f32_ddim(&r, at, ap, (float)o->eta * DPO_SQRTF(variance), o->pred);
-        if (st)
-            return st; /* eta too large for this step */
-        r.clip = o->clip ? 1 : 0;
-        r.use_clipped_output = o->use_clipped_output ? 1 : 0;
-        r.clip_range = (float)o->clip_range;
-        r.t = t;
-        r.prev_t = prev_t;
-    } else {
-        float cur_alpha = at / ap;
-        float cur_beta = 1.0f - cur_alpha;
-        float variance = bp / bt * cur_beta;
-        if (!(cur_alpha > 0.0f && cur_alpha <= 1.0f))
-            return DPO_ERR_RANGE;
-        r.mean_x0 = (DPO_SQRTF(ap) * cur_beta) / bt;
-        r.mean_xt = DPO_SQRTF(cur_alpha) * bp / bt;
-        if (variance < 1e-20f)
-            variance = 1e-20f;
-        r.sigma = t > 0 ? DPO_SQRTF(variance) : 0.0f; /* no noise is added at t = 0 */
-        r.dir_coef = 0.0f;
-    }
-    *c = r;
-    return DPO_OK;
+    DPO_STEP_COEF_INIT_BODY(float, DPO_SQRTF, 1.0f, 0.0f, 1e-20f, ac32, final_ac32, dpo_step_coef_f32_ddim);
 }
 
-/* DDIM scalars from alpha_t, alpha_prev and sigma given directly; the
- * DDIM branch of dpo_step_coef_f64_init calls this too. */
 dpo_status dpo_step_coef_f64_ddim(dpo_step_coef_f64 *c, double alpha_t, double alpha_prev, double sigma,
                                   dpo_pred_type pred)
 {
     dpo_step_coef_f64 r;
-    double d;
-    if (!c)
-        return DPO_ERR_NULL;
-    if ((int)pred != DPO_PRED_EPSILON && (int)pred != DPO_PRED_V && (int)pred != DPO_PRED_SAMPLE)
-        return DPO_ERR_RANGE;
-    if (!((alpha_t > 0.0 || (alpha_t == 0.0 && pred != DPO_PRED_EPSILON)) && alpha_t < 1.0 && alpha_prev > 0.0 &&
-          alpha_prev <= 1.0))
-        return DPO_ERR_RANGE;
-    if (!(sigma >= 0.0 && sigma - sigma == 0.0))
-        return DPO_ERR_RANGE;
-    d = 1.0 - alpha_prev - sigma * sigma;
-    if (!(d >= 0.0))
-        return DPO_ERR_RANGE;
-    memset(&r, 0, sizeof r);
-    r.kind = DPO_STEP_DDIM;
-    r.pred = (int)pred;
-    r.alpha_t = alpha_t;
-    r.alpha_prev = alpha_prev;
-    r.beta_t = 1.0 - alpha_t;
-    r.beta_prev = 1.0 - alpha_prev;
-    r.sqrt_alpha_t = DPO_SQRT(alpha_t);
-    r.sqrt_beta_t = DPO_SQRT(r.beta_t);
-    r.sqrt_alpha_prev = DPO_SQRT(alpha_prev);
-    r.sigma = sigma;
-    r.dir_coef = DPO_SQRT(d);
-    *c = r;
-    return DPO_OK;
+    DPO_STEP_COEF_DDIM_BODY(double, DPO_SQRT, 1.0, 0.0);
 }
 
 dpo_status dpo_step_coef_f64_init(dpo_step_coef_f64 *c, const dpo_schedule *s, int t, int S,
                                   const dpo_step_opts *o)
 {
     dpo_step_coef_f64 r;
-    int prev, prev_t;
-    double at, ap, bt, bp;
-    dpo_status st;
-    if (!c)
-        return DPO_ERR_NULL;
-    st = coef_common(&prev, &prev_t, s, t, S, o);
-    if (st)
-        return st;
-    at = s->ac64[t];
-    if (o->kind == DPO_STEP_DDPM)
-        ap = prev >= 0 ? s->ac64[prev] : 1.0;
-    else
-        ap = prev >= 0 ? s->ac64[prev] : s->final_ac64;
-    if (!((at > 0.0 || (at == 0.0 && o->pred != DPO_PRED_EPSILON)) && at < 1.0 && ap > 0.0 && ap <= 1.0))
-        return DPO_ERR_RANGE;
-    bt = 1.0 - at;
-    bp = 1.0 - ap;
-    r.kind = (int)o->kind;
-    r.pred = (int)o->pred;
-    r.clip = o->clip ? 1 : 0;
-    r.use_clipped_output = o->use_clipped_output ? 1 : 0;
-    r.clip_range = o->clip_range;
-    r.t = t;
-    r.prev_t = prev_t;
-    r.alpha_t = at;
-    r.alpha_prev = ap;
-    r.beta_t = bt;
-    r.beta_prev = bp;
-    r.sqrt_alpha_t = DPO_SQRT(at);
-    r.sqrt_beta_t = DPO_SQRT(bt);
-    r.sqrt_alpha_prev = DPO_SQRT(ap);
-    if (o->kind == DPO_STEP_DDIM) {
-        double variance = (bp / bt) * (1.0 - at / ap);
-        if (!(variance >= 0.0)) /* alphas_cumprod must not increase */
-            return DPO_ERR_RANGE;
-        /* the DDIM scalars, formed in one place (dpo_step_coef_f64_ddim) */
-        st = dpo_step_coef_f64_ddim(&r, at, ap, o->eta * DPO_SQRT(variance), o->pred);
-        if (st)
-            return st; /* eta too large for this step */
-        r.clip = o->clip ? 1 : 0;
-        r.use_clipped_output = o->use_clipped_output ? 1 : 0;
-        r.clip_range = o->clip_range;
-        r.t = t;
-        r.prev_t = prev_t;
-    } else {
-        double cur_alpha = at / ap;
-        double cur_beta = 1.0 - cur_alpha;
-        double variance = bp / bt * cur_beta;
-        if (!(cur_alpha > 0.0 && cur_alpha <= 1.0))
-            return DPO_ERR_RANGE;
-        r.mean_x0 = (DPO_SQRT(ap) * cur_beta) / bt;
-        r.mean_xt = DPO_SQRT(cur_alpha) * bp / bt;
-        if (variance < 1e-20)
-            variance = 1e-20;
-        r.sigma = t > 0 ? DPO_SQRT(variance) : 0.0;
-        r.dir_coef = 0.0;
-    }
-    *c = r;
-    return DPO_OK;
+    DPO_STEP_COEF_INIT_BODY(double, DPO_SQRT, 1.0, 0.0, 1e-20, ac64, final_ac64, dpo_step_coef_f64_ddim);
 }
 
 /* Each output must either be exactly one of the inputs (element-wise
@@ -398,14 +327,12 @@ dpo_status dpo_step_philox_f64(double *x_prev, double *x0, double *mu, const dou
         if (!FIN(x_prev[j]) || !FIN(mu[j]))                                                     \
             return DPO_ERR_NONFINITE;                                                           \
     log_sigma = dpo_log(sigma);                                                                 \
-    for (b = 0; b < batch; b++) {                                                               \
-        dpo_sum s;                                                                              \
-        const T *xp = x_prev + b * dim, *m = mu + b * dim;                                      \
-        dpo_sum_init(&s);                                                                       \
-        for (j = 0; j < dim; j++)                                                               \
-            dpo_sum_add(&s, dpo_lp_term((double)xp[j], (double)m[j]));                          \
-        out[b] = dpo_lp_finish(dpo_sum_result(&s), (double)dim, sigma, log_sigma, (int)mode);   \
-    }                                                                                           \
+    /* per row the canonical sum of dpo_lp_term, terms and leaves in the                       \
+     * CPU level's vector form (src/cpu_simd_model.h; the same bits) */                         \
+    for (b = 0; b < batch; b++)                                                                 \
+        out[b] = dpo_lp_finish(dpo__simd_lp_sum(x_prev + b * dim, mu + b * dim, dim,            \
+                                                sizeof(T) == sizeof(float), dpo_simd_level()),  \
+                               (double)dim, sigma, log_sigma, (int)mode);                       \
     return DPO_OK;
 
 dpo_status dpo_step_logprob_f32(double *out, const float *x_prev, const float *mu, size_t batch, size_t dim,

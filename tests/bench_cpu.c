@@ -9,6 +9,11 @@
  *   copy_bytes_per_s          memcpy of a 64 MiB buffer, bytes read + written
  *   matmul_<pass>_<m>x<k>x<n>_flops  dpo_matmul_f32 at the built-in network's shapes
  *   mt<T>_*                   the multi-threaded forms at T = 1 and 2 threads (bench_threads)
+ *   adamw_elems_per_s         dpo_adamw_step over 2^18 parameters (4 MiB: p, m, v, g)
+ *   silu_elems_per_s          the network's SiLU (dpo_silu_f32 per element), 2^16 elements
+ *   silu_vjp_elems_per_s      its vector-Jacobian product, in place, 2^16 elements
+ *   logratio_elems_per_s      dpo_logratio_f32 (terms + canonical sum), d = 16384, batch 8
+ *   leaves_terms_per_s        the canonical tree's leaf sums over 2^16 double terms
  * The dispatch level is the one DPO_SIMD selects (printed as simd_level). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +22,7 @@
 #include "diffpo.h"
 #include "diffpo_align.h"
 #include "cpu_simd.h"
+#include "cpu_simd_model.h"
 
 #define D 16384
 #define B 8
@@ -134,6 +140,72 @@ static void bench_threads(float *xp, float *mu, double *lp, const float *x, cons
             printf("mt%d_%s_cpu_s %.4g\n", tc[k], key[m], cpu[m]);
         }
     }
+/* Rates of the training element loops (src/cpu_simd_model.h) at the level
+ * dpo_simd_level() reports; best of REPS rounds of iters calls each. */
+static void bench_model(void)
+{
+    const size_t NA = (size_t)1 << 18, NS = (size_t)1 << 16, NL = (size_t)B * D;
+    float *p = falloc(NA), *m = falloc(NA), *v = falloc(NA), *g = falloc(NA);
+    float *x = falloc(NL), *mu = falloc(NL), *mr = falloc(NL);
+    double *t = (double *)malloc(NS * sizeof(double)), *part = (double *)malloc(NS / 64 * sizeof(double));
+    double best[5] = {1e30, 1e30, 1e30, 1e30, 1e30}, t0, lr, sink = 0;
+    dpo_adamw h = dpo_adamw_default(1e-3);
+    int level = dpo_simd_level(), rep, it, w;
+    const int iters = 20;
+    size_t i;
+    if (!t || !part) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (i = 0; i < NA; i++) {
+        p[i] = (float)((double)(i % 101) * 0.01 - 0.5);
+        m[i] = 0.0f;
+        v[i] = 0.0f;
+        g[i] = (float)((double)(i % 37) * 0.003 - 0.05);
+    }
+    for (i = 0; i < NL; i++) {
+        x[i] = (float)((double)(i % 97) * 0.02 - 1.0);
+        mu[i] = x[i] + (float)((double)(i % 7) * 1e-3);
+        mr[i] = mu[i] + (float)((double)(i % 5) * 1e-4);
+    }
+    for (i = 0; i < NS; i++)
+        t[i] = (double)(i % 89) * 0.01 - 0.4;
+    for (rep = 0; rep < REPS; rep++)
+        for (w = 0; w < 5; w++) {
+            t0 = now();
+            for (it = 0; it < iters; it++) {
+                if (w == 0)
+                    dpo_adamw_step(p, m, v, g, NA, &h, (uint64_t)it + 1);
+                else if (w == 1)
+                    dpo__simd_silu_f32(x, mu, NS, level);
+                else if (w == 2)
+                    dpo__simd_silu_vjp_f32(x, mr, NS, level);
+                else if (w == 3) {
+                    dpo_logratio_f32(&lr, mu, mr, mr + 1, NL - 1, 0.5, DPO_LOGPROB_SUM);
+                    sink += lr;
+                } else
+                    dpo__simd_leaves_f64(part, t, NS, level);
+            }
+            t0 = (now() - t0) / iters;
+            if (t0 < best[w])
+                best[w] = t0;
+        }
+    printf("adamw_elems_per_s %.4g\n", (double)NA / best[0]);
+    printf("silu_elems_per_s %.4g\n", (double)NS / best[1]);
+    printf("silu_vjp_elems_per_s %.4g\n", (double)NS / best[2]);
+    printf("logratio_elems_per_s %.4g\n", (double)(NL - 1) / best[3]);
+    printf("leaves_terms_per_s %.4g\n", (double)NS / best[4]);
+    if (sink != sink || part[0] != part[0])
+        printf("# (non-finite sink)\n");
+    free(p);
+    free(m);
+    free(v);
+    free(g);
+    free(x);
+    free(mu);
+    free(mr);
+    free(t);
+    free(part);
 }
 
 int main(void)
@@ -225,6 +297,7 @@ int main(void)
     printf("matmul_dx_8x128x128_flops %.4g\n", bench_matmul(8, 128, 128, 0, 0));
     printf("matmul_dw_128x8x128_flops %.4g\n", bench_matmul(128, 8, 128, 1, 0));
     bench_threads(xp, mu, lp, x, e, z, &c);
+    bench_model();
     free(x);
     free(e);
     free(z);

@@ -78,6 +78,11 @@ table=$(
     for k in matmul_fwd_8x88x128_flops matmul_fwd_8x128x128_flops matmul_dx_8x128x128_flops matmul_dw_128x8x128_flops; do
         echo "| $k | $(get "$out" $k) | $(get "$sc" $k) | torch.mm $(get "$th" $k) | $(ratio "$(get "$out" $k)" "$(get "$th" $k)") |"
     done
+    echo "| AdamW (dpo_adamw_step), 2^18 parameters, elements/s | $(get "$out" adamw_elems_per_s) | $(get "$sc" adamw_elems_per_s) | | |"
+    echo "| network SiLU, 2^16 elements | $(get "$out" silu_elems_per_s) | $(get "$sc" silu_elems_per_s) | | |"
+    echo "| network SiLU vector-Jacobian product, 2^16 elements | $(get "$out" silu_vjp_elems_per_s) | $(get "$sc" silu_vjp_elems_per_s) | | |"
+    echo "| log-ratio (dpo_logratio_f32: terms + canonical sum), d = 16384, batch 8 | $(get "$out" logratio_elems_per_s) | $(get "$sc" logratio_elems_per_s) | | |"
+    echo "| canonical-tree leaf sums, 2^16 double terms | $(get "$out" leaves_terms_per_s) | $(get "$sc" leaves_terms_per_s) | | |"
     echo
     echo "Multi-threaded forms (\`dpo_*_mt\`), dispatch level $lvl, $(nproc 2>/dev/null || echo '?') CPUs,"
     echo "load average ${load:-unknown} (1, 5, 15 min) when the run began; rates per second of wall"

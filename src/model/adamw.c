@@ -6,6 +6,7 @@
 #include "../core/dpo_mlp.h"
 #include "../core/dpo_rules_model.h"
 #include "../internal.h"
+#include "../cpu_simd_model.h"
 
 dpo_adamw dpo_adamw_default(double lr)
 {
@@ -22,7 +23,8 @@ dpo_status dpo_adamw_step(float *param, float *m, float *v, const float *grad, s
                           uint64_t step)
 {
     dpo_adamw_coef c;
-    size_t i, b = n * sizeof(float);
+    size_t b = n * sizeof(float);
+    int level;
     if (!h || (n && (!param || !m || !v || !grad)))
         return DPO_ERR_NULL;
     if (n > DPO_MAX_ELEMS)
@@ -34,11 +36,12 @@ dpo_status dpo_adamw_step(float *param, float *m, float *v, const float *grad, s
     if (dpo_overlap(param, b, m, b) || dpo_overlap(param, b, v, b) || dpo_overlap(m, b, v, b) ||
         dpo_overlap(grad, b, param, b) || dpo_overlap(grad, b, m, b) || dpo_overlap(grad, b, v, b))
         return DPO_ERR_ALIAS;
-    for (i = 0; i < n; i++)
-        if (!dpo_pm_isfinitef(grad[i]))
-            return DPO_ERR_NONFINITE;
+    level = dpo_simd_level();
+    if (!dpo__simd_allfinite_f32(grad, n, level))
+        return DPO_ERR_NONFINITE;
     dpo_adamw_coef_init(&c, h->lr, h->beta1, h->beta2, h->eps, h->weight_decay, step);
-    for (i = 0; i < n; i++)
-        dpo_adamw_elem(param + i, m + i, v + i, grad[i], &c);
+    /* dpo_adamw_elem per element, in the vector form of the CPU's level
+     * (same bits at every level, src/cpu_simd_model.h) */
+    dpo__simd_adamw_f32(param, m, v, grad, n, &c, level);
     return DPO_OK;
 }

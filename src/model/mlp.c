@@ -10,6 +10,7 @@
 #include "../core/dpo_philox.h"
 #include "../core/dpo_rules_model.h"
 #include "../internal.h"
+#include "../cpu_simd_model.h"
 
 #define MLP_MAX_WIDTH ((size_t)1 << 16)
 #define MLP_MAX_N ((size_t)1 << 24)
@@ -278,12 +279,10 @@ dpo_status dpo_mlp_forward(float *out, const dpo_mlp_cfg *cfg, const float *base
      * a failing backend leaves out untouched. */
     if (layer_fwd(z0, (float *)(w + W.u[0]), x0, n, &N.L[0], &N, base, lora, cfg->matmul))
         return DPO_ERR_MODEL;
-    for (i = 0; i < n * N.H; i++)
-        a0[i] = dpo_silu_f32(z0[i]);
+    dpo__simd_silu_f32(a0, z0, n * N.H, dpo_simd_level()); /* dpo_silu_f32 per element */
     if (layer_fwd(z1, (float *)(w + W.u[1]), a0, n, &N.L[1], &N, base, lora, cfg->matmul))
         return DPO_ERR_MODEL;
-    for (i = 0; i < n * N.H; i++)
-        a1[i] = dpo_silu_f32(z1[i]);
+    dpo__simd_silu_f32(a1, z1, n * N.H, dpo_simd_level());
     if (layer_fwd((float *)(w + W.gp), (float *)(w + W.u[2]), a1, n, &N.L[2], &N, base, lora, cfg->matmul))
         return DPO_ERR_MODEL;
     memcpy(out, w + W.gp, n * N.D * f);
@@ -406,13 +405,11 @@ dpo_status dpo_mlp_backward(float *g_x, float *g_base, float *g_lora, const floa
         if (layer_bwd(gp, g_base, g_lora, gu, g_out, a1, (const float *)(w + W.u[2]), ones, n, &N.L[2], &N, base,
                       lora, has_lora, be))
             return DPO_ERR_MODEL;
-        for (i = 0; i < n * N.H; i++)
-            gp[i] = dpo_silu_vjp_f32(gp[i], z1[i]);
+        dpo__simd_silu_vjp_f32(gp, z1, n * N.H, dpo_simd_level()); /* dpo_silu_vjp_f32 per element */
         if (layer_bwd(gq, g_base, g_lora, gu, gp, a0, (const float *)(w + W.u[1]), ones, n, &N.L[1], &N, base, lora,
                       has_lora, be))
             return DPO_ERR_MODEL;
-        for (i = 0; i < n * N.H; i++)
-            gq[i] = dpo_silu_vjp_f32(gq[i], z0[i]);
+        dpo__simd_silu_vjp_f32(gq, z0, n * N.H, dpo_simd_level());
         if (layer_bwd(need_g0 ? gp : 0, g_base, g_lora, gu, gq, x0, (const float *)(w + W.u[0]), ones, n, &N.L[0],
                       &N, base, lora, has_lora, be))
             return DPO_ERR_MODEL;

@@ -1,0 +1,35 @@
+/* Clears the per-ISA macros of src/cpu_simd_model.c between instantiations
+ * of src/cpu_simd_model_body.h. */
+#undef M_TGT
+#undef M_NAME
+#undef F
+#undef FW
+#undef F_SET1
+#undef F_LOADU
+#undef F_STOREU
+#undef F_ADD
+#undef F_SUB
+#undef F_MUL
+#undef F_DIV
+#undef F_SQRT
+#undef D
+#undef DW
+#undef DM
+#undef D_SET1
+#undef D_LOADU
+#undef D_STOREU
+#undef D_ADD
+#undef D_SUB
+#undef D_MUL
+#undef D_DIV
+#undef D_CMPLT
+#undef D_CMPGE
+#undef D_CMPEQ
+#undef D_CMPUNORD
+#undef DM_AND
+#undef D_BLEND
+#undef D_NEG
+#undef D_ABS
+#undef D_POW2
+#undef DF_LOAD
+#undef DF_STORE
