@@ -2,8 +2,8 @@
  * (docs/model.md).  Image `index` is a pure function of (seed, index):
  * Philox with stream DATA, sample = index, step = 1; block 0 gives four
  * uniform words for the shape parameters, blocks 1 .. 16 the pixel noise
- * (dpo_normal4: four normals per block, pixel k = lane k % 4 of block
- * 1 + k / 4). */
+ * (four normals per block, pixel k = lane k % 4 of block 1 + k / 4, i.e.
+ * element 4 + k of that Philox tensor, drawn by dpo_normal_f64). */
 #include "diffpo.h"
 #include "diffpo_train.h"
 #include "../core/dpo_philox.h"
@@ -29,6 +29,9 @@ static double cover(double d, double hw)
 dpo_status dpo_data_image(float *img, int32_t *cls, uint64_t seed, uint32_t index, int32_t force_class)
 {
     uint32_t ctr[4], key[2], w[4];
+    double z[DPO_IMG_DIM];
+    dpo_noise_coord nc;
+    dpo_status st;
     int c, i, j;
     double ctr0 = 0.5 * (double)(S - 1), off, hw, con, jit;
     if (!img)
@@ -66,14 +69,21 @@ dpo_status dpo_data_image(float *img, int32_t *cls, uint64_t seed, uint32_t inde
             img[i * S + j] = (float)(con * (2.0 * a - 1.0));
         }
     }
-    for (i = 0; i < DPO_IMG_DIM; i += 4) {
-        double z[4];
-        int l;
-        dpo_normal4(z, seed, DPO_STREAM_DATA, index, 1u, 0u, (uint32_t)(1 + i / 4));
-        for (l = 0; l < 4; l++) {
-            double v = (double)img[i + l] + 0.05 * z[l];
-            img[i + l] = (float)(v < -1.0 ? -1.0 : (v > 1.0 ? 1.0 : v));
-        }
+    /* Pixel k's noise is element 4 + k of the tensor (seed, DATA, index,
+     * step 1, candidate 0): lane (4 + k) % 4 = k % 4 of block (4 + k) / 4 =
+     * 1 + k / 4, so one dpo_normal_f64 call gives dpo_normal4's doubles
+     * (the vector form of the dispatch level, the same bits). */
+    nc.seed = seed;
+    nc.stream = DPO_STREAM_DATA;
+    nc.sample = index;
+    nc.step = 1u;
+    nc.candidate = 0u;
+    st = dpo_normal_f64(z, nc, 4u, DPO_IMG_DIM);
+    if (st)
+        return st;
+    for (i = 0; i < DPO_IMG_DIM; i++) {
+        double v = (double)img[i] + 0.05 * z[i];
+        img[i] = (float)(v < -1.0 ? -1.0 : (v > 1.0 ? 1.0 : v));
     }
     if (cls)
         *cls = c;
