@@ -370,6 +370,13 @@ dpo_status dpo_step_fused_f32_mt(float *x_prev, float *mu, double *logprob, cons
                                  const float *model_out, const float *noise, const dpo_noise_coord *nc,
                                  size_t batch, size_t dim, const dpo_step_coef_f32 *c, dpo_logprob_mode mode,
                                  int threads);
+/* dpo_step_fused_x0_f32 (the same pass, also writing x0 when not NULL),
+ * cut as dpo_step_fused_f32_mt; dpo_step_fused_f32_mt is this call with x0
+ * NULL. */
+dpo_status dpo_step_fused_x0_f32_mt(float *x_prev, float *x0, float *mu, double *logprob, const float *x,
+                                    const float *model_out, const float *noise, const dpo_noise_coord *nc,
+                                    size_t batch, size_t dim, const dpo_step_coef_f32 *c, dpo_logprob_mode mode,
+                                    int threads);
 
 /* ---------------------------------------------------------------- ε-model */
 /* A noise-prediction model.  forward() must compute each sample's output

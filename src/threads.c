@@ -273,8 +273,8 @@ dpo_status dpo_step_philox_f64_mt(double *x_prev, double *x0, double *mu, const 
 
 /* ------------------------------------------------------- the fused step */
 
-/* Rows [lo, hi): dpo_step_fused_f32 on them, row r's noise coordinates at
- * sample nc->sample + r as in one call. */
+/* Rows [lo, hi): dpo_step_fused_x0_f32 on them (x0 NULL: dpo_step_fused_f32),
+ * row r's noise coordinates at sample nc->sample + r as in one call. */
 static dpo_status piece_fused(const mt_task *t, size_t lo, size_t hi)
 {
     size_t at = lo * t->dim;
@@ -283,11 +283,11 @@ static dpo_status piece_fused(const mt_task *t, size_t lo, size_t hi)
         rc = *t->ncp;
         rc.sample = t->ncp->sample + (uint32_t)lo;
     }
-    return dpo_step_fused_f32((float *)t->x_prev + at, t->mu ? (float *)t->mu + at : NULL,
-                              t->logprob ? t->logprob + lo : NULL, (const float *)t->x + at,
-                              (const float *)t->model_out + at,
-                              t->noise ? (const float *)t->noise + at : NULL, t->ncp ? &rc : NULL, hi - lo,
-                              t->dim, (const dpo_step_coef_f32 *)t->c, t->mode);
+    return dpo_step_fused_x0_f32((float *)t->x_prev + at, t->x0 ? (float *)t->x0 + at : NULL,
+                                 t->mu ? (float *)t->mu + at : NULL, t->logprob ? t->logprob + lo : NULL,
+                                 (const float *)t->x + at, (const float *)t->model_out + at,
+                                 t->noise ? (const float *)t->noise + at : NULL, t->ncp ? &rc : NULL, hi - lo,
+                                 t->dim, (const dpo_step_coef_f32 *)t->c, t->mode);
 }
 
 dpo_status dpo_step_fused_f32_mt(float *x_prev, float *mu, double *logprob, const float *x,
@@ -295,16 +295,26 @@ dpo_status dpo_step_fused_f32_mt(float *x_prev, float *mu, double *logprob, cons
                                  size_t batch, size_t dim, const dpo_step_coef_f32 *c, dpo_logprob_mode mode,
                                  int threads)
 {
+    return dpo_step_fused_x0_f32_mt(x_prev, NULL, mu, logprob, x, model_out, noise, nc, batch, dim, c, mode,
+                                    threads);
+}
+
+dpo_status dpo_step_fused_x0_f32_mt(float *x_prev, float *x0, float *mu, double *logprob, const float *x,
+                                    const float *model_out, const float *noise, const dpo_noise_coord *nc,
+                                    size_t batch, size_t dim, const dpo_step_coef_f32 *c, dpo_logprob_mode mode,
+                                    int threads)
+{
     mt_task t;
     dpo_status st;
     size_t b;
     if (!mt_threads_ok(threads))
         return DPO_ERR_RANGE;
     if (threads <= 1 || batch < 2 ||
-        dpo__step_fused_args_f32(x_prev, NULL, mu, logprob, x, model_out, noise, nc, batch, dim, c, mode) != DPO_OK)
-        return dpo_step_fused_f32(x_prev, mu, logprob, x, model_out, noise, nc, batch, dim, c, mode);
+        dpo__step_fused_args_f32(x_prev, x0, mu, logprob, x, model_out, noise, nc, batch, dim, c, mode) != DPO_OK)
+        return dpo_step_fused_x0_f32(x_prev, x0, mu, logprob, x, model_out, noise, nc, batch, dim, c, mode);
     memset(&t, 0, sizeof t);
-    t.x_prev = x_prev, t.mu = mu, t.logprob = logprob, t.x = x, t.model_out = model_out, t.noise = noise;
+    t.x_prev = x_prev, t.x0 = x0, t.mu = mu, t.logprob = logprob, t.x = x, t.model_out = model_out;
+    t.noise = noise;
     t.ncp = nc, t.batch = batch, t.dim = dim, t.n = batch * dim, t.c = c, t.mode = mode;
     t.chk[0] = x;
     t.chk[1] = model_out;

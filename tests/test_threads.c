@@ -282,6 +282,46 @@ static void fo_free(fused_out *f)
     free(f->gp.base), free(f->gm.base), free(f->gl.base);
 }
 
+/* dpo_step_fused_x0_f32_mt against the single-threaded x0 pass: x0 equals
+ * dpo_step_fused_x0_f32's, and x_prev, mu, logprob equal ref (the
+ * scalar-level dpo_step_fused_f32), at every level and thread count. */
+static void fused_x0_case(const fused_out *ref, dpo_status rst, const float *x, const float *e, const float *z,
+                          const dpo_noise_coord *nc, size_t batch, size_t dim, const dpo_step_coef_f32 *c32,
+                          int with_mu, int with_lp, dpo_logprob_mode mode)
+{
+    size_t n = batch * dim;
+    float *x0r = (float *)xalloc(n * 4), *xpr = (float *)xalloc(n * 4);
+    int level, k;
+    force(DPO_SIMD_SCALAR);
+    CHECK(dpo_step_fused_x0_f32(xpr, x0r, NULL, NULL, x, e, z, nc, batch, dim, c32, mode) == rst,
+          "x0 reference status");
+    for (level = 0; level < DPO_SIMD_NLEVELS; level++) {
+        if (!dpo_simd_supported(level))
+            continue;
+        force(level);
+        for (k = 0; k < NTC; k++) {
+            int th = thread_counts[k];
+            fused_out f;
+            gbuf g0;
+            float *x0;
+            dpo_status st;
+            fo_init(&f, batch, dim, (size_t)(next() % 4) * 4);
+            gb_init(&g0, n, 4);
+            x0 = (float *)gb_at(&g0, 4, (size_t)(next() % 4) * 4);
+            st = dpo_step_fused_x0_f32_mt(f.xp, x0, with_mu ? f.mu : NULL, with_lp ? f.lp : NULL, x, e, z, nc,
+                                          batch, dim, c32, mode, th);
+            CHECK(st == rst, "x0 form: status %d, single-threaded %d", (int)st, (int)rst);
+            CHECK(!memcmp(f.xp, ref->xp, n * 4) && !memcmp(x0, x0r, n * 4) && gb_guard_ok(&g0, x0, n * 4) &&
+                      (!with_mu || !memcmp(f.mu, ref->mu, n * 4)) && (!with_lp || !memcmp(f.lp, ref->lp, batch * 8)),
+                  "fused x0 differs: level %s threads %d batch %zu dim %zu", dpo_simd_level_name(level), th, batch,
+                  dim);
+            fo_free(&f);
+            free(g0.base);
+        }
+    }
+    free(x0r), free(xpr);
+}
+
 /* noise_kind 0: given, 1: coordinates, 2: none (eta 0 coefficients). */
 static void fused_case(size_t batch, size_t dim, int noise_kind, int with_mu, int with_lp, dpo_logprob_mode mode,
                        float scale)
@@ -330,6 +370,8 @@ static void fused_case(size_t batch, size_t dim, int noise_kind, int with_mu, in
             fo_free(&f);
         }
     }
+    fused_x0_case(&ref, rst, x, e, noise_kind == 0 ? z : NULL, noise_kind == 1 ? &nc : NULL, batch, dim, &c32,
+                  with_mu, with_lp, mode);
     fo_free(&ref);
     free(x), free(e), free(z);
 }
