@@ -240,6 +240,18 @@ ddpo_advantages = _fn("dpo_ddpo_advantages", S, P_f64, P_f64, vp, c_size, c_size
 step_fused_x0_f32 = _fn("dpo_step_fused_x0_f32", S, P_f32, P_f32, P_f32, P_f64, P_f32, P_f32, P_f32,
                         C.POINTER(NoiseCoord), c_size, c_size, C.POINTER(StepCoefF32), c_int)
 
+# Threaded forms (diffpo.h "threads", docs/api.md "Threads"): the calls
+# above plus the thread count; the same bits for every count.
+DPO_MAX_THREADS = 256
+normal_f32_mt = _fn("dpo_normal_f32_mt", S, P_f32, NoiseCoord, c_u64, c_size, c_int)
+normal_f64_mt = _fn("dpo_normal_f64_mt", S, P_f64, NoiseCoord, c_u64, c_size, c_int)
+step_philox_f32_mt = _fn("dpo_step_philox_f32_mt", S, P_f32, P_f32, P_f32, P_f32, P_f32, NoiseCoord, c_size,
+                         C.POINTER(StepCoefF32), c_int)
+step_philox_f64_mt = _fn("dpo_step_philox_f64_mt", S, P_f64, P_f64, P_f64, P_f64, P_f64, NoiseCoord, c_size,
+                         C.POINTER(StepCoefF64), c_int)
+step_fused_x0_f32_mt = _fn("dpo_step_fused_x0_f32_mt", S, P_f32, P_f32, P_f32, P_f64, P_f32, P_f32, P_f32,
+                           C.POINTER(NoiseCoord), c_size, c_size, C.POINTER(StepCoefF32), c_int, c_int)
+
 # CUDA (include/diffpo_cuda.h): present only in a CUDA=1 build of the
 # library; None in a CPU build.  Every d_* pointer is device memory (a CUDA
 # tensor's data_ptr()), the last argument the cudaStream_t (an integer

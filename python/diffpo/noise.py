@@ -13,7 +13,17 @@ def _stream(stream):
     return integer(stream, "stream", 0, 65535)
 
 
-def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np.float32, e0=0, device=None):
+def _threads(threads):
+    """threads= of normal() and DDIMSchedule.step(): an int in
+    [1, DPO_MAX_THREADS], else ValueError naming it."""
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or \
+            not 1 <= threads <= _capi.DPO_MAX_THREADS:
+        raise ValueError("threads: need an integer in [1, %d], got %r" % (_capi.DPO_MAX_THREADS, threads))
+    return int(threads)
+
+
+def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np.float32, e0=0, device=None,
+           threads=1):
     """Standard normals as a pure function of their coordinates
     (docs/reproducibility.md): element e of the tensor (seed, stream,
     sample, step, candidate) is the same whatever shape or piece asks for it.
@@ -29,7 +39,13 @@ def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np
     device     None (host memory), or a torch device: a CPU or CUDA torch
                tensor is returned; on CUDA (a CUDA=1 build of the library)
                the normals are drawn there on torch's current stream
-               (dpo_cuda_normal_*), the same bits."""
+               (dpo_cuda_normal_*), the same bits.
+    threads    the most CPU threads the draw runs on (dpo_normal_*_mt;
+               default 1, no thread created): the same bits for every
+               count.  A thread costs tens of microseconds to start: worth
+               it from about 10^5 elements per call (per row when sample
+               is a sequence).  Not used on CUDA."""
+    threads = _threads(threads)
     as_torch = False
     if device is not None:
         import torch
@@ -70,7 +86,12 @@ def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np
             coord.sample = integer(sample, "sample", 0, 2 ** 32 - 1)
         return _cuda.normal(shape, coord, samples, e0, dt == np.float32, device)
     out = np.empty(shape, dtype=dt)
-    fn = _capi.normal_f32 if dt == np.float32 else _capi.normal_f64
+    if threads == 1:
+        fn = _capi.normal_f32 if dt == np.float32 else _capi.normal_f64
+        more = ()
+    else:
+        fn = _capi.normal_f32_mt if dt == np.float32 else _capi.normal_f64_mt
+        more = (threads,)
     if isinstance(sample, (list, tuple, np.ndarray)):
         samples = [integer(s, "sample", 0, 2 ** 32 - 1) for s in sample]
         if len(shape) == 0 or len(samples) != shape[0]:
@@ -78,10 +99,10 @@ def normal(shape, seed=0, stream="user", sample=0, step=0, candidate=0, dtype=np
         rows = out.reshape(len(samples), -1)
         for b, s in enumerate(samples):
             coord.sample = s
-            check(fn(rows[b].ctypes.data, coord, e0, rows.shape[1]), fn.__name__)
+            check(fn(rows[b].ctypes.data, coord, e0, rows.shape[1], *more), fn.__name__)
     else:
         coord.sample = integer(sample, "sample", 0, 2 ** 32 - 1)
-        check(fn(out.ctypes.data, coord, e0, out.size), fn.__name__)
+        check(fn(out.ctypes.data, coord, e0, out.size, *more), fn.__name__)
     if as_torch:
         import torch
         return torch.from_numpy(out)  # device None or cpu

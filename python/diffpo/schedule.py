@@ -335,7 +335,7 @@ class DDIMSchedule:
 
     def step(self, model_output, timestep, sample, eta=0.0, use_clipped_model_output=False, variance_noise=None,
              noise=None, prev_sample=None, logprob=None, num_inference_steps=None, prev_rule=None,
-             pred_original_sample=True):
+             pred_original_sample=True, threads=1):
         """One DDIM step from `timestep` (diffusers' DDIMScheduler.step;
         DDPO's ddim_step_with_logprob with logprob='mean', prev_rule='clamped').
 
@@ -355,7 +355,14 @@ class DDIMSchedule:
         deterministic there.  pred_original_sample=False leaves x0 out
         (None).  float32 steps run as one fused pass (dpo_step_fused_x0_f32:
         the same bits as the step followed by its log-probability) unless
-        prev_sample is given.  Returns StepOutput."""
+        prev_sample is given.  threads: the most CPU threads that pass (whole
+        rows per thread, dpo_step_fused_x0_f32_mt) or, for float64, the
+        step with noise= coordinates (dpo_step_philox_f64_mt) runs on;
+        default 1 (no thread created); the same bits for every count; not
+        used for CUDA tensors nor where nothing above runs (float64 with
+        variance_noise, prev_sample).  Returns StepOutput."""
+        from .noise import _threads
+        threads = _threads(threads)
         x = arr(sample, "sample", on=True)
         e = arr(model_output, "model_output", prec=x.prec, shape=x.shape, on=x)
         if x.size == 0:
@@ -402,10 +409,10 @@ class DDIMSchedule:
                 p_lp = addr(lpv)
             else:
                 lpv, p_lp = None, None
-            check(_capi.step_fused_x0_f32(ptrs[0], ptrs[2] if nout == 3 else None, ptrs[1], p_lp, x.ptr, e.ptr,
-                                          z.ptr if z is not None else None,
-                                          C.byref(coord) if noise is not None else None, batch, dim, cref,
-                                          lpm or 0), "dpo_step_fused_x0_f32")
+            fn, more = (_capi.step_fused_x0_f32, ()) if threads == 1 else (_capi.step_fused_x0_f32_mt, (threads,))
+            check(fn(ptrs[0], ptrs[2] if nout == 3 else None, ptrs[1], p_lp, x.ptr, e.ptr,
+                     z.ptr if z is not None else None, C.byref(coord) if noise is not None else None, batch, dim,
+                     cref, lpm or 0, *more), fn.__name__)
             return StepOutput(outs[0], outs[1], None if lpv is None else to_kind(lpv, x),
                               outs[2] if nout == 3 else None)
         prev, mean = outs[0], outs[1]
@@ -415,13 +422,16 @@ class DDIMSchedule:
         else:
             x0, p_x0 = None, None
         if noise is not None:  # the noise drawn inside the library, row b from sample s0 + b
-            fn = _capi.step_philox_f32 if f32 else _capi.step_philox_f64
+            if threads == 1:
+                fn, more = (_capi.step_philox_f32 if f32 else _capi.step_philox_f64), ()
+            else:
+                fn, more = (_capi.step_philox_f32_mt if f32 else _capi.step_philox_f64_mt), (threads,)
             w = 4 if f32 else 8
             for b in range(batch):
                 coord.sample = s0 + b
                 o = b * dim * w
                 check(fn(p_prev + o, p_x0 + o if p_x0 else None, p_mean + o, x.ptr + o, e.ptr + o, coord, dim,
-                         cref), fn.__name__)
+                         cref, *more), fn.__name__)
         else:
             fn = _capi.step_f32 if f32 else _capi.step_f64
             check(fn(p_prev, p_x0, p_mean, x.ptr, e.ptr, z.ptr if z is not None else None, x.size, cref),
