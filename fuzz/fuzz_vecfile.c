@@ -5,7 +5,7 @@
  * every case; field keys are record keywords of docs/vectors.md section 2;
  * values carry no leading or trailing blank and no CR, NUL or non-ASCII
  * byte; numbers parsed from a value are finite; the evaluator (below)
- * survives the same input. */
+ * keeps its output contract on the same input, with no file I/O. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
