@@ -2,7 +2,8 @@
  * option loops of `diffpo philox` and `diffpo schedule`).  The first byte
  * picks the target; the rest is split at NUL bytes into argv tokens.
  * Invariants: no crash or sanitizer report; cli_parse_u64 accepts exactly
- * decimal digits or 0x/0X + hex digits whose value fits 64 bits, and its
+ * decimal digits or 0x/0X + hex digits whose value fits 64 bits (checked
+ * against a reference written from docs/cli.md, below), and its
  * value printed back in decimal parses to the same value; a leading zero is
  * decimal; cli_parse_int stays in [lo, hi]; cli_parse_double gives finite
  * values only.  The commands run in-process with stdout sent to /dev/null
@@ -10,6 +11,7 @@
  * log); a crash still leaves its reproducer, and rerunning it with
  * FUZZ_CLI_VERBOSE=1 shows the report.  Options that name files are
  * dropped, so nothing is written. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,30 +23,72 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* the reference: decimal or 0x hex, whole string, fits 64 bits */
+/* The reference, written from docs/cli.md "Numbers" and not from
+ * src/cli/util.c, in a different way so that the two can disagree:
+ * (1) the syntax is checked alone first, as a whole string: either one or
+ *     more decimal digits (a leading zero is still decimal), or "0x"/"0X"
+ *     and one or more hex digits; nothing else (no sign, blank, exponent,
+ *     other prefix or suffix);
+ * (2) the value is accumulated in 128 bits from the most significant
+ *     digit and refused once it passes 2^64 - 1 (no division-based
+ *     overflow test);
+ * (3) strtoull, run on the validated digits with the base fixed, must
+ *     agree on the value and on overflow (ERANGE). */
+__extension__ typedef unsigned __int128 ref_u128;
+
+static int ref_digit(char c, int hex)
+{
+    static const char dec[] = "0123456789";
+    static const char hx[] = "0123456789abcdef";
+    const char *p;
+    char l = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+    if (!hex) {
+        p = c ? strchr(dec, c) : NULL;
+        return p ? (int)(p - dec) : -1;
+    }
+    p = l ? strchr(hx, l) : NULL;
+    return p ? (int)(p - hx) : -1;
+}
+
 static int ref_u64(const char *s, uint64_t *out)
 {
-    uint64_t v = 0;
-    unsigned base = 10;
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-        base = 16, s += 2;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        unsigned d;
-        if (*s >= '0' && *s <= '9')
-            d = (unsigned)(*s - '0');
-        else if (base == 16 && *s >= 'a' && *s <= 'f')
-            d = (unsigned)(*s - 'a' + 10);
-        else if (base == 16 && *s >= 'A' && *s <= 'F')
-            d = (unsigned)(*s - 'A' + 10);
-        else
-            return -1;
-        if (v > (UINT64_MAX - d) / base)
-            return -1;
-        v = v * base + d;
+    const ref_u128 max = (ref_u128)UINT64_MAX;
+    ref_u128 v = 0;
+    const char *digits = s;
+    size_t n = strlen(s), i;
+    int hex = 0;
+    unsigned long long vs;
+    char *end;
+    /* (1) syntax */
+    if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        hex = 1;
+        digits = s + 2;
+        n -= 2;
     }
-    *out = v;
+    if (n == 0)
+        return -1;
+    for (i = 0; i < n; i++)
+        if (ref_digit(digits[i], hex) < 0)
+            return -1;
+    /* (2) value in 128 bits: at most one digit past 2^64 - 1 is read */
+    for (i = 0; i < n; i++) {
+        v = v * (ref_u128)(hex ? 16 : 10) + (ref_u128)ref_digit(digits[i], hex);
+        if (v > max)
+            break;
+    }
+    /* (3) strtoull on the validated digits */
+    errno = 0;
+    vs = strtoull(digits, &end, hex ? 16 : 10);
+    if (end != digits + n)
+        abort(); /* the syntax check let through what strtoull stops at */
+    if (v > max) {
+        if (errno != ERANGE)
+            abort();
+        return -1;
+    }
+    if (errno || (ref_u128)vs != v)
+        abort();
+    *out = (uint64_t)v;
     return 0;
 }
 

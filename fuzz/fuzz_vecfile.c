@@ -5,7 +5,7 @@
  * every case; field keys are record keywords of docs/vectors.md section 2;
  * values carry no leading or trailing blank and no CR, NUL or non-ASCII
  * byte; numbers parsed from a value are finite; the evaluator (below)
- * survives the same input. */
+ * keeps its output contract on the same input, with no file I/O. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,21 +15,100 @@
 
 /* The evaluator of `diffpo loss` / `diffpo verify` (dpo_vecrun_loss_buf,
  * src/tools/vecrun.c, linked from the tools archive) is fuzzed too, with
- * small gen arrays, its printed output discarded.  Invariants: no crash, no
- * leak, no sanitizer report; status DPO_OK or DPO_ERR_FORMAT. */
+ * small gen arrays, entirely in memory: the input is passed as a buffer
+ * and both streams are open_memstream buffers (no file is opened, read or
+ * written).  Invariants beyond no crash, leak or sanitizer report (the
+ * contract in src/tools/diffpo_tools.h): the status is DPO_OK or
+ * DPO_ERR_FORMAT; DPO_ERR_FORMAT prints nothing on the result stream and
+ * ends the error stream with one line "fuzz.vec:LINE: message"; the other
+ * error lines are "FAIL fuzz.vec:LINE: ..." (a case whose values differ); DPO_OK
+ * prints the file back, so every input line appears, in order, among the
+ * result lines (the evaluator only adds got / error / comment lines). */
+static int next_line(const char *b, size_t n, size_t *pos, const char **l, size_t *ll)
+{
+    size_t a = *pos;
+    if (a >= n)
+        return 0;
+    while (*pos < n && b[*pos] != '\n')
+        (*pos)++;
+    *l = b + a;
+    *ll = *pos - a;
+    if (*pos < n)
+        (*pos)++;
+    return 1;
+}
+
+/* The error stream: lines "FAIL fuzz.vec:LINE: ..." (cases whose values
+ * differ), then, when malformed is set, exactly one last line
+ * "fuzz.vec:LINE: message" with a non-empty message. */
+static void check_errors(const char *e, size_t n, int malformed)
+{
+    static const char fail[] = "FAIL fuzz.vec:", name[] = "fuzz.vec:";
+    size_t pos = 0, ll, i, d = 0;
+    const char *l = NULL, *last = NULL;
+    size_t lastl = 0;
+    if (n && e[n - 1] != '\n')
+        abort();
+    while (next_line(e, n, &pos, &l, &ll)) {
+        if (last && (lastl < sizeof fail - 1 || memcmp(last, fail, sizeof fail - 1)))
+            abort();
+        last = l;
+        lastl = ll;
+    }
+    if (!malformed) {
+        if (last && (lastl < sizeof fail - 1 || memcmp(last, fail, sizeof fail - 1)))
+            abort();
+        return;
+    }
+    i = sizeof name - 1;
+    if (!last || lastl < i || memcmp(last, name, i))
+        abort();
+    while (i < lastl && last[i] >= '0' && last[i] <= '9')
+        i++, d++;
+    if (d == 0 || i + 2 >= lastl || last[i] != ':' || last[i + 1] != ' ')
+        abort(); /* no line number, or an empty message */
+}
+
+static void check_echo(const char *in, size_t n, const char *out, size_t on)
+{
+    size_t ip = 0, op = 0, il, ol;
+    const char *l, *o;
+    while (next_line(in, n, &ip, &l, &il)) {
+        for (;;) {
+            if (!next_line(out, on, &op, &o, &ol))
+                abort(); /* an input line missing from the printed file */
+            if (ol == il && !memcmp(o, l, il))
+                break;
+        }
+    }
+}
+
 static void eval_buf(const uint8_t *data, size_t size)
 {
-    static FILE *null_out;
     dpo_vecrun_io io;
     dpo_status st;
-    if (!null_out && !(null_out = fopen("/dev/null", "w")))
+    char *ob = NULL, *eb = NULL;
+    size_t on = 0, en = 0;
+    io.out = open_memstream(&ob, &on);
+    io.err = open_memstream(&eb, &en);
+    if (!io.out || !io.err)
         abort();
-    io.out = null_out;
-    io.err = null_out;
     io.max_gen = 4096;
     st = dpo_vecrun_loss_buf(&io, "fuzz.vec", (const char *)data, size);
-    if (st != DPO_OK && st != DPO_ERR_FORMAT)
+    if (fclose(io.out) || fclose(io.err))
         abort();
+    if (st == DPO_ERR_FORMAT) {
+        if (on != 0)
+            abort();
+        check_errors(eb, en, 1);
+    } else if (st == DPO_OK) {
+        check_echo((const char *)data, size, ob, on);
+        check_errors(eb, en, 0);
+    } else {
+        abort();
+    }
+    free(ob);
+    free(eb);
 }
 
 typedef struct st {

@@ -68,7 +68,7 @@ else
 fi
 
 CLI_BIN="$BUILD/diffpo"
-VALGRIND_CLI_SKIP=${VALGRIND_CLI_SKIP:-"cli_experiments.sh cli_align_state.sh cli_device.sh cli_examples.sh cli_readme.sh"}
+VALGRIND_CLI_SKIP=${VALGRIND_CLI_SKIP:-"cli_readme.sh"} # timings: docs/errors.md "Memory checks"
 if [ "${VALGRIND:-0}" = 1 ]; then
     vgdir=$(mktemp -d)
     trap 'rm -f "$log"; rm -rf "$vgdir"' EXIT
