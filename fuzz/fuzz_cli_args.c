@@ -5,12 +5,14 @@
  * decimal digits or 0x/0X + hex digits whose value fits 64 bits (checked
  * against a reference written from docs/cli.md, below), and its
  * value printed back in decimal parses to the same value; a leading zero is
- * decimal; cli_parse_int stays in [lo, hi]; cli_parse_double gives finite
+ * decimal; cli_parse_int accepts what the reference accepts within [lo, hi],
+ * with the same value; cli_parse_double gives finite
  * values only.  The commands run in-process with stdout sent to /dev/null
  * and, during the call only, stderr too (their error lines would fill the
  * log); a crash still leaves its reproducer, and rerunning it with
  * FUZZ_CLI_VERBOSE=1 shows the report.  Options that name files are
- * dropped, so nothing is written. */
+ * dropped, so nothing is written, and so is a `--normals` count above 2^16
+ * (a long legitimate computation). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -105,7 +107,9 @@ static void numbers(const char *s)
         if (cli_parse_u64(back, &b) != 0 || b != a)
             abort();
     }
-    if (cli_parse_int(s, -5, 4096, &iv) == 0 && (iv < -5 || iv > 4096))
+    /* the bounded integer options follow the same rule, then the range */
+    if ((cli_parse_int(s, 3, 4096, &iv) == 0) != (rb == 0 && b >= 3 && b <= 4096) ||
+        (rb == 0 && b >= 3 && b <= 4096 && (uint64_t)iv != b))
         abort();
     if (cli_parse_double(s, &d) == 0 && !(d - d == 0))
         abort();
@@ -115,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int init, devnull = -1, saved = -1;
     char *buf, *argv[40];
-    int argc = 0, target, i, skip = 0;
+    int argc = 0, target, i, skip = 0, count_next = 0;
     size_t k, start;
     if (!init) {
         if (!freopen("/dev/null", "w", stdout))
@@ -140,10 +144,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         if (skip) {
             skip = 0;
+        } else if (count_next) {
+            /* `philox --normals N` computes N normals: a large N is a long
+             * legitimate run (up to 2^34), not a finding; such a count is
+             * dropped with its option, a malformed one is kept */
+            uint64_t nv;
+            count_next = 0;
+            if (cli_parse_u64(buf + start, &nv) == 0 && nv > 65536)
+                argc--;
+            else
+                argv[argc++] = buf + start;
         } else if (!strcmp(buf + start, "--out") || !strcmp(buf + start, "--out64") ||
                    !strcmp(buf + start, "--table")) {
             skip = 1; /* the option and its value: no files */
         } else {
+            count_next = !strcmp(buf + start, "--normals");
             argv[argc++] = buf + start;
         }
         start = k + 1;

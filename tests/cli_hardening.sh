@@ -141,6 +141,19 @@ fx=$("$BIN" rollout --seed 0xa --steps 3 | tail -n 1)
     bad "--seed 010: '$f010', 10: '$f10', 8: '$f8', 0xa: '$fx'"
 "$BIN" philox --key 010,0 --counter 0,0,0,0 >"$T/p1.txt" && "$BIN" philox --key 10,0 --counter 0,0,0,0 >"$T/p2.txt" &&
     cmp -s "$T/p1.txt" "$T/p2.txt" && ok "philox --key 010 = 10" || bad "philox --key 010 differs from 10"
+# the bounded integer options follow the same rule: 0x hex accepted, signs refused
+s3=$("$BIN" rollout --seed 10 --steps 3 | tail -n 1)
+sx=$("$BIN" rollout --seed 10 --steps 0x3 | tail -n 1)
+s03=$("$BIN" rollout --seed 10 --steps 03 | tail -n 1)
+[ -n "$s3" ] && [ "$sx" = "$s3" ] && [ "$s03" = "$s3" ] && ok "--steps 0x3 = 03 = 3" ||
+    bad "--steps 0x3: '$sx', 03: '$s03', 3: '$s3'"
+for v in +3 -3 " 3" 3e0; do
+    if "$BIN" rollout --seed 10 --steps "$v" >/dev/null 2>"$T/e.txt"; then
+        bad "--steps '$v' accepted"
+    else
+        grep -q "steps" "$T/e.txt" && ok "--steps '$v' refused, naming the option" || bad "--steps '$v': $(cat "$T/e.txt")"
+    fi
+done
 for v in 0x "" " 5" 1e3 08x 0x1g -1 18446744073709551616; do
     "$BIN" rollout --seed "$v" --steps 2 >/dev/null 2>&1 && bad "--seed '$v' accepted" || ok
 done

@@ -50,13 +50,10 @@ int cli_parse_u64(const char *s, uint64_t *out)
 
 int cli_parse_int(const char *s, long lo, long hi, int *out)
 {
-    char *end;
-    long v;
-    if (!s || !*s || isspace((unsigned char)*s))
-        return -1;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
+    /* the one integer rule (docs/cli.md, cli_parse_u64: decimal or 0x hex,
+     * no sign, no octal), then the option's range */
+    uint64_t v;
+    if (cli_parse_u64(s, &v) != 0 || hi < 0 || v > (uint64_t)hi || (lo > 0 && v < (uint64_t)lo))
         return -1;
     *out = (int)v;
     return 0;
