@@ -79,158 +79,143 @@ static void mm_dots(float *C, const float *A, const float *B, size_t m, size_t k
 }
 
 
-/* AVX2 form (same contract, same bits): blocks of 4 rows x 16 columns held
- * in 16 registers of 4 double chains each; per p one exact float x float
- * product (mul) and one rounded addition per chain, p ascending.  op(B)'s
- * 16 columns of a block are contiguous (tb = 0) or packed from B's rows
- * (tb = 1) KC values of p at a time; chains carry across chunks in a
- * double tile; rows past the last whole 4 go one at a time.  Columns past
- * the last whole 16 go 4 at a time in one register per row, and the last
- * n % 4 through the scalar chains of mm_chain. */
+/* Vector forms (same contract, same bits): SSE2 (2 double lanes) and AVX2
+ * (4 lanes).  A block of 4 output rows x 2 vectors of output columns is kept
+ * in 8 registers of double chains; per p each chain gets one exact
+ * float x float product (mul; exact in double, so contraction could not
+ * change it either) and one rounded addition, p ascending from 0 to k - 1
+ * in registers, started from 0 or from the output widened, rounded once.
+ *
+ * The kernel computes out(r, c) = sum_p X(r, p) Y(p, c): X is read in place
+ * (one float per row and p, widened and broadcast), Y is a panel of the
+ * block's columns packed as doubles p-major (yd[p * NR + c]), packed once
+ * for all rows.  The product is run either as C = op(A) op(B) (rows of C are
+ * X, columns Y) or as its transpose C^T = op(B)^T op(A)^T (X = op(B)^T,
+ * Y = op(A)^T), whichever packs fewer elements and avoids a transposing
+ * pack: the chains are the same either way, only which of them share a
+ * register changes.  Blocks at the edges (fewer than 4 rows or NR columns)
+ * and blocks of the transposed form go through a small float tile; missing
+ * rows re-read row 0 and missing columns are zeros, both discarded.  k is
+ * limited by the panel on the stack (MM_KMAX); longer products take the
+ * scalar definition. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
-#define MM_AVX2 1
-#define MM_KC 256
-#define MM_MC 64
+#define MM_X86 1
+#define MM_KMAX 512
+#define MM_MR 4
 
-static double mm_a(const float *A, size_t m, size_t k, size_t i, size_t p, int ta)
-{
-    return (double)(ta ? A[p * m + i] : A[i * k + p]);
-}
-
-/* One output as one chain: the definition, for the edges. */
-static void mm_chain(float *C, const float *A, const float *B, size_t m, size_t k, size_t n, int ta,
-                     int tb, int acc, size_t i, size_t j)
-{
-    double s = acc ? (double)C[i * n + j] : 0.0;
-    size_t p;
-    for (p = 0; p < k; p++)
-        s += mm_a(A, m, k, i, p, ta) * (double)(tb ? B[j * k + p] : B[p * n + j]);
-    C[i * n + j] = (float)s;
-}
-
-__attribute__((target("avx2"))) static void mm_avx2(float *C, const float *A, const float *B,
-                                                    size_t m, size_t k, size_t n, int ta,
-                                                    int tb, int acc)
-{
-    double tile[MM_MC * 16];
-    float pk[MM_KC * 16];
-    size_t j0, i0, ig, p0, i, j, p;
-    size_t nj = n / 16 * 16, mi;
-    for (j0 = 0; j0 < nj; j0 += 16) {
-        for (ig = 0; ig < m; ig += MM_MC) {
-            size_t mg = m - ig < MM_MC ? m - ig : MM_MC;
-            mi = mg / 4 * 4;
-            for (i = 0; i < mg; i++)
-                for (j = 0; j < 16; j++)
-                    tile[i * 16 + j] = acc ? (double)C[(ig + i) * n + j0 + j] : 0.0;
-            for (p0 = 0; p0 < k; p0 += MM_KC) {
-                size_t kc = k - p0 < MM_KC ? k - p0 : MM_KC;
-                if (tb)
-                    for (p = 0; p < kc; p++)
-                        for (j = 0; j < 16; j++)
-                            pk[p * 16 + j] = B[(j0 + j) * k + p0 + p];
-                for (i0 = 0; i0 < mi; i0 += 4) {
-                    /* op(A)[r][p0 + p] = a_r[p * sa] */
-                    size_t sa = ta ? m : 1, r0 = ig + i0;
-                    const float *a0 = ta ? A + p0 * m + r0 : A + r0 * k + p0;
-                    const float *a1 = a0 + (ta ? 1 : k), *a2 = a1 + (ta ? 1 : k);
-                    const float *a3 = a2 + (ta ? 1 : k);
-                    double *t = tile + i0 * 16;
-                    __m256d s00 = _mm256_loadu_pd(t), s01 = _mm256_loadu_pd(t + 4);
-                    __m256d s02 = _mm256_loadu_pd(t + 8), s03 = _mm256_loadu_pd(t + 12);
-                    __m256d s10 = _mm256_loadu_pd(t + 16), s11 = _mm256_loadu_pd(t + 20);
-                    __m256d s12 = _mm256_loadu_pd(t + 24), s13 = _mm256_loadu_pd(t + 28);
-                    __m256d s20 = _mm256_loadu_pd(t + 32), s21 = _mm256_loadu_pd(t + 36);
-                    __m256d s22 = _mm256_loadu_pd(t + 40), s23 = _mm256_loadu_pd(t + 44);
-                    __m256d s30 = _mm256_loadu_pd(t + 48), s31 = _mm256_loadu_pd(t + 52);
-                    __m256d s32 = _mm256_loadu_pd(t + 56), s33 = _mm256_loadu_pd(t + 60);
-                    for (p = 0; p < kc; p++) {
-                        const float *bp = tb ? pk + p * 16 : B + (p0 + p) * n + j0;
-                        __m256d b0 = _mm256_cvtps_pd(_mm_loadu_ps(bp));
-                        __m256d b1 = _mm256_cvtps_pd(_mm_loadu_ps(bp + 4));
-                        __m256d b2 = _mm256_cvtps_pd(_mm_loadu_ps(bp + 8));
-                        __m256d b3 = _mm256_cvtps_pd(_mm_loadu_ps(bp + 12));
-                        __m256d a;
-#define MM_ROW(ar, x0, x1, x2, x3)                                  \
-    a = _mm256_set1_pd((double)ar[p * sa]);                         \
-    x0 = _mm256_add_pd(x0, _mm256_mul_pd(a, b0));                   \
-    x1 = _mm256_add_pd(x1, _mm256_mul_pd(a, b1));                   \
-    x2 = _mm256_add_pd(x2, _mm256_mul_pd(a, b2));                   \
-    x3 = _mm256_add_pd(x3, _mm256_mul_pd(a, b3));
-                        MM_ROW(a0, s00, s01, s02, s03)
-                        MM_ROW(a1, s10, s11, s12, s13)
-                        MM_ROW(a2, s20, s21, s22, s23)
-                        MM_ROW(a3, s30, s31, s32, s33)
-#undef MM_ROW
-                    }
-                    _mm256_storeu_pd(t, s00);
-                    _mm256_storeu_pd(t + 4, s01);
-                    _mm256_storeu_pd(t + 8, s02);
-                    _mm256_storeu_pd(t + 12, s03);
-                    _mm256_storeu_pd(t + 16, s10);
-                    _mm256_storeu_pd(t + 20, s11);
-                    _mm256_storeu_pd(t + 24, s12);
-                    _mm256_storeu_pd(t + 28, s13);
-                    _mm256_storeu_pd(t + 32, s20);
-                    _mm256_storeu_pd(t + 36, s21);
-                    _mm256_storeu_pd(t + 40, s22);
-                    _mm256_storeu_pd(t + 44, s23);
-                    _mm256_storeu_pd(t + 48, s30);
-                    _mm256_storeu_pd(t + 52, s31);
-                    _mm256_storeu_pd(t + 56, s32);
-                    _mm256_storeu_pd(t + 60, s33);
-                }
-                for (i = mi; i < mg; i++) { /* rows past the last whole 4, one at a time */
-                    size_t sa = ta ? m : 1;
-                    const float *a0 = ta ? A + p0 * m + ig + i : A + (ig + i) * k + p0;
-                    double *t = tile + i * 16;
-                    __m256d s00 = _mm256_loadu_pd(t), s01 = _mm256_loadu_pd(t + 4);
-                    __m256d s02 = _mm256_loadu_pd(t + 8), s03 = _mm256_loadu_pd(t + 12);
-                    for (p = 0; p < kc; p++) {
-                        const float *bp = tb ? pk + p * 16 : B + (p0 + p) * n + j0;
-                        __m256d a = _mm256_set1_pd((double)a0[p * sa]);
-                        s00 = _mm256_add_pd(s00, _mm256_mul_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(bp))));
-                        s01 = _mm256_add_pd(s01, _mm256_mul_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(bp + 4))));
-                        s02 = _mm256_add_pd(s02, _mm256_mul_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(bp + 8))));
-                        s03 = _mm256_add_pd(s03, _mm256_mul_pd(a, _mm256_cvtps_pd(_mm_loadu_ps(bp + 12))));
-                    }
-                    _mm256_storeu_pd(t, s00);
-                    _mm256_storeu_pd(t + 4, s01);
-                    _mm256_storeu_pd(t + 8, s02);
-                    _mm256_storeu_pd(t + 12, s03);
-                }
-            }
-            for (i = 0; i < mg; i++)
-                for (j = 0; j < 16; j++)
-                    C[(ig + i) * n + j0 + j] = (float)tile[i * 16 + j];
-        }
+/* The kernel of one ISA: NAME, target, vector type V of W doubles. */
+#define MM_KERNEL(NAME, TGT, V, W, ZERO, SET1, ADD, MUL, LOADD, LOADF, STOREF)                  \
+    TGT static void NAME(float *c, size_t rs, const float *const *x, size_t xp, const double *yd, \
+                         size_t k, int acc)                                                      \
+    {                                                                                            \
+        const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];                             \
+        V s00, s01, s10, s11, s20, s21, s30, s31, b0, b1, a;                                     \
+        size_t p, q = 0;                                                                         \
+        if (acc) {                                                                               \
+            s00 = LOADF(c), s01 = LOADF(c + W);                                                  \
+            s10 = LOADF(c + rs), s11 = LOADF(c + rs + W);                                        \
+            s20 = LOADF(c + 2 * rs), s21 = LOADF(c + 2 * rs + W);                                \
+            s30 = LOADF(c + 3 * rs), s31 = LOADF(c + 3 * rs + W);                                \
+        } else {                                                                                 \
+            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = ZERO;                                \
+        }                                                                                        \
+        for (p = 0; p < k; p++, q += xp) {                                                       \
+            b0 = LOADD(yd + p * 2 * W);                                                          \
+            b1 = LOADD(yd + p * 2 * W + W);                                                      \
+            a = SET1((double)x0[q]);                                                             \
+            s00 = ADD(s00, MUL(a, b0));                                                          \
+            s01 = ADD(s01, MUL(a, b1));                                                          \
+            a = SET1((double)x1[q]);                                                             \
+            s10 = ADD(s10, MUL(a, b0));                                                          \
+            s11 = ADD(s11, MUL(a, b1));                                                          \
+            a = SET1((double)x2[q]);                                                             \
+            s20 = ADD(s20, MUL(a, b0));                                                          \
+            s21 = ADD(s21, MUL(a, b1));                                                          \
+            a = SET1((double)x3[q]);                                                             \
+            s30 = ADD(s30, MUL(a, b0));                                                          \
+            s31 = ADD(s31, MUL(a, b1));                                                          \
+        }                                                                                        \
+        STOREF(c, s00), STOREF(c + W, s01);                                                      \
+        STOREF(c + rs, s10), STOREF(c + rs + W, s11);                                            \
+        STOREF(c + 2 * rs, s20), STOREF(c + 2 * rs + W, s21);                                    \
+        STOREF(c + 3 * rs, s30), STOREF(c + 3 * rs + W, s31);                                    \
     }
-    /* whole groups of 4 columns past the last 16: one register per row */
-    for (j0 = nj; j0 + 4 <= n; j0 += 4) {
-        for (i = 0; i < m; i++) {
-            size_t sa = ta ? m : 1;
-            const float *a0 = ta ? A + i : A + i * k;
-            __m256d s0 = acc ? _mm256_cvtps_pd(_mm_loadu_ps(C + i * n + j0)) : _mm256_setzero_pd();
-            for (p = 0; p < k; p++) {
-                __m128 b;
-                if (tb)
-                    b = _mm_setr_ps(B[j0 * k + p], B[(j0 + 1) * k + p], B[(j0 + 2) * k + p],
-                                    B[(j0 + 3) * k + p]);
+
+#define SSE_LOADF(p) _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
+#define SSE_STOREF(p, v) _mm_storel_epi64((__m128i *)(void *)(p), _mm_castps_si128(_mm_cvtpd_ps(v)))
+MM_KERNEL(mm_kern_sse2, __attribute__((target("sse2"))), __m128d, 2, _mm_setzero_pd(), _mm_set1_pd,
+          _mm_add_pd, _mm_mul_pd, _mm_loadu_pd, SSE_LOADF, SSE_STOREF)
+#define AVX_LOADF(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define AVX_STOREF(p, v) _mm_storeu_ps(p, _mm256_cvtpd_ps(v))
+MM_KERNEL(mm_kern_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_setzero_pd(), _mm256_set1_pd,
+          _mm256_add_pd, _mm256_mul_pd, _mm256_loadu_pd, AVX_LOADF, AVX_STOREF)
+
+typedef void (*mm_kern_fn)(float *, size_t, const float *const *, size_t, const double *, size_t, int);
+
+/* out(r, c) = sum_p X(r, p) Y(p, c) over rows r < mo, columns c < no, with
+ * X(r, p) = x[r * xr + p * xp], Y(p, c) = y[p * yp + c * yc] and out(r, c)
+ * at C[r * cr + c * cc]; nr (= 2 W) columns per block. */
+static void mm_vec(float *C, size_t cr, size_t cc, const float *x, size_t xr, size_t xp, const float *y,
+                   size_t yp, size_t yc, size_t mo, size_t k, size_t no, int acc, mm_kern_fn kern, size_t nr)
+{
+    double yd[MM_KMAX * 8];
+    float t[MM_MR * 8];
+    const float *xs[MM_MR];
+    size_t c0, r0, p, c, r, nc, mr;
+    for (c0 = 0; c0 < no; c0 += nr) {
+        nc = no - c0 < nr ? no - c0 : nr;
+        /* the panel: Y's columns c0 .. c0 + nc - 1 as doubles, zeros past */
+        if (yc == 1 && nc == nr) {
+            for (p = 0; p < k; p++)
+                for (c = 0; c < nr; c++)
+                    yd[p * nr + c] = (double)y[p * yp + c0 + c];
+        } else {
+            for (c = 0; c < nr; c++)
+                if (c < nc)
+                    for (p = 0; p < k; p++)
+                        yd[p * nr + c] = (double)y[p * yp + (c0 + c) * yc];
                 else
-                    b = _mm_loadu_ps(B + p * n + j0);
-                s0 = _mm256_add_pd(s0, _mm256_mul_pd(_mm256_set1_pd((double)a0[p * sa]),
-                                                     _mm256_cvtps_pd(b)));
+                    for (p = 0; p < k; p++)
+                        yd[p * nr + c] = 0.0;
+        }
+        for (r0 = 0; r0 < mo; r0 += MM_MR) {
+            mr = mo - r0 < MM_MR ? mo - r0 : MM_MR;
+            for (r = 0; r < MM_MR; r++)
+                xs[r] = x + (r < mr ? r0 + r : r0) * xr;
+            if (mr == MM_MR && nc == nr && cc == 1) {
+                kern(C + r0 * cr + c0, cr, xs, xp, yd, k, acc);
+                continue;
             }
-            _mm_storeu_ps(C + i * n + j0, _mm256_cvtpd_ps(s0));
+            for (r = 0; r < MM_MR; r++)
+                for (c = 0; c < nr; c++)
+                    t[r * nr + c] = acc && r < mr && c < nc ? C[(r0 + r) * cr + (c0 + c) * cc] : 0.0f;
+            kern(t, nr, xs, xp, yd, k, acc);
+            for (r = 0; r < mr; r++)
+                for (c = 0; c < nc; c++)
+                    C[(r0 + r) * cr + (c0 + c) * cc] = t[r * nr + c];
         }
     }
-    for (i = 0; i < m; i++)
-        for (j = j0; j < n; j++)
-            mm_chain(C, A, B, m, k, n, ta, tb, acc, i, j);
+}
+
+/* C = op(A) op(B) as it stands (vectors along C's rows, Y = op(B)) or as
+ * C^T = op(B)^T op(A)^T (vectors along C's columns, Y = op(A)^T): the one
+ * that packs fewer elements, a transposing pack counted 3 times, the
+ * transposed form's tiles counted 2 per output. */
+static void mm_simd(float *C, const float *A, const float *B, size_t m, size_t k, size_t n, int ta, int tb,
+                    int acc, mm_kern_fn kern, size_t nr)
+{
+    size_t a_r = ta ? 1 : k, a_p = ta ? m : 1; /* op(A)[i][p] = A[i * a_r + p * a_p] */
+    size_t b_p = tb ? 1 : n, b_c = tb ? k : 1; /* op(B)[p][j] = B[p * b_p + j * b_c] */
+    double cost_rows = (double)k * (double)n * (tb ? 3.0 : 1.0);
+    double cost_cols = (double)k * (double)m * (ta ? 1.0 : 3.0) + 2.0 * (double)m * (double)n;
+    if (cost_rows <= cost_cols)
+        mm_vec(C, n, 1, A, a_r, a_p, B, b_p, b_c, m, k, n, acc, kern, nr);
+    else
+        mm_vec(C, 1, n, B, b_c, b_p, A, a_p, a_r, n, k, m, acc, kern, nr);
 }
 #else
-#define MM_AVX2 0
+#define MM_X86 0
 #endif
 
 void dpo_matmul_f32(float *C, const float *A, const float *B, size_t m, size_t k, size_t n, int ta, int tb,
@@ -245,10 +230,17 @@ void dpo_matmul_f32(float *C, const float *A, const float *B, size_t m, size_t k
                 C[i] = 0.0f;
         return;
     }
-#if MM_AVX2
-    if (n >= 16 && dpo_simd_level() >= DPO_SIMD_AVX2) {
-        mm_avx2(C, A, B, m, k, n, ta, tb, accumulate);
-        return;
+#if MM_X86
+    if (k <= MM_KMAX) {
+        int level = dpo_simd_level();
+        if (level >= DPO_SIMD_AVX2) { /* the AVX-512 level uses the AVX2 form */
+            mm_simd(C, A, B, m, k, n, ta, tb, accumulate, mm_kern_avx2, 8);
+            return;
+        }
+        if (level == DPO_SIMD_SSE2) {
+            mm_simd(C, A, B, m, k, n, ta, tb, accumulate, mm_kern_sse2, 4);
+            return;
+        }
     }
 #endif
     if (tb)
