@@ -80,139 +80,208 @@ static void mm_dots(float *C, const float *A, const float *B, size_t m, size_t k
 
 
 /* Vector forms (same contract, same bits): SSE2 (2 double lanes) and AVX2
- * (4 lanes).  A block of 4 output rows x 2 vectors of output columns is kept
- * in 8 registers of double chains; per p each chain gets one exact
- * float x float product (mul; exact in double, so contraction could not
+ * (4 lanes).  A block of 4 rows x 2 vectors of columns of C is kept in 8
+ * registers of double chains; per p each chain gets one exact
+ * float x float product (mul; exact in double, so a contraction could not
  * change it either) and one rounded addition, p ascending from 0 to k - 1
- * in registers, started from 0 or from the output widened, rounded once.
+ * in registers, started from 0 or from C widened, rounded once at the end.
  *
- * The kernel computes out(r, c) = sum_p X(r, p) Y(p, c): X is read in place
- * (one float per row and p, widened and broadcast), Y is a panel of the
- * block's columns packed as doubles p-major (yd[p * NR + c]), packed once
- * for all rows.  The product is run either as C = op(A) op(B) (rows of C are
- * X, columns Y) or as its transpose C^T = op(B)^T op(A)^T (X = op(B)^T,
- * Y = op(A)^T), whichever packs fewer elements and avoids a transposing
- * pack: the chains are the same either way, only which of them share a
- * register changes.  Blocks at the edges (fewer than 4 rows or NR columns)
- * and blocks of the transposed form go through a small float tile; missing
- * rows re-read row 0 and missing columns are zeros, both discarded.  k is
- * limited by the panel on the stack (MM_KMAX); longer products take the
- * scalar definition. */
+ * Both operands are widened to double once, into panels on the stack, in
+ * the order the kernel reads them: op(A) a block of 4 rows at a time
+ * (xd[p * 4 + r], broadcast from memory), op(B) a block of NR = 2 W columns
+ * at a time (yd[p * NR + c]); op(B)'s panel is packed once for all the rows
+ * of a chunk, op(A)'s chunk once for all columns.  Transposed operands
+ * (op(A) = A, op(B) = B^T: p contiguous) are packed through 4 x 4
+ * transposes.  Edge blocks (fewer than 4 rows or NR columns) run through a
+ * small float tile with zero rows and columns that are discarded.  Longer
+ * products than the panel holds (k > MM_KMAX) take the scalar definition. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define MM_X86 1
 #define MM_KMAX 512
+#define MM_XMAX 4096 /* doubles of op(A)'s chunk */
 #define MM_MR 4
 
 /* The kernel of one ISA: NAME, target, vector type V of W doubles. */
-#define MM_KERNEL(NAME, TGT, V, W, ZERO, SET1, ADD, MUL, LOADD, LOADF, STOREF)                  \
-    TGT static void NAME(float *c, size_t rs, const float *const *x, size_t xp, const double *yd, \
-                         size_t k, int acc)                                                      \
-    {                                                                                            \
-        const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];                             \
-        V s00, s01, s10, s11, s20, s21, s30, s31, b0, b1, a;                                     \
-        size_t p, q = 0;                                                                         \
-        if (acc) {                                                                               \
-            s00 = LOADF(c), s01 = LOADF(c + W);                                                  \
-            s10 = LOADF(c + rs), s11 = LOADF(c + rs + W);                                        \
-            s20 = LOADF(c + 2 * rs), s21 = LOADF(c + 2 * rs + W);                                \
-            s30 = LOADF(c + 3 * rs), s31 = LOADF(c + 3 * rs + W);                                \
-        } else {                                                                                 \
-            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = ZERO;                                \
-        }                                                                                        \
-        for (p = 0; p < k; p++, q += xp) {                                                       \
-            b0 = LOADD(yd + p * 2 * W);                                                          \
-            b1 = LOADD(yd + p * 2 * W + W);                                                      \
-            a = SET1((double)x0[q]);                                                             \
-            s00 = ADD(s00, MUL(a, b0));                                                          \
-            s01 = ADD(s01, MUL(a, b1));                                                          \
-            a = SET1((double)x1[q]);                                                             \
-            s10 = ADD(s10, MUL(a, b0));                                                          \
-            s11 = ADD(s11, MUL(a, b1));                                                          \
-            a = SET1((double)x2[q]);                                                             \
-            s20 = ADD(s20, MUL(a, b0));                                                          \
-            s21 = ADD(s21, MUL(a, b1));                                                          \
-            a = SET1((double)x3[q]);                                                             \
-            s30 = ADD(s30, MUL(a, b0));                                                          \
-            s31 = ADD(s31, MUL(a, b1));                                                          \
-        }                                                                                        \
-        STOREF(c, s00), STOREF(c + W, s01);                                                      \
-        STOREF(c + rs, s10), STOREF(c + rs + W, s11);                                            \
-        STOREF(c + 2 * rs, s20), STOREF(c + 2 * rs + W, s21);                                    \
-        STOREF(c + 3 * rs, s30), STOREF(c + 3 * rs + W, s31);                                    \
+#define MM_KERNEL(NAME, TGT, V, W, ZERO, BCAST, ADD, MUL, YT, LOADY, LOADF, STOREF)                 \
+    TGT static void NAME(float *c, size_t rs, const double *xd, const YT *yd, size_t ys, size_t k,     \
+                         int acc)                                                                  \
+    {                                                                                              \
+        V s00, s01, s10, s11, s20, s21, s30, s31, b0, b1, a;                                       \
+        size_t p;                                                                                  \
+        if (acc) {                                                                                 \
+            s00 = LOADF(c), s01 = LOADF(c + W);                                                    \
+            s10 = LOADF(c + rs), s11 = LOADF(c + rs + W);                                          \
+            s20 = LOADF(c + 2 * rs), s21 = LOADF(c + 2 * rs + W);                                  \
+            s30 = LOADF(c + 3 * rs), s31 = LOADF(c + 3 * rs + W);                                  \
+        } else {                                                                                   \
+            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = ZERO;                                  \
+        }                                                                                          \
+        for (p = 0; p < k; p++, xd += 4, yd += ys) {                                               \
+            b0 = LOADY(yd);                                                                        \
+            b1 = LOADY(yd + W);                                                                    \
+            a = BCAST(xd);                                                                         \
+            s00 = ADD(s00, MUL(a, b0));                                                            \
+            s01 = ADD(s01, MUL(a, b1));                                                            \
+            a = BCAST(xd + 1);                                                                     \
+            s10 = ADD(s10, MUL(a, b0));                                                            \
+            s11 = ADD(s11, MUL(a, b1));                                                            \
+            a = BCAST(xd + 2);                                                                     \
+            s20 = ADD(s20, MUL(a, b0));                                                            \
+            s21 = ADD(s21, MUL(a, b1));                                                            \
+            a = BCAST(xd + 3);                                                                     \
+            s30 = ADD(s30, MUL(a, b0));                                                            \
+            s31 = ADD(s31, MUL(a, b1));                                                            \
+        }                                                                                          \
+        STOREF(c, s00), STOREF(c + W, s01);                                                        \
+        STOREF(c + rs, s10), STOREF(c + rs + W, s11);                                              \
+        STOREF(c + 2 * rs, s20), STOREF(c + 2 * rs + W, s21);                                      \
+        STOREF(c + 3 * rs, s30), STOREF(c + 3 * rs + W, s31);                                      \
     }
 
 #define SSE_LOADF(p) _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(const void *)(p))))
 #define SSE_STOREF(p, v) _mm_storel_epi64((__m128i *)(void *)(p), _mm_castps_si128(_mm_cvtpd_ps(v)))
-MM_KERNEL(mm_kern_sse2, __attribute__((target("sse2"))), __m128d, 2, _mm_setzero_pd(), _mm_set1_pd,
-          _mm_add_pd, _mm_mul_pd, _mm_loadu_pd, SSE_LOADF, SSE_STOREF)
+MM_KERNEL(mm_kern_sse2, __attribute__((target("sse2"))), __m128d, 2, _mm_setzero_pd(), _mm_load1_pd,
+          _mm_add_pd, _mm_mul_pd, double, _mm_loadu_pd, SSE_LOADF, SSE_STOREF)
+MM_KERNEL(mm_kernf_sse2, __attribute__((target("sse2"))), __m128d, 2, _mm_setzero_pd(), _mm_load1_pd,
+          _mm_add_pd, _mm_mul_pd, float, SSE_LOADF, SSE_LOADF, SSE_STOREF)
 #define AVX_LOADF(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 #define AVX_STOREF(p, v) _mm_storeu_ps(p, _mm256_cvtpd_ps(v))
-MM_KERNEL(mm_kern_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_setzero_pd(), _mm256_set1_pd,
-          _mm256_add_pd, _mm256_mul_pd, _mm256_loadu_pd, AVX_LOADF, AVX_STOREF)
+MM_KERNEL(mm_kern_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_setzero_pd(),
+          _mm256_broadcast_sd, _mm256_add_pd, _mm256_mul_pd, double, _mm256_loadu_pd, AVX_LOADF, AVX_STOREF)
+MM_KERNEL(mm_kernf_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_setzero_pd(),
+          _mm256_broadcast_sd, _mm256_add_pd, _mm256_mul_pd, float, AVX_LOADF, AVX_LOADF, AVX_STOREF)
 
-typedef void (*mm_kern_fn)(float *, size_t, const float *const *, size_t, const double *, size_t, int);
+/* Kernels of one level: op(B)'s panel packed as doubles, or read in place
+ * (contiguous columns, widened in the kernel). */
+typedef struct mm_isa {
+    void (*kd)(float *, size_t, const double *, const double *, size_t, size_t, int);
+    void (*kf)(float *, size_t, const double *, const float *, size_t, size_t, int);
+    size_t nr;
+} mm_isa;
+static const mm_isa mm_sse2 = {mm_kern_sse2, mm_kernf_sse2, 4};
+static const mm_isa mm_avx2 = {mm_kern_avx2, mm_kernf_avx2, 8};
 
-/* out(r, c) = sum_p X(r, p) Y(p, c) over rows r < mo, columns c < no, with
- * X(r, p) = x[r * xr + p * xp], Y(p, c) = y[p * yp + c * yc] and out(r, c)
- * at C[r * cr + c * cc]; nr (= 2 W) columns per block. */
-static void mm_vec(float *C, size_t cr, size_t cc, const float *x, size_t xr, size_t xp, const float *y,
-                   size_t yp, size_t yc, size_t mo, size_t k, size_t no, int acc, mm_kern_fn kern, size_t nr)
+/* d[p * w + q] = (double)s[q * ss + p * sp] for p < k, q < nq, zeros for
+ * nq <= q < w: a panel of w lanes (the conversions are exact, so how they
+ * are done does not matter).  p contiguous (sp == 1, whole panels) goes
+ * through 4 x 4 transposes. */
+static void mm_pack(double *d, size_t w, const float *s, size_t ss, size_t sp, size_t k, size_t nq)
 {
-    double yd[MM_KMAX * 8];
-    float t[MM_MR * 8];
-    const float *xs[MM_MR];
-    size_t c0, r0, p, c, r, nc, mr;
-    for (c0 = 0; c0 < no; c0 += nr) {
-        nc = no - c0 < nr ? no - c0 : nr;
-        /* the panel: Y's columns c0 .. c0 + nc - 1 as doubles, zeros past */
-        if (yc == 1 && nc == nr) {
-            for (p = 0; p < k; p++)
-                for (c = 0; c < nr; c++)
-                    yd[p * nr + c] = (double)y[p * yp + c0 + c];
-        } else {
-            for (c = 0; c < nr; c++)
-                if (c < nc)
-                    for (p = 0; p < k; p++)
-                        yd[p * nr + c] = (double)y[p * yp + (c0 + c) * yc];
-                else
-                    for (p = 0; p < k; p++)
-                        yd[p * nr + c] = 0.0;
-        }
-        for (r0 = 0; r0 < mo; r0 += MM_MR) {
-            mr = mo - r0 < MM_MR ? mo - r0 : MM_MR;
-            for (r = 0; r < MM_MR; r++)
-                xs[r] = x + (r < mr ? r0 + r : r0) * xr;
-            if (mr == MM_MR && nc == nr && cc == 1) {
-                kern(C + r0 * cr + c0, cr, xs, xp, yd, k, acc);
-                continue;
+    size_t p = 0, q, q4 = w / 4 * 4, pp;
+    if (ss == 1 && nq == w && w % 2 == 0) {
+        for (; p < k; p++)
+            for (q = 0; q < w; q += 2)
+                _mm_storeu_pd(d + p * w + q, _mm_cvtps_pd(_mm_castsi128_ps(
+                                                 _mm_loadl_epi64((const __m128i *)(const void *)(s + p * sp + q)))));
+    }
+    if (sp == 1 && nq == w) {
+        for (; p + 4 <= k; p += 4) {
+            for (q = 0; q < q4; q += 4) {
+                __m128 r0 = _mm_loadu_ps(s + q * ss + p), r1 = _mm_loadu_ps(s + (q + 1) * ss + p);
+                __m128 r2 = _mm_loadu_ps(s + (q + 2) * ss + p), r3 = _mm_loadu_ps(s + (q + 3) * ss + p);
+                double *o = d + p * w + q;
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                _mm_storeu_pd(o, _mm_cvtps_pd(r0));
+                _mm_storeu_pd(o + 2, _mm_cvtps_pd(_mm_movehl_ps(r0, r0)));
+                _mm_storeu_pd(o + w, _mm_cvtps_pd(r1));
+                _mm_storeu_pd(o + w + 2, _mm_cvtps_pd(_mm_movehl_ps(r1, r1)));
+                _mm_storeu_pd(o + 2 * w, _mm_cvtps_pd(r2));
+                _mm_storeu_pd(o + 2 * w + 2, _mm_cvtps_pd(_mm_movehl_ps(r2, r2)));
+                _mm_storeu_pd(o + 3 * w, _mm_cvtps_pd(r3));
+                _mm_storeu_pd(o + 3 * w + 2, _mm_cvtps_pd(_mm_movehl_ps(r3, r3)));
             }
-            for (r = 0; r < MM_MR; r++)
-                for (c = 0; c < nr; c++)
-                    t[r * nr + c] = acc && r < mr && c < nc ? C[(r0 + r) * cr + (c0 + c) * cc] : 0.0f;
-            kern(t, nr, xs, xp, yd, k, acc);
-            for (r = 0; r < mr; r++)
-                for (c = 0; c < nc; c++)
-                    C[(r0 + r) * cr + (c0 + c) * cc] = t[r * nr + c];
+            for (; q < w; q++)
+                for (pp = p; pp < p + 4; pp++)
+                    d[pp * w + q] = (double)s[q * ss + pp];
         }
+    }
+    for (; p < k; p++) {
+        for (q = 0; q < nq; q++)
+            d[p * w + q] = (double)s[q * ss + p * sp];
+        for (; q < w; q++)
+            d[p * w + q] = 0.0;
     }
 }
 
-/* C = op(A) op(B) as it stands (vectors along C's rows, Y = op(B)) or as
- * C^T = op(B)^T op(A)^T (vectors along C's columns, Y = op(A)^T): the one
- * that packs fewer elements, a transposing pack counted 3 times, the
- * transposed form's tiles counted 2 per output. */
-static void mm_simd(float *C, const float *A, const float *B, size_t m, size_t k, size_t n, int ta, int tb,
-                    int acc, mm_kern_fn kern, size_t nr)
+/* The same panel left in float (the kernel widens it): p contiguous in s
+ * (sp == 1), whole panels, w a multiple of 4. */
+static void mm_packf(float *d, size_t w, const float *s, size_t ss, size_t k)
 {
+    size_t p = 0, q;
+    for (; p + 4 <= k; p += 4)
+        for (q = 0; q < w; q += 4) {
+            __m128 r0 = _mm_loadu_ps(s + q * ss + p), r1 = _mm_loadu_ps(s + (q + 1) * ss + p);
+            __m128 r2 = _mm_loadu_ps(s + (q + 2) * ss + p), r3 = _mm_loadu_ps(s + (q + 3) * ss + p);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(d + p * w + q, r0);
+            _mm_storeu_ps(d + (p + 1) * w + q, r1);
+            _mm_storeu_ps(d + (p + 2) * w + q, r2);
+            _mm_storeu_ps(d + (p + 3) * w + q, r3);
+        }
+    for (; p < k; p++)
+        for (q = 0; q < w; q++)
+            d[p * w + q] = s[q * ss + p];
+}
+
+static void mm_simd(float *C, const float *A, const float *B, size_t m, size_t k, size_t n, int ta, int tb,
+                    int acc, const mm_isa *isa)
+{
+    size_t nr = isa->nr;
+    double yd[MM_KMAX * 8], xd[MM_XMAX > MM_KMAX * MM_MR ? MM_XMAX : MM_KMAX * MM_MR];
+    float t[MM_MR * 8], yf[MM_KMAX * 8];
     size_t a_r = ta ? 1 : k, a_p = ta ? m : 1; /* op(A)[i][p] = A[i * a_r + p * a_p] */
     size_t b_p = tb ? 1 : n, b_c = tb ? k : 1; /* op(B)[p][j] = B[p * b_p + j * b_c] */
-    double cost_rows = (double)k * (double)n * (tb ? 3.0 : 1.0);
-    double cost_cols = (double)k * (double)m * (ta ? 1.0 : 3.0) + 2.0 * (double)m * (double)n;
-    if (cost_rows <= cost_cols)
-        mm_vec(C, n, 1, A, a_r, a_p, B, b_p, b_c, m, k, n, acc, kern, nr);
-    else
-        mm_vec(C, 1, n, B, b_c, b_p, A, a_p, a_r, n, k, m, acc, kern, nr);
+    size_t mc = MM_XMAX / (k * MM_MR) * MM_MR;  /* rows per chunk of op(A) */
+    size_t i0, ic, j0, i, j, r, c, nc, mr, mi;
+    if (mc < MM_MR)
+        mc = MM_MR;
+    for (ic = 0; ic < m; ic += mc) {
+        mi = m - ic < mc ? m - ic : mc;
+        for (i0 = 0; i0 < mi; i0 += MM_MR) {
+            mr = mi - i0 < MM_MR ? mi - i0 : MM_MR;
+            mm_pack(xd + i0 * k, MM_MR, A + (ic + i0) * a_r, a_r, a_p, k, mr);
+        }
+        for (j0 = 0; j0 < n; j0 += nr) {
+            /* where few row blocks would reuse a double panel, op(B) is
+             * read in place (contiguous columns) or packed in float */
+            const float *yp = B + j0;
+            size_t ys = b_p;
+            int inplace = 0;
+            nc = n - j0 < nr ? n - j0 : nr;
+            if (nc == nr && mi <= 2 * MM_MR) {
+                inplace = 1;
+                if (b_c != 1) {
+                    mm_packf(yf, nr, B + j0 * b_c, b_c, k);
+                    yp = yf, ys = nr;
+                }
+            } else {
+                mm_pack(yd, nr, B + j0 * b_c, b_c, b_p, k, nc);
+            }
+            for (i0 = 0; i0 < mi; i0 += MM_MR) {
+                float *cb = C + (ic + i0) * n + j0;
+                mr = mi - i0 < MM_MR ? mi - i0 : MM_MR;
+                if (mr == MM_MR && nc == nr) {
+                    if (inplace)
+                        isa->kf(cb, n, xd + i0 * k, yp, ys, k, acc);
+                    else
+                        isa->kd(cb, n, xd + i0 * k, yd, nr, k, acc);
+                    continue;
+                }
+                if (inplace) { /* a short block of rows: pack after all */
+                    mm_pack(yd, nr, B + j0 * b_c, b_c, b_p, k, nc);
+                    inplace = 0;
+                }
+                for (r = 0; r < MM_MR; r++)
+                    for (c = 0; c < nr; c++)
+                        t[r * nr + c] = acc && r < mr && c < nc ? cb[r * n + c] : 0.0f;
+                isa->kd(t, nr, xd + i0 * k, yd, nr, k, acc);
+                for (i = 0; i < mr; i++)
+                    for (j = 0; j < nc; j++)
+                        cb[i * n + j] = t[i * nr + j];
+            }
+        }
+    }
 }
 #else
 #define MM_X86 0
@@ -234,11 +303,11 @@ void dpo_matmul_f32(float *C, const float *A, const float *B, size_t m, size_t k
     if (k <= MM_KMAX) {
         int level = dpo_simd_level();
         if (level >= DPO_SIMD_AVX2) { /* the AVX-512 level uses the AVX2 form */
-            mm_simd(C, A, B, m, k, n, ta, tb, accumulate, mm_kern_avx2, 8);
+            mm_simd(C, A, B, m, k, n, ta, tb, accumulate, &mm_avx2);
             return;
         }
         if (level == DPO_SIMD_SSE2) {
-            mm_simd(C, A, B, m, k, n, ta, tb, accumulate, mm_kern_sse2, 4);
+            mm_simd(C, A, B, m, k, n, ta, tb, accumulate, &mm_sse2);
             return;
         }
     }
