@@ -152,15 +152,90 @@ MM_KERNEL(mm_kern_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_setz
 MM_KERNEL(mm_kernf_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_setzero_pd(),
           _mm256_broadcast_sd, _mm256_add_pd, _mm256_mul_pd, float, AVX_LOADF, AVX_LOADF, AVX_STOREF)
 
+/* Rows one at a time (m < 4: the network run sample by sample, m = 1).
+ * ad = op(A)'s row i widened.  op(B) contiguous in j (tb = 0): 4 vectors of
+ * columns per block, widened in place.  op(B) = B^T (tb = 1): blocks of 16
+ * columns, 4 x 4 float transposes of B's rows give for each p the 4
+ * columns' values; columns past the last whole block in groups of 4, the
+ * rest as scalar chains.  Chains as everywhere: p ascending, one rounding
+ * at the end. */
+#define MM_ROWS(NAME, TGT, V, W, ZERO, SET1, BCAST, ADD, MUL, LOADF, STOREF, ACC4, LOADC4, STOREC4) \
+    TGT static void NAME(float *c, const double *ad, const float *B, size_t k, size_t n, int tb, int acc) \
+    {                                                                                              \
+        size_t j = 0, p;                                                                           \
+        if (!tb) {                                                                                 \
+            for (; j + 4 * W <= n; j += 4 * W) {                                                   \
+                V s0 = acc ? LOADF(c + j) : ZERO, s1 = acc ? LOADF(c + j + W) : ZERO;              \
+                V s2 = acc ? LOADF(c + j + 2 * W) : ZERO, s3 = acc ? LOADF(c + j + 3 * W) : ZERO;  \
+                for (p = 0; p < k; p++) {                                                          \
+                    const float *b = B + p * n + j;                                                \
+                    V a = BCAST(ad + p);                                                           \
+                    s0 = ADD(s0, MUL(a, LOADF(b)));                                                \
+                    s1 = ADD(s1, MUL(a, LOADF(b + W)));                                            \
+                    s2 = ADD(s2, MUL(a, LOADF(b + 2 * W)));                                        \
+                    s3 = ADD(s3, MUL(a, LOADF(b + 3 * W)));                                        \
+                }                                                                                  \
+                STOREF(c + j, s0), STOREF(c + j + W, s1);                                          \
+                STOREF(c + j + 2 * W, s2), STOREF(c + j + 3 * W, s3);                              \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (; j + 4 <= n; j += (n - j >= 16 ? 16 : 4)) {                                      \
+                size_t g, ng = n - j >= 16 ? 4 : 1;                                                \
+                V s[4][4 / W];                                                                     \
+                for (g = 0; g < ng; g++)                                                           \
+                    LOADC4(s[g], c + j + 4 * g);                                                   \
+                for (p = 0; p + 4 <= k; p += 4)                                                    \
+                    for (g = 0; g < ng; g++) {                                                     \
+                        const float *b = B + (j + 4 * g) * k + p;                                  \
+                        __m128 r0 = _mm_loadu_ps(b), r1 = _mm_loadu_ps(b + k);                     \
+                        __m128 r2 = _mm_loadu_ps(b + 2 * k), r3 = _mm_loadu_ps(b + 3 * k);         \
+                        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);                                         \
+                        ACC4(s[g], BCAST(ad + p), r0);                                             \
+                        ACC4(s[g], BCAST(ad + p + 1), r1);                                         \
+                        ACC4(s[g], BCAST(ad + p + 2), r2);                                         \
+                        ACC4(s[g], BCAST(ad + p + 3), r3);                                         \
+                    }                                                                              \
+                for (; p < k; p++)                                                                 \
+                    for (g = 0; g < ng; g++) {                                                     \
+                        const float *b = B + (j + 4 * g) * k + p;                                  \
+                        ACC4(s[g], BCAST(ad + p), _mm_setr_ps(b[0], b[k], b[2 * k], b[3 * k]));    \
+                    }                                                                              \
+                for (g = 0; g < ng; g++)                                                           \
+                    STOREC4(c + j + 4 * g, s[g]);                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (; j < n; j++) {                                                                       \
+            double t = acc ? (double)c[j] : 0.0;                                                   \
+            for (p = 0; p < k; p++)                                                                \
+                t += ad[p] * (double)(tb ? B[j * k + p] : B[p * n + j]);                           \
+            c[j] = (float)t;                                                                       \
+        }                                                                                          \
+    }
+
+#define SSE_ACC4(s, a, r)                                                \
+    (s[0] = _mm_add_pd(s[0], _mm_mul_pd(a, _mm_cvtps_pd(r))),            \
+     s[1] = _mm_add_pd(s[1], _mm_mul_pd(a, _mm_cvtps_pd(_mm_movehl_ps(r, r)))))
+#define SSE_LOADC4(s, p) (s[0] = acc ? SSE_LOADF(p) : _mm_setzero_pd(), s[1] = acc ? SSE_LOADF((p) + 2) : _mm_setzero_pd())
+#define SSE_STOREC4(p, s) (SSE_STOREF(p, s[0]), SSE_STOREF((p) + 2, s[1]))
+MM_ROWS(mm_rows_sse2, __attribute__((target("sse2"))), __m128d, 2, _mm_setzero_pd(), _mm_set1_pd, _mm_load1_pd,
+        _mm_add_pd, _mm_mul_pd, SSE_LOADF, SSE_STOREF, SSE_ACC4, SSE_LOADC4, SSE_STOREC4)
+#define AVX_ACC4(s, a, r) (s[0] = _mm256_add_pd(s[0], _mm256_mul_pd(a, _mm256_cvtps_pd(r))))
+#define AVX_LOADC4(s, p) (s[0] = acc ? AVX_LOADF(p) : _mm256_setzero_pd())
+#define AVX_STOREC4(p, s) AVX_STOREF(p, s[0])
+MM_ROWS(mm_rows_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_setzero_pd(), _mm256_set1_pd,
+        _mm256_broadcast_sd, _mm256_add_pd, _mm256_mul_pd, AVX_LOADF, AVX_STOREF, AVX_ACC4, AVX_LOADC4,
+        AVX_STOREC4)
+
 /* Kernels of one level: op(B)'s panel packed as doubles, or read in place
  * (contiguous columns, widened in the kernel). */
 typedef struct mm_isa {
     void (*kd)(float *, size_t, const double *, const double *, size_t, size_t, int);
     void (*kf)(float *, size_t, const double *, const float *, size_t, size_t, int);
+    void (*rows)(float *, const double *, const float *, size_t, size_t, int, int);
     size_t nr;
 } mm_isa;
-static const mm_isa mm_sse2 = {mm_kern_sse2, mm_kernf_sse2, 4};
-static const mm_isa mm_avx2 = {mm_kern_avx2, mm_kernf_avx2, 8};
+static const mm_isa mm_sse2 = {mm_kern_sse2, mm_kernf_sse2, mm_rows_sse2, 4};
+static const mm_isa mm_avx2 = {mm_kern_avx2, mm_kernf_avx2, mm_rows_avx2, 8};
 
 /* d[p * w + q] = (double)s[q * ss + p * sp] for p < k, q < nq, zeros for
  * nq <= q < w: a panel of w lanes (the conversions are exact, so how they
@@ -236,6 +311,15 @@ static void mm_simd(float *C, const float *A, const float *B, size_t m, size_t k
     size_t i0, ic, j0, i, j, r, c, nc, mr, mi;
     if (mc < MM_MR)
         mc = MM_MR;
+    if (m < MM_MR) {
+        size_t p;
+        for (i = 0; i < m; i++) {
+            for (p = 0; p < k; p++)
+                xd[p] = (double)A[i * a_r + p * a_p];
+            isa->rows(C + i * n, xd, B, k, n, tb, acc);
+        }
+        return;
+    }
     for (ic = 0; ic < m; ic += mc) {
         mi = m - ic < mc ? m - ic : mc;
         for (i0 = 0; i0 < mi; i0 += MM_MR) {
