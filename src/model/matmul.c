@@ -80,21 +80,26 @@ static void mm_dots(float *C, const float *A, const float *B, size_t m, size_t k
 
 
 /* Vector forms (same contract, same bits): SSE2 (2 double lanes) and AVX2
- * (4 lanes).  A block of 4 rows x 2 vectors of columns of C is kept in 8
- * registers of double chains; per p each chain gets one exact
- * float x float product (mul; exact in double, so a contraction could not
- * change it either) and one rounded addition, p ascending from 0 to k - 1
- * in registers, started from 0 or from C widened, rounded once at the end.
+ * (4 lanes; the AVX-512 level uses it too).  A block of 4 rows x 2 vectors
+ * of columns of C is kept in 8 registers of double chains; per p each chain
+ * gets one exact float x float product (mul; exact in double, so a
+ * contraction could not change it either) and one rounded addition, p
+ * ascending from 0 to k - 1 in registers, started from 0 or from C widened,
+ * rounded once at the end.
  *
- * Both operands are widened to double once, into panels on the stack, in
- * the order the kernel reads them: op(A) a block of 4 rows at a time
- * (xd[p * 4 + r], broadcast from memory), op(B) a block of NR = 2 W columns
- * at a time (yd[p * NR + c]); op(B)'s panel is packed once for all the rows
- * of a chunk, op(A)'s chunk once for all columns.  Transposed operands
- * (op(A) = A, op(B) = B^T: p contiguous) are packed through 4 x 4
- * transposes.  Edge blocks (fewer than 4 rows or NR columns) run through a
- * small float tile with zero rows and columns that are discarded.  Longer
- * products than the panel holds (k > MM_KMAX) take the scalar definition. */
+ * op(A) is widened to double once, into a panel on the stack in the order
+ * the kernel reads it (a block of 4 rows: xd[p * 4 + r], broadcast from
+ * memory), a chunk of rows at a time, once for all columns.  op(B), a block
+ * of NR = 2 W columns at a time, once for all rows of the chunk: widened
+ * into a double panel (yd[p * NR + c]) where many row blocks reuse it;
+ * where only one or two do (the network's batch of 8), read in place when
+ * its columns are contiguous or packed in float (p contiguous, B^T) and
+ * widened in the kernel.  Transposed operands go through 4 x 4 transposes.
+ * Edge blocks (fewer than 4 rows or NR columns) run through a small float
+ * tile with zero rows and columns that are discarded.  Fewer than 4 rows
+ * (the network run sample by sample: m = 1) go one row at a time
+ * (MM_ROWS).  Longer products than the panels hold (k > MM_KMAX) take the
+ * scalar definition. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define MM_X86 1
