@@ -104,7 +104,7 @@ static void mm_dots(float *C, const float *A, const float *B, size_t m, size_t k
 #include <immintrin.h>
 #define MM_X86 1
 #define MM_KMAX 512
-#define MM_XMAX 4096 /* doubles of op(A)'s chunk */
+#define MM_XMAX 2048 /* doubles of op(A)'s chunk (the panels: 64 KiB of stack) */
 #define MM_MR 4
 
 /* The kernel of one ISA: NAME, target, vector type V of W doubles. */
