@@ -164,7 +164,7 @@ MM_KERNEL(mm_kernf_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_set
  * columns' values; columns past the last whole block in groups of 4, the
  * rest as scalar chains.  Chains as everywhere: p ascending, one rounding
  * at the end. */
-#define MM_ROWS(NAME, TGT, V, W, ZERO, SET1, BCAST, ADD, MUL, LOADF, STOREF, ACC4, LOADC4, STOREC4) \
+#define MM_ROWS(NAME, TGT, V, W, ZERO, BCAST, ADD, MUL, LOADF, STOREF, ACC4, LOADC4, STOREC4, P8) \
     TGT static void NAME(float *c, const double *ad, const float *B, size_t k, size_t n, int tb, int acc) \
     {                                                                                              \
         size_t j = 0, p;                                                                           \
@@ -189,7 +189,9 @@ MM_KERNEL(mm_kernf_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_set
                 V s[4][4 / W];                                                                     \
                 for (g = 0; g < ng; g++)                                                           \
                     LOADC4(s[g], c + j + 4 * g);                                                   \
-                for (p = 0; p + 4 <= k; p += 4)                                                    \
+                p = 0;                                                                             \
+                P8                                                                                 \
+                for (; p + 4 <= k; p += 4)                                                         \
                     for (g = 0; g < ng; g++) {                                                     \
                         const float *b = B + (j + 4 * g) * k + p;                                  \
                         __m128 r0 = _mm_loadu_ps(b), r1 = _mm_loadu_ps(b + k);                     \
@@ -222,14 +224,36 @@ MM_KERNEL(mm_kernf_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_set
      s[1] = _mm_add_pd(s[1], _mm_mul_pd(a, _mm_cvtps_pd(_mm_movehl_ps(r, r)))))
 #define SSE_LOADC4(s, p) (s[0] = acc ? SSE_LOADF(p) : _mm_setzero_pd(), s[1] = acc ? SSE_LOADF((p) + 2) : _mm_setzero_pd())
 #define SSE_STOREC4(p, s) (SSE_STOREF(p, s[0]), SSE_STOREF((p) + 2, s[1]))
-MM_ROWS(mm_rows_sse2, __attribute__((target("sse2"))), __m128d, 2, _mm_setzero_pd(), _mm_set1_pd, _mm_load1_pd,
-        _mm_add_pd, _mm_mul_pd, SSE_LOADF, SSE_STOREF, SSE_ACC4, SSE_LOADC4, SSE_STOREC4)
+MM_ROWS(mm_rows_sse2, __attribute__((target("sse2"))), __m128d, 2, _mm_setzero_pd(), _mm_load1_pd,
+        _mm_add_pd, _mm_mul_pd, SSE_LOADF, SSE_STOREF, SSE_ACC4, SSE_LOADC4, SSE_STOREC4, )
 #define AVX_ACC4(s, a, r) (s[0] = _mm256_add_pd(s[0], _mm256_mul_pd(a, _mm256_cvtps_pd(r))))
 #define AVX_LOADC4(s, p) (s[0] = acc ? AVX_LOADF(p) : _mm256_setzero_pd())
 #define AVX_STOREC4(p, s) AVX_STOREF(p, s[0])
-MM_ROWS(mm_rows_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_setzero_pd(), _mm256_set1_pd,
+/* AVX2: 8 values of p per row load, two 4 x 4 transposes side by side
+ * (p .. p+3 in the low halves, p+4 .. p+7 in the high ones), applied in
+ * ascending p. */
+#define AVX_P8                                                                               \
+    for (; p + 8 <= k; p += 8)                                                               \
+        for (g = 0; g < ng; g++) {                                                           \
+            const float *b = B + (j + 4 * g) * k + p;                                        \
+            __m256 r0 = _mm256_loadu_ps(b), r1 = _mm256_loadu_ps(b + k);                     \
+            __m256 r2 = _mm256_loadu_ps(b + 2 * k), r3 = _mm256_loadu_ps(b + 3 * k);         \
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);         \
+            __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);         \
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE); \
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE); \
+            AVX_ACC4(s[g], _mm256_broadcast_sd(ad + p), _mm256_castps256_ps128(u0));         \
+            AVX_ACC4(s[g], _mm256_broadcast_sd(ad + p + 1), _mm256_castps256_ps128(u1));     \
+            AVX_ACC4(s[g], _mm256_broadcast_sd(ad + p + 2), _mm256_castps256_ps128(u2));     \
+            AVX_ACC4(s[g], _mm256_broadcast_sd(ad + p + 3), _mm256_castps256_ps128(u3));     \
+            AVX_ACC4(s[g], _mm256_broadcast_sd(ad + p + 4), _mm256_extractf128_ps(u0, 1));   \
+            AVX_ACC4(s[g], _mm256_broadcast_sd(ad + p + 5), _mm256_extractf128_ps(u1, 1));   \
+            AVX_ACC4(s[g], _mm256_broadcast_sd(ad + p + 6), _mm256_extractf128_ps(u2, 1));   \
+            AVX_ACC4(s[g], _mm256_broadcast_sd(ad + p + 7), _mm256_extractf128_ps(u3, 1));   \
+        }
+MM_ROWS(mm_rows_avx2, __attribute__((target("avx2"))), __m256d, 4, _mm256_setzero_pd(),
         _mm256_broadcast_sd, _mm256_add_pd, _mm256_mul_pd, AVX_LOADF, AVX_STOREF, AVX_ACC4, AVX_LOADC4,
-        AVX_STOREC4)
+        AVX_STOREC4, AVX_P8)
 
 /* Kernels of one level: op(B)'s panel packed as doubles, or read in place
  * (contiguous columns, widened in the kernel). */
