@@ -140,6 +140,8 @@ static void bench_threads(float *xp, float *mu, double *lp, const float *x, cons
             printf("mt%d_%s_cpu_s %.4g\n", tc[k], key[m], cpu[m]);
         }
     }
+}
+
 /* Rates of the training element loops (src/cpu_simd_model.h) at the level
  * dpo_simd_level() reports; best of REPS rounds of iters calls each. */
 static void bench_model(void)
@@ -296,6 +298,9 @@ int main(void)
     printf("matmul_fwd_8x128x128_flops %.4g\n", bench_matmul(8, 128, 128, 0, 1));
     printf("matmul_dx_8x128x128_flops %.4g\n", bench_matmul(8, 128, 128, 0, 0));
     printf("matmul_dw_128x8x128_flops %.4g\n", bench_matmul(128, 8, 128, 1, 0));
+    /* one sample at a time, as make run's training and evaluation call it */
+    printf("matmul_fwd_1x128x128_flops %.4g\n", bench_matmul(1, 128, 128, 0, 1));
+    printf("matmul_dx_1x128x128_flops %.4g\n", bench_matmul(1, 128, 128, 0, 0));
     bench_threads(xp, mu, lp, x, e, z, &c);
     bench_model();
     free(x);

@@ -75,7 +75,8 @@ table=$(
     echo "| (same, as bytes: 20 per element; 20 MiB, may sit in L3) | $fused_bw | | memcpy 64 MiB $copy | $(ratio "$fused_bw" "$copy") |"
     echo "| fused step + log-prob, given noise, batch 256 (80 MiB, out of cache), as bytes | $large_bw | | memcpy 64 MiB $copy | $(ratio "$large_bw" "$copy") |"
     echo "| fused step, noise generated in the pass, batch 64 | $(get "$out" fused_gen_elems_per_s) | $(get "$sc" fused_gen_elems_per_s) | | |"
-    for k in matmul_fwd_8x88x128_flops matmul_fwd_8x128x128_flops matmul_dx_8x128x128_flops matmul_dw_128x8x128_flops; do
+    for k in matmul_fwd_8x88x128_flops matmul_fwd_8x128x128_flops matmul_dx_8x128x128_flops matmul_dw_128x8x128_flops \
+        matmul_fwd_1x128x128_flops matmul_dx_1x128x128_flops; do
         echo "| $k | $(get "$out" $k) | $(get "$sc" $k) | torch.mm $(get "$th" $k) | $(ratio "$(get "$out" $k)" "$(get "$th" $k)") |"
     done
     echo "| AdamW (dpo_adamw_step), 2^18 parameters, elements/s | $(get "$out" adamw_elems_per_s) | $(get "$sc" adamw_elems_per_s) | | |"
