@@ -16,32 +16,6 @@
 
 /* ------------------------------------------------------------ linspace */
 
-/* fmaf(a, b, c): a*b + c rounded once to float32, from double arithmetic
- * only (no FMA instruction, no libm).  a*b is exact in double (24 + 24
- * bits); the sum is rounded to double with round-to-odd (TwoSum gives the
- * error; an inexact even result moves one ulp towards the true value),
- * which has more than 2 extra bits, so the final rounding to float32 is
- * the correct rounding of the exact a*b + c. */
-static float fma_f32(float a, float b, float c)
-{
-    double p = (double)a * (double)b;
-    double q = (double)c;
-    double s = p + q;
-    double bb = s - p;
-    double err = (p - (s - bb)) + (q - bb);
-    if (err != 0.0) {
-        uint64_t u = dpo_pm_bits(s);
-        if ((u & 1u) == 0) {
-            if ((err > 0.0) == (s > 0.0))
-                u += 1;
-            else
-                u -= 1;
-            s = dpo_pm_from_bits(u);
-        }
-    }
-    return (float)s;
-}
-
 /* PyTorch 2.x's CPU linspace in float32 as its AVX2 / AVX-512 kernels
  * compute it (the capability PyTorch picks on any x86-64 machine that has
  * AVX2): step = (end - start) / (n - 1) in float32; element i is
@@ -52,8 +26,8 @@ static float linspace_f32(float start, float end, int n, int i)
 {
     float step = (end - start) / (float)(n - 1);
     if (i < n / 2)
-        return fma_f32(step, (float)i, start);
-    return fma_f32(-step, (float)(n - 1 - i), end);
+        return dpo_pm_fmaf(step, (float)i, start);
+    return dpo_pm_fmaf(-step, (float)(n - 1 - i), end);
 }
 
 /* The same rule in double. */

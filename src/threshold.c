@@ -18,27 +18,6 @@
 #include "core/dpo_ddim.h"
 #include "internal.h"
 
-/* fmaf(a, b, c) from double arithmetic: a*b is exact in double; the sum is
- * rounded to odd (TwoSum error, an inexact even result moved one ulp
- * towards the true value), so rounding it to float32 is the correct
- * rounding of a*b + c (the rule of src/schedule.c's linspace). */
-static float thr_fma(float a, float b, float c)
-{
-    double p = (double)a * (double)b, q = (double)c, s = p + q, bb = s - p;
-    double err = (p - (s - bb)) + (q - bb);
-    if (err != 0.0) {
-        uint64_t u = dpo_pm_bits(s);
-        if ((u & 1u) == 0) {
-            if ((err > 0.0) == (s > 0.0))
-                u += 1;
-            else
-                u -= 1;
-            s = dpo_pm_from_bits(u);
-        }
-    }
-    return (float)s;
-}
-
 static int thr_cmp(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
@@ -60,7 +39,7 @@ static float thr_scale(float *v, size_t n, float q, float maxv)
         hi = n - 1;
     a = v[lo];
     b = v[hi];
-    s = w < 0.5f ? thr_fma(w, b - a, a) : thr_fma(w - 1.0f, b - a, b);
+    s = w < 0.5f ? dpo_pm_fmaf(w, b - a, a) : dpo_pm_fmaf(w - 1.0f, b - a, b);
     if (s < 1.0f)
         s = 1.0f;
     if (s > maxv)

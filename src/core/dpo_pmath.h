@@ -73,6 +73,33 @@ DPO_HD int dpo_pm_isfinitef(float x)
     return dpo_pm_isfinite((double)x);
 }
 
+/* fmaf(a, b, c): a*b + c rounded once to float32, from double arithmetic
+ * only (no FMA instruction, no libm).  a*b is exact in double (24 + 24
+ * bits); the sum is rounded to double with round-to-odd (TwoSum gives the
+ * error; an inexact even result moves one ulp towards the true value),
+ * which has more than 2 extra bits, so the final rounding to float32 is
+ * the correct rounding of the exact a*b + c.  Used by PyTorch's fused
+ * linspace (src/schedule.c) and the threshold's lerp (src/threshold.c). */
+DPO_HD float dpo_pm_fmaf(float a, float b, float c)
+{
+    double p = (double)a * (double)b;
+    double q = (double)c;
+    double s = p + q;
+    double bb = s - p;
+    double err = (p - (s - bb)) + (q - bb);
+    if (err != 0.0) {
+        uint64_t u = dpo_pm_bits(s);
+        if ((u & 1u) == 0) {
+            if ((err > 0.0) == (s > 0.0))
+                u += 1;
+            else
+                u -= 1;
+            s = dpo_pm_from_bits(u);
+        }
+    }
+    return (float)s;
+}
+
 /* Round to nearest integer, ties away from zero, for |x| < 2^52. */
 DPO_HD double dpo_pm_round(double x)
 {
